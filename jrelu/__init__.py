@@ -1,0 +1,39 @@
+"""jrelu: the ReLU family for JAX.
+
+Pure, jit-compiled functions with PyTorch's values and kink conventions, hand-written derivative rules that
+keep only the output (plus a 1-bit mask where needed) for the backward pass, and full support for every JAX
+transformation (jit, grad, jvp, jacfwd, hessian, vmap, sharding). Flax modules live in ``jrelu.linen`` and
+``jrelu.nnx`` (importing ``jrelu`` does not import Flax).
+"""
+
+from jrelu._exponential import SELU_ALPHA as SELU_ALPHA
+from jrelu._exponential import SELU_SCALE as SELU_SCALE
+from jrelu._exponential import celu as celu
+from jrelu._exponential import elu as elu
+from jrelu._exponential import selu as selu
+from jrelu._random import rrelu as rrelu
+from jrelu._rectifiers import leaky_relu as leaky_relu
+from jrelu._rectifiers import prelu as prelu
+from jrelu._rectifiers import relu as relu
+from jrelu._rectifiers import relu6 as relu6
+from jrelu._registry import FUNCTIONS as FUNCTIONS
+from jrelu._registry import Spec as Spec
+from jrelu._registry import get as get
+from jrelu._version import __version__ as __version__
+
+__all__ = [
+    "FUNCTIONS",
+    "SELU_ALPHA",
+    "SELU_SCALE",
+    "Spec",
+    "__version__",
+    "celu",
+    "elu",
+    "get",
+    "leaky_relu",
+    "prelu",
+    "relu",
+    "relu6",
+    "rrelu",
+    "selu",
+]

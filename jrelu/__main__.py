@@ -1,0 +1,3 @@
+from jrelu._cli import main
+
+raise SystemExit(main())

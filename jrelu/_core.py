@@ -1,0 +1,282 @@
+"""Shared machinery: input checks, precision policy, the bit mask, and the derivative-rule builder.
+
+Every activation in jrelu is built by :func:`rectifier`, which turns three small pieces of math (the value,
+the derivative with respect to ``x`` written in terms of the *output*, and the partial derivatives with
+respect to the hyperparameters) into a ``jax.custom_jvp`` function whose backward pass keeps only:
+
+* the output ``y`` -- which the next layer (a matmul, a conv, a norm) keeps anyway, so it costs nothing; and
+* where the sign of ``x`` cannot be read off ``y`` (a negative or traced slope), a 1-bit mask of ``x > 0``
+  packed 32 to a ``uint32`` word: 1/32 of a float32 activation.
+
+Why ``custom_jvp`` and not ``custom_vjp``: a ``custom_vjp`` function cannot be used under ``jvp``, ``jacfwd``
+or ``hessian``. A ``custom_jvp`` rule keeps forward mode, and JAX derives the backward pass by linearising
+and transposing it. Left alone, linearisation would store the derivative ``f'(x)`` as a full float array;
+wrapping the (linear) tangent map in ``jax.checkpoint`` makes JAX store exactly what that map reads (``y``
+and the packed mask) and recompute ``f'`` from them in the backward pass. The tangent map itself calls the
+custom function for ``y``, so higher derivatives go through the same rules and never meet the NaN that
+``jnp.where`` produces from an untaken branch's infinite derivative.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.custom_derivatives import SymbolicZero
+
+Array = jax.Array
+
+_WORD = 32  # bits per mask word
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs and hyperparameters
+# --------------------------------------------------------------------------------------------------
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
+
+
+def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
+    """Convert ``x`` to an array and check its dtype; the message names ``jrelu.<fname>``.
+
+    Python ``int``/``float`` scalars are accepted everywhere (as weakly typed float, or int where the
+    function keeps integers); integer *arrays* only where ``allow_int``; bool and complex never.
+    """
+    if isinstance(x, bool | np.bool_):
+        raise TypeError(f"jrelu.{fname}: x must be a real number or array, got bool {x!r}.")
+    if isinstance(x, complex | np.complexfloating):
+        raise TypeError(
+            f"jrelu.{fname}: x must be real, got complex {x!r}; apply it to x.real and x.imag "
+            "separately if that is what you mean."
+        )
+    if isinstance(x, int) and not allow_int:
+        x = float(x)
+    try:
+        x = jnp.asarray(x)
+    except TypeError as e:
+        raise TypeError(f"jrelu.{fname}: x must be an array or a number, got {type(x).__name__}.") from e
+    dt = x.dtype
+    if dt == jnp.bool_:
+        raise TypeError(
+            f"jrelu.{fname}: x has dtype bool; activations need numbers. Cast first, e.g. "
+            "x.astype(jnp.float32)."
+        )
+    if jnp.issubdtype(dt, jnp.complexfloating):
+        raise TypeError(
+            f"jrelu.{fname}: x has complex dtype {dt}; the ReLU family is defined on real numbers. "
+            "Apply it to x.real and x.imag separately if that is what you mean."
+        )
+    if jnp.issubdtype(dt, jnp.integer):
+        if not allow_int:
+            raise TypeError(
+                f"jrelu.{fname}: x has integer dtype {dt}, but {fname} needs floating point input "
+                "(only relu and relu6 keep integers). Cast first, e.g. x.astype(jnp.float32)."
+            )
+    elif not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"jrelu.{fname}: unsupported dtype {dt} for x; use a floating point dtype.")
+    return x
+
+
+def compute_dtype(dtype: Any) -> Any:
+    """The dtype the math runs in: float32 for every narrower float (bf16, f16, float8), else itself."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def is_concrete(v: Any) -> bool:
+    """True when ``v`` is a value known now (a number or a concrete array), not a tracer."""
+    return not isinstance(v, jax.core.Tracer)
+
+
+def check_param(
+    fname: str,
+    pname: str,
+    value: Any,
+    x: Array,
+    *,
+    nonzero: bool = False,
+    scalar: bool = False,
+) -> Any:
+    """Check a hyperparameter and return it ready for the kernels.
+
+    Concrete values (Python numbers, NumPy or concrete JAX arrays) are checked now -- finite, real, nonzero
+    where required, shaped so that they broadcast against ``x`` without enlarging it -- and returned as a
+    NumPy array in ``x``'s compute dtype, so a Python float never promotes ``x``. Traced values can only have
+    their dtype and shape checked; their values are the caller's responsibility (see the docstrings).
+    """
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"jrelu.{fname}: {pname} must be a real number, got bool {value!r}.")
+    cdt = compute_dtype(x.dtype)
+    if is_concrete(value):
+        try:
+            arr = np.asarray(value)
+        except Exception as e:
+            raise TypeError(
+                f"jrelu.{fname}: {pname} must be a real number or array, got {type(value).__name__}."
+            ) from e
+        if arr.dtype == np.bool_ or not (
+            np.issubdtype(arr.dtype, np.floating)
+            or np.issubdtype(arr.dtype, np.integer)
+            or arr.dtype.name in ("bfloat16", "float16")
+        ):
+            raise TypeError(
+                f"jrelu.{fname}: {pname} must be a real number or array, got dtype {arr.dtype}."
+            )
+        arr64 = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr64)):
+            raise ValueError(f"jrelu.{fname}: {pname} must be finite, got {_show(arr64)}.")
+        if nonzero and np.any(arr64 == 0):
+            raise ValueError(f"jrelu.{fname}: {pname} must be nonzero, got {_show(arr64)}.")
+        out = np.asarray(arr, dtype=cdt)
+    else:
+        dt = value.dtype
+        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)) or dt == jnp.bool_:
+            raise TypeError(f"jrelu.{fname}: {pname} must be real, got dtype {dt}.")
+        out = value
+    shape = np.shape(out)
+    if scalar and shape != ():
+        raise ValueError(f"jrelu.{fname}: {pname} must be a scalar, got shape {shape}.")
+    try:
+        full = jnp.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        full = None
+    if full != x.shape:
+        raise ValueError(
+            f"jrelu.{fname}: {pname} of shape {shape} does not broadcast against x of shape {x.shape} "
+            "(it is aligned with x's trailing axes and may not enlarge x); e.g. give one value per "
+            "channel for channels-last input of shape (..., C), as shape (C,)."
+        )
+    return out
+
+
+def _show(arr: np.ndarray) -> str:
+    if arr.ndim == 0:
+        return repr(float(arr))
+    bad = arr[~np.isfinite(arr) | (arr == 0)]
+    return f"an array containing {float(bad.flat[0]) if bad.size else float(arr.flat[0])!r}"
+
+
+def all_nonnegative(*params: Any) -> bool:
+    """True when every parameter is concrete and >= 0: then ``x > 0`` can be read off ``y > 0``."""
+    return all(is_concrete(p) and bool(np.all(np.asarray(p) >= 0)) for p in params)
+
+
+# --------------------------------------------------------------------------------------------------
+# The 1-bit mask
+# --------------------------------------------------------------------------------------------------
+
+
+def pack_mask(bits: Array) -> Array:
+    """Pack a boolean array into ``uint32`` words along its last axis (zero-padded to a multiple of 32).
+
+    Packing along the last axis keeps every other axis -- and so any sharding of them -- intact.
+    Shift-and-sum is used because XLA fuses it into one pass; ``jnp.packbits`` leaves temporaries behind.
+    """
+    if bits.ndim == 0:
+        bits = bits[None]
+    n = bits.shape[-1]
+    pad = (-n) % _WORD
+    if pad:
+        bits = jnp.pad(bits, [(0, 0)] * (bits.ndim - 1) + [(0, pad)])
+    words = bits.reshape(*bits.shape[:-1], (n + pad) // _WORD, _WORD).astype(jnp.uint32)
+    shifts = jnp.arange(_WORD, dtype=jnp.uint32)
+    return jnp.sum(words << shifts, axis=-1, dtype=jnp.uint32)
+
+
+def unpack_mask(words: Array, shape: tuple[int, ...]) -> Array:
+    """Inverse of :func:`pack_mask` for an original array of ``shape``."""
+    shifts = jnp.arange(_WORD, dtype=jnp.uint32)
+    bits = ((words[..., None] >> shifts) & 1).astype(jnp.bool_)
+    bits = bits.reshape(*words.shape[:-1], -1)
+    n = shape[-1] if shape else 1
+    return bits[..., :n].reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# Small numerics shared by the families
+# --------------------------------------------------------------------------------------------------
+
+
+def keep_nan(d: Array, y: Array) -> Array:
+    """Give a NaN derivative wherever the output is NaN, so a NaN input is never hidden by a 0 or 1."""
+    return jnp.where(jnp.isnan(y), y, d)
+
+
+def scaled(a: Array, x: Array) -> Array:
+    """``a * x`` that is 0, not NaN, for ``a == 0`` and ``x = -inf`` (no NaN made inside the kernel)."""
+    return jnp.where(a == 0, jnp.zeros_like(x), a * x)
+
+
+# --------------------------------------------------------------------------------------------------
+# The derivative-rule builder
+# --------------------------------------------------------------------------------------------------
+
+Value = Callable[..., Array]  # value(x, *params) -> y, all in the compute dtype
+Slope = Callable[..., Array]  # slope(y, pos, *params) -> dy/dx; pos: bool mask of x > 0, or None
+Partial = Callable[..., Array]  # partial(x, *params) -> dy/dparam, x-shaped
+
+
+def rectifier(
+    name: str,
+    value: Value,
+    slope: Slope,
+    partials: Sequence[Partial | None],
+) -> Callable[..., Array]:
+    """Build ``f(mode, x, *params)`` with a hand-written, memory-lean derivative rule.
+
+    ``mode`` is static: ``"y"`` when ``x > 0`` can be read off ``y`` (``slope`` gets ``pos=None`` and reads
+    ``y`` alone), ``"mask"`` when it cannot (a 1-bit mask of ``x > 0`` is packed in the forward pass).
+    ``x`` keeps its dtype at the boundary (so the saved ``y`` is the very array the caller gets back);
+    inside, the math runs in :func:`compute_dtype` and rounds once.
+    ``partials[i]`` gives dy/dparams[i] or is None for a parameter with no derivative (a PRNG key).
+    """
+
+    def primal(x: Array, *params: Array) -> Array:
+        cdt = compute_dtype(x.dtype)
+        return value(x.astype(cdt), *params).astype(x.dtype)
+
+    f = jax.custom_jvp(lambda mode, x, *params: primal(x, *params), nondiff_argnums=(0,))
+
+    def dydx(shape: tuple[int, ...], y: Array, words: Array | None, params: tuple, t: Array) -> Array:
+        cdt = compute_dtype(y.dtype)
+        pos = None if words is None else unpack_mask(words, shape)
+        d = slope(y.astype(cdt), pos, *params)
+        return d * t.astype(cdt)
+
+    def dydp(i: int, x: Array, params: tuple, t: Array) -> Array:
+        cdt = compute_dtype(x.dtype)
+        return partials[i](x.astype(cdt), *params) * t.astype(cdt)
+
+    def jvp(mode: str, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+        x, *params = primals
+        tx, *tparams = tangents
+        y = f(mode, x, *params)  # through the rule again: higher derivatives stay on it
+        terms = []
+        if not isinstance(tx, SymbolicZero):
+            words = pack_mask(x > 0) if mode == "mask" else None
+            # checkpoint: the backward pass keeps (y, words, params) and recomputes f' from them.
+            terms.append(jax.checkpoint(partial(dydx, x.shape))(y, words, tuple(params), tx))
+        for i, tp in enumerate(tparams):
+            if isinstance(tp, SymbolicZero) or partials[i] is None:
+                continue
+            terms.append(jax.checkpoint(partial(dydp, i))(x, tuple(params), tp))
+        if not terms:
+            return y, jnp.zeros_like(y)
+        out = terms[0]
+        for t in terms[1:]:
+            out = out + t
+        return y, out.astype(y.dtype)
+
+    f.defjvp(jvp, symbolic_zeros=True)
+    f.__name__ = f"_{name}_rule"
+    return f
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)

@@ -1,0 +1,279 @@
+"""The one description of every function, and :func:`get`.
+
+Tests, ``jrelu check``, the benchmarks and the plots iterate over :data:`FUNCTIONS` instead of keeping
+their own lists: each :class:`Spec` holds the public function, its defaults, a float64 NumPy reference for
+the value and the derivative (with the kink convention), the kinks, and the peers' counterparts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrelu._exponential import SELU_ALPHA, SELU_SCALE, celu, elu, selu
+from jrelu._random import rrelu
+from jrelu._rectifiers import leaky_relu, prelu, relu, relu6
+
+NDArray = np.ndarray
+
+
+def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
+    """Reference maps NaN to NaN, for the value and the derivative alike."""
+
+    @functools.wraps(fn)
+    def wrapped(x: NDArray, **p: Any) -> NDArray:
+        x = np.asarray(x, np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(fn(x, **{k: np.asarray(v, np.float64) for k, v in p.items()}), np.float64)
+        return np.where(np.isnan(x), np.nan, out)
+
+    return wrapped
+
+
+def _neg_exp(x: NDArray, a: NDArray) -> NDArray:
+    return a * np.expm1(np.minimum(x, 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Everything jrelu knows about one activation.
+
+    Attributes:
+      name: public name (``jrelu.<name>``, ``jrelu.get(name)``).
+      fn: the public function.
+      family: ``"piecewise-linear"``, ``"exponential"`` or ``"random"`` (the private module it lives in).
+      params: hyperparameters with the values used by default in tests and benchmarks (for ``prelu``,
+        whose slope has no default, an example value).
+      required: hyperparameters :func:`get` must be given.
+      value: float64 NumPy reference of the value, ``value(x, **params)``.
+      derivative: float64 NumPy reference of dy/dx with jrelu's kink convention.
+      kinks: where the derivative jumps.
+      kink_rule: the convention at the kinks, in words.
+      baseline: the peer formulation compared in tests and benchmarks: ``jax.nn``'s function, or the
+        obvious ``jnp.where`` code where ``jax.nn`` has none.
+      baseline_name: ``"jax.nn"`` or ``"jnp.where"``.
+      torch: ``torch(F, x, **params)`` with ``F = torch.nn.functional`` (benchmarks only; no torch import).
+      integer_ok: integer input keeps its dtype.
+      random: takes a ``key``.
+      y_only: the backward pass keeps only the output for these default params (no mask).
+    """
+
+    name: str
+    fn: Callable[..., jax.Array]
+    family: str
+    params: Mapping[str, float]
+    value: Callable[..., NDArray]
+    derivative: Callable[..., NDArray]
+    kinks: tuple[float, ...]
+    kink_rule: str
+    baseline: Callable[..., jax.Array]
+    baseline_name: str
+    torch: Callable[..., Any]
+    required: tuple[str, ...] = ()
+    integer_ok: bool = False
+    random: bool = False
+    y_only: bool = True
+
+    def __call__(self, x: Any, **params: Any) -> jax.Array:
+        return self.fn(x, **{**self.params, **params})
+
+
+def _where_leaky(x: jax.Array, negative_slope: Any) -> jax.Array:
+    return jnp.where(x >= 0, x, negative_slope * x)
+
+
+def _where_rrelu(x: jax.Array, lower: Any = 1 / 8, upper: Any = 1 / 3) -> jax.Array:
+    return jnp.where(x >= 0, x, (lower + upper) / 2 * x)
+
+
+_SPECS = (
+    Spec(
+        name="relu",
+        fn=relu,
+        family="piecewise-linear",
+        params={},
+        value=_nan_aware(lambda x: np.where(x > 0, x, 0.0)),
+        derivative=_nan_aware(lambda x: np.where(x > 0, 1.0, 0.0)),
+        kinks=(0.0,),
+        kink_rule="relu'(0) = 0",
+        baseline=jax.nn.relu,
+        baseline_name="jax.nn",
+        torch=lambda F, x: F.relu(x),
+        integer_ok=True,
+    ),
+    Spec(
+        name="relu6",
+        fn=relu6,
+        family="piecewise-linear",
+        params={},
+        value=_nan_aware(lambda x: np.clip(x, 0.0, 6.0)),
+        derivative=_nan_aware(lambda x: np.where((x > 0) & (x < 6), 1.0, 0.0)),
+        kinks=(0.0, 6.0),
+        kink_rule="relu6'(0) = relu6'(6) = 0",
+        baseline=jax.nn.relu6,
+        baseline_name="jax.nn",
+        torch=lambda F, x: F.relu6(x),
+        integer_ok=True,
+    ),
+    Spec(
+        name="leaky_relu",
+        fn=leaky_relu,
+        family="piecewise-linear",
+        params={"negative_slope": 0.01},
+        value=_nan_aware(lambda x, negative_slope: np.where(x > 0, x, negative_slope * x)),
+        derivative=_nan_aware(lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope)),
+        kinks=(0.0,),
+        kink_rule="leaky_relu'(0) = negative_slope (jax.nn: 1)",
+        baseline=jax.nn.leaky_relu,
+        baseline_name="jax.nn",
+        torch=lambda F, x, negative_slope: F.leaky_relu(x, negative_slope),
+    ),
+    Spec(
+        name="prelu",
+        fn=prelu,
+        family="piecewise-linear",
+        params={"negative_slope": 0.25},
+        value=_nan_aware(lambda x, negative_slope: np.where(x > 0, x, negative_slope * x)),
+        derivative=_nan_aware(lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope)),
+        kinks=(0.0,),
+        kink_rule="d/dx = negative_slope and d/dslope = 0 at 0 (Flax, Equinox: d/dx = 1)",
+        baseline=_where_leaky,
+        baseline_name="jnp.where",
+        torch=lambda F, x, negative_slope: F.prelu(x, x.new_tensor([negative_slope])),
+        required=("negative_slope",),
+    ),
+    Spec(
+        name="rrelu",
+        fn=rrelu,
+        family="random",
+        params={"lower": 1 / 8, "upper": 1 / 3},
+        value=_nan_aware(lambda x, lower, upper: np.where(x > 0, x, (lower + upper) / 2 * x)),
+        derivative=_nan_aware(lambda x, lower, upper: np.where(x > 0, 1.0, (lower + upper) / 2)),
+        kinks=(0.0,),
+        kink_rule="rrelu'(0) = the slope ((lower + upper) / 2 without a key)",
+        baseline=_where_rrelu,
+        baseline_name="jnp.where",
+        torch=lambda F, x, lower, upper: F.rrelu(x, lower, upper, training=False),
+        random=True,
+    ),
+    Spec(
+        name="elu",
+        fn=elu,
+        family="exponential",
+        params={"alpha": 1.0},
+        value=_nan_aware(lambda x, alpha: np.where(x > 0, x, _neg_exp(x, alpha))),
+        derivative=_nan_aware(lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))),
+        kinks=(0.0,),
+        kink_rule="elu'(0) = alpha",
+        baseline=jax.nn.elu,
+        baseline_name="jax.nn",
+        torch=lambda F, x, alpha: F.elu(x, alpha),
+    ),
+    Spec(
+        name="celu",
+        fn=celu,
+        family="exponential",
+        params={"alpha": 1.0},
+        value=_nan_aware(
+            lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
+        ),
+        derivative=_nan_aware(
+            lambda x, alpha: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))
+        ),
+        kinks=(0.0,),
+        kink_rule="celu'(0) = 1 (continuous)",
+        baseline=jax.nn.celu,
+        baseline_name="jax.nn",
+        torch=lambda F, x, alpha: F.celu(x, alpha),
+    ),
+    Spec(
+        name="selu",
+        fn=selu,
+        family="exponential",
+        params={},
+        value=_nan_aware(
+            lambda x: SELU_SCALE * np.where(x > 0, x, _neg_exp(x, np.float64(SELU_ALPHA)))
+        ),
+        derivative=_nan_aware(
+            lambda x: SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))
+        ),
+        kinks=(0.0,),
+        kink_rule="selu'(0) = scale * alpha ≈ 1.7581",
+        baseline=jax.nn.selu,
+        baseline_name="jax.nn",
+        torch=lambda F, x: F.selu(x),
+    ),
+)
+
+FUNCTIONS: Mapping[str, Spec] = MappingProxyType({s.name: s for s in _SPECS})
+"""Every activation by name, in a fixed order: the table the tests, CLI, benchmarks and plots use."""
+
+
+def spec(name: str) -> Spec:
+    """The :class:`Spec` of ``name``; ValueError listing the known names otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"jrelu.get: name must be a string, got {type(name).__name__}.")
+    key = name.strip().lower().replace("-", "_")
+    if key not in FUNCTIONS:
+        raise ValueError(
+            f"jrelu.get: unknown activation {name!r}; known names: {', '.join(FUNCTIONS)}."
+        )
+    return FUNCTIONS[key]
+
+
+def get(name: str, **params: Any) -> Callable[..., jax.Array]:
+    """Look up an activation by name, optionally binding its hyperparameters.
+
+    Args:
+      name: one of ``relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu`` (case-insensitive,
+        ``-`` or ``_``).
+      **params: hyperparameters to bind (e.g. ``negative_slope=0.2``); ``prelu`` needs
+        ``negative_slope``; ``rrelu`` accepts ``lower``, ``upper``, and ``key``. Concrete values are
+        checked now.
+
+    Returns:
+      A function of ``x`` (further keyword arguments override the bound ones).
+
+    Raises:
+      ValueError: for an unknown name (the message lists the known ones), a missing required
+        hyperparameter, or a bad value.
+      TypeError: for a hyperparameter the function does not take.
+
+    Examples:
+      >>> import jax.numpy as jnp, jrelu
+      >>> act = jrelu.get("leaky_relu", negative_slope=0.2)
+      >>> act(jnp.array([-1.0, 1.0]))
+      Array([-0.2,  1. ], dtype=float32)
+    """
+    s = spec(name)
+    allowed = set(s.params) | ({"key"} if s.random else set())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise TypeError(
+            f"jrelu.get: {s.name} takes no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are: {', '.join(sorted(allowed)) or 'none'}."
+        )
+    missing = [p for p in s.required if p not in params]
+    if missing:
+        raise ValueError(
+            f"jrelu.get: {s.name} needs {', '.join(missing)}, e.g. "
+            f"jrelu.get({s.name!r}, {missing[0]}={s.params[missing[0]]})."
+        )
+    concrete = {k: v for k, v in params.items() if k != "key" and not isinstance(v, jax.core.Tracer)}
+    if concrete:  # check the values now, with the function's own messages
+        shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
+        s.fn(np.zeros(shape, np.float32), **concrete)
+
+    def act(x: Any, **override: Any) -> jax.Array:
+        return s.fn(x, **{**params, **override})
+
+    act.__name__ = act.__qualname__ = s.name
+    act.__doc__ = s.fn.__doc__
+    return act
