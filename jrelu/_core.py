@@ -61,7 +61,9 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
     try:
         x = jnp.asarray(x)
     except TypeError as e:
-        raise TypeError(f"jrelu.{fname}: x must be an array or a number, got {type(x).__name__}.") from e
+        raise TypeError(
+            f"jrelu.{fname}: x must be an array or a number, got {type(x).__name__}."
+        ) from e
     dt = x.dtype
     if dt == jnp.bool_:
         raise TypeError(
@@ -136,7 +138,10 @@ def check_param(
         out = np.asarray(arr, dtype=cdt)
     else:
         dt = value.dtype
-        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)) or dt == jnp.bool_:
+        if (
+            not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer))
+            or dt == jnp.bool_
+        ):
             raise TypeError(f"jrelu.{fname}: {pname} must be real, got dtype {dt}.")
         out = value
     shape = np.shape(out)
@@ -243,7 +248,9 @@ def rectifier(
 
     f = jax.custom_jvp(lambda mode, x, *params: primal(x, *params), nondiff_argnums=(0,))
 
-    def dydx(shape: tuple[int, ...], y: Array, words: Array | None, params: tuple, t: Array) -> Array:
+    def dydx(
+        shape: tuple[int, ...], y: Array, words: Array | None, params: tuple, t: Array
+    ) -> Array:
         cdt = compute_dtype(y.dtype)
         pos = None if words is None else unpack_mask(words, shape)
         d = slope(y.astype(cdt), pos, *params)
@@ -280,3 +287,52 @@ def rectifier(
 
 def is_number(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+# --------------------------------------------------------------------------------------------------
+# expm1 to within 1 ulp
+# --------------------------------------------------------------------------------------------------
+
+# Cody-Waite split of ln 2: LN2_HI has trailing zero bits, so k * LN2_HI is exact for |k| < 2**11.
+_LN2_HI = {32: 0.693145751953125, 64: 0.6931471803691238}
+_LN2_LO = {32: 1.428606765330187045e-06, 64: 1.9082149292705877e-10}
+def _taylor(n: int) -> list[float]:
+    import math
+
+    return [1.0 / math.factorial(k) for k in range(2, n + 1)]
+
+
+# Taylor coefficients 1/n! for n = 2..N: on |r| <= ln(2)/2 the truncation error is below 0.01 ulp.
+_COEFFS = {32: _taylor(9), 64: _taylor(16)}
+
+
+def expm1(x: Array) -> Array:
+    """``exp(x) - 1`` accurate to about 1 ulp in float32 and float64, on every backend.
+
+    XLA's own ``expm1`` is up to 4 ulp off in float32 on CPU (at x = -0.26). This one reduces
+    ``x = k ln 2 + r`` with ``|r| <= ln(2) / 2`` (Cody-Waite), sums a Taylor polynomial for ``expm1(r)``,
+    and rebuilds ``2 * (2**(k-1) * expm1(r) + (2**(k-1) - 1/2))`` -- the same as
+    ``2**k expm1(r) + 2**k - 1`` with one rounding, but with a scale that stays finite up to
+    ``log(max)``. Above that it is ``inf``; far below 0 it is -1; NaN stays NaN.
+    """
+    dt = x.dtype
+    bits = np.finfo(dt).bits
+    if bits not in _COEFFS:
+        return jnp.expm1(x)
+    itype = jnp.int32 if bits == 32 else jnp.int64
+    mant = np.finfo(dt).nmant
+    bias = np.finfo(dt).maxexp - 1
+    hi = np.log(np.finfo(dt).max)
+    lo = -(mant + 2) * np.log(2.0)  # below lo, exp(x) - 1 rounds to -1
+    xc = jnp.clip(x, lo, hi)
+    k = jnp.round(xc * np.asarray(1 / np.log(2.0), dt))
+    r = (xc - k * np.asarray(_LN2_HI[bits], dt)) - k * np.asarray(_LN2_LO[bits], dt)
+    coeffs = _COEFFS[bits]
+    q = jnp.full_like(r, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        q = q * r + np.asarray(c, dt)
+    p = r + (r * r) * q  # expm1(r)
+    half_scale = jax.lax.bitcast_convert_type((k.astype(itype) + (bias - 1)) << mant, dt)
+    out = 2 * (half_scale * p + (half_scale - np.asarray(0.5, dt)))
+    out = jnp.where(x > hi, jnp.asarray(jnp.inf, dt), out)
+    return jnp.where(jnp.isnan(x), x, out)

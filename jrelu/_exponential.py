@@ -2,7 +2,8 @@
 
 On the negative side these are exponentials, whose derivative can be read off the output itself
 (``alpha * exp(x) = y + alpha``), so the backward pass keeps only ``y``. The value uses
-``expm1(min(x, 0))``: accurate near 0 and never infinite on the untaken branch.
+``expm1(min(x, 0))`` with jrelu's own :func:`~jrelu._core.expm1` (within 1 ulp; XLA's is up to 4 ulp off
+in float32): accurate near 0 and never infinite on the untaken branch.
 Kink convention (PyTorch's): at ``x = 0`` the derivative is the left-hand one: elu'(0) = alpha,
 celu'(0) = 1, selu'(0) = scale * alpha; the second derivative at 0 is the left-hand one too.
 """
@@ -15,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrelu._core import Array, all_nonnegative, check_input, check_param, rectifier
+from jrelu._core import Array, all_nonnegative, check_input, check_param, expm1, rectifier
 
 # --------------------------------------------------------------------------------------------------
 # elu
@@ -23,7 +24,7 @@ from jrelu._core import Array, all_nonnegative, check_input, check_param, rectif
 
 
 def _elu_value(x: Array, alpha: Array) -> Array:
-    return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+    return jnp.where(x > 0, x, alpha * expm1(jnp.minimum(x, 0)))
 
 
 def _elu_slope(y: Array, pos: Array | None, alpha: Array) -> Array:
@@ -34,7 +35,7 @@ def _elu_slope(y: Array, pos: Array | None, alpha: Array) -> Array:
 
 
 def _elu_dalpha(x: Array, alpha: Array) -> Array:
-    return jnp.expm1(jnp.minimum(x, 0))
+    return expm1(jnp.minimum(x, 0))
 
 
 _elu_rule = rectifier("elu", _elu_value, _elu_slope, (_elu_dalpha,))
@@ -91,7 +92,7 @@ def elu(x: Any, alpha: Any = 1.0) -> Array:
 
 
 def _celu_value(x: Array, alpha: Array) -> Array:
-    return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0) / alpha))
+    return jnp.where(x > 0, x, alpha * expm1(jnp.minimum(x, 0) / alpha))
 
 
 def _celu_slope(y: Array, pos: Array | None, alpha: Array) -> Array:
@@ -104,7 +105,7 @@ def _celu_dalpha(x: Array, alpha: Array) -> Array:
     # d/dalpha [alpha expm1(x/alpha)] = expm1(z) - z e^z with z = x / alpha; z is clipped so that
     # z e^z is 0 (not -inf * 0) at x = -inf.
     z = jnp.maximum(jnp.minimum(x, 0) / alpha, jnp.finfo(x.dtype).min)
-    return jnp.expm1(z) - z * jnp.exp(z)
+    return expm1(z) - z * jnp.exp(z)
 
 
 _celu_rule = rectifier("celu", _celu_value, _celu_slope, (_celu_dalpha,))
@@ -162,7 +163,7 @@ _SELU_SCALE_ALPHA = 1.7580993408473766
 def _selu_value(x: Array) -> Array:
     dt = x.dtype
     scale, scale_alpha = np.asarray(SELU_SCALE, dt), np.asarray(_SELU_SCALE_ALPHA, dt)
-    return jnp.where(x > 0, scale * x, scale_alpha * jnp.expm1(jnp.minimum(x, 0)))
+    return jnp.where(x > 0, scale * x, scale_alpha * expm1(jnp.minimum(x, 0)))
 
 
 def _selu_slope(y: Array, pos: Array | None) -> Array:

@@ -85,6 +85,8 @@ def extra_tensors_per_layer(
     size = batch * width * np.dtype(dtype).itemsize * (256 if model == "cnn" else 1)
 
     def slope(f: Act) -> float:
-        return (measure(f, hi, batch, width, dtype) - measure(f, lo, batch, width, dtype)) / (hi - lo)
+        return (measure(f, hi, batch, width, dtype) - measure(f, lo, batch, width, dtype)) / (
+            hi - lo
+        )
 
     return (slope(act) - slope(_identity)) / size

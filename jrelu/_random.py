@@ -56,7 +56,9 @@ def _fmix32(h: Array) -> Array:
 
 
 def _key_words(key: Array) -> tuple[Array, Array]:
-    data = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    data = (
+        jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    )
     data = data.astype(jnp.uint32).reshape(-1)
     return data[0], data[-1] ^ np.uint32(data.shape[0])
 
@@ -73,7 +75,9 @@ def _uniform(key: Array, shape: tuple[int, ...], dtype: Any) -> Array:
     index = jnp.zeros(shape, jnp.uint32)
     stride = 1
     for axis in reversed(range(len(shape))):
-        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * np.uint32(stride % 2**32)
+        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * np.uint32(
+            stride % 2**32
+        )
         stride *= shape[axis]
     h = _fmix32(index * np.uint32(0x9E3779B9) ^ k0)
     h = _fmix32(h ^ k1)

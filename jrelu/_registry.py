@@ -31,7 +31,9 @@ def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
     def wrapped(x: NDArray, **p: Any) -> NDArray:
         x = np.asarray(x, np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = np.asarray(fn(x, **{k: np.asarray(v, np.float64) for k, v in p.items()}), np.float64)
+            out = np.asarray(
+                fn(x, **{k: np.asarray(v, np.float64) for k, v in p.items()}), np.float64
+            )
         return np.where(np.isnan(x), np.nan, out)
 
     return wrapped
@@ -62,7 +64,8 @@ class Spec:
       torch: ``torch(F, x, **params)`` with ``F = torch.nn.functional`` (benchmarks only; no torch import).
       integer_ok: integer input keeps its dtype.
       random: takes a ``key``.
-      y_only: the backward pass keeps only the output for these default params (no mask).
+      variants: hyperparameter settings that between them reach every code path (negative slopes and
+        alphas, which switch the rule to its masked mode, zero slopes, slopes above 1).
     """
 
     name: str
@@ -79,7 +82,7 @@ class Spec:
     required: tuple[str, ...] = ()
     integer_ok: bool = False
     random: bool = False
-    y_only: bool = True
+    variants: tuple[Mapping[str, float], ...] = ({},)
 
     def __call__(self, x: Any, **params: Any) -> jax.Array:
         return self.fn(x, **{**self.params, **params})
@@ -134,6 +137,12 @@ _SPECS = (
         baseline=jax.nn.leaky_relu,
         baseline_name="jax.nn",
         torch=lambda F, x, negative_slope: F.leaky_relu(x, negative_slope),
+        variants=(
+            {"negative_slope": 0.01},
+            {"negative_slope": -0.2},
+            {"negative_slope": 0.0},
+            {"negative_slope": 1.5},
+        ),
     ),
     Spec(
         name="prelu",
@@ -148,6 +157,7 @@ _SPECS = (
         baseline_name="jnp.where",
         torch=lambda F, x, negative_slope: F.prelu(x, x.new_tensor([negative_slope])),
         required=("negative_slope",),
+        variants=({"negative_slope": 0.25}, {"negative_slope": -0.1}),
     ),
     Spec(
         name="rrelu",
@@ -162,6 +172,7 @@ _SPECS = (
         baseline_name="jnp.where",
         torch=lambda F, x, lower, upper: F.rrelu(x, lower, upper, training=False),
         random=True,
+        variants=({"lower": 1 / 8, "upper": 1 / 3}, {"lower": -0.2, "upper": 0.1}),
     ),
     Spec(
         name="elu",
@@ -169,12 +180,15 @@ _SPECS = (
         family="exponential",
         params={"alpha": 1.0},
         value=_nan_aware(lambda x, alpha: np.where(x > 0, x, _neg_exp(x, alpha))),
-        derivative=_nan_aware(lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))),
+        derivative=_nan_aware(
+            lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+        ),
         kinks=(0.0,),
         kink_rule="elu'(0) = alpha",
         baseline=jax.nn.elu,
         baseline_name="jax.nn",
         torch=lambda F, x, alpha: F.elu(x, alpha),
+        variants=({"alpha": 1.0}, {"alpha": 0.5}, {"alpha": -0.5}),
     ),
     Spec(
         name="celu",
@@ -191,6 +205,7 @@ _SPECS = (
         kink_rule="celu'(0) = 1 (continuous)",
         baseline=jax.nn.celu,
         baseline_name="jax.nn",
+        variants=({"alpha": 1.0}, {"alpha": 2.0}, {"alpha": -1.0}),
         torch=lambda F, x, alpha: F.celu(x, alpha),
     ),
     Spec(
@@ -266,7 +281,9 @@ def get(name: str, **params: Any) -> Callable[..., jax.Array]:
             f"jrelu.get: {s.name} needs {', '.join(missing)}, e.g. "
             f"jrelu.get({s.name!r}, {missing[0]}={s.params[missing[0]]})."
         )
-    concrete = {k: v for k, v in params.items() if k != "key" and not isinstance(v, jax.core.Tracer)}
+    concrete = {
+        k: v for k, v in params.items() if k != "key" and not isinstance(v, jax.core.Tracer)
+    }
     if concrete:  # check the values now, with the function's own messages
         shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
         s.fn(np.zeros(shape, np.float32), **concrete)

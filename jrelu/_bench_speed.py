@@ -1,0 +1,432 @@
+"""``jrelu bench``: what is compared, how it is timed, and the speed and copy-ceiling measurements.
+
+A :class:`Case` is one row of the benchmark: a :class:`~jrelu._registry.Spec` with its default
+hyperparameters, run as jrelu, as its peer (``Spec.baseline``: jax.nn's function or the ``jnp.where``
+formulation) and as PyTorch (``Spec.torch``). Random functions (rrelu) give two cases: ``[eval]`` without a
+key and ``[train]`` with one, whose peers draw their slopes with ``jax.random.uniform`` and
+``F.rrelu(training=True)``.
+
+The two passes, both compiled with ``jax.jit`` and run on the same input:
+
+* ``fwd``: ``y = f(x)``; moves at least ``2 n b`` bytes (read x, write y; ``b`` bytes per element).
+* ``fwd+bwd``: ``y, dx = f(x), vjp(f, x)(g)``; moves at least ``4 n b`` bytes (read x and g, write y
+  and dx). Both outputs are returned, so neither half is dead code, and no reduction dilutes the figure.
+
+The ceiling is the device's copy bandwidth, measured at the same size and dtype: ``jit(jnp.copy)``, which
+XLA compiles to a single ``copy`` (a memcpy), moving ``2 n b`` bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrelu._registry import FUNCTIONS, Spec
+
+PASSES = ("fwd", "fwd+bwd")
+# Minimum bytes a pass must move, in units of n * itemsize.
+TRAFFIC = {"fwd": 2, "fwd+bwd": 4, "copy": 2}
+TRAFFIC_TEXT = {
+    "fwd": "read x + write y = 2·n·b",
+    "fwd+bwd": "read x, g + write y, dx = 4·n·b",
+    "copy": "read x + write copy = 2·n·b",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# What is compared
+# --------------------------------------------------------------------------------------------------
+
+
+def _where_rrelu_train(x: jax.Array, key: jax.Array, lower: float, upper: float) -> jax.Array:
+    """The obvious JAX formulation of training-mode rrelu: per-element slopes from jax.random.uniform."""
+    r = jax.random.uniform(key, x.shape, x.dtype, lower, upper)
+    return jnp.where(x >= 0, x, r * x)
+
+
+# Training-mode peers of the random functions, by Spec name: (JAX formulation, torch(F, x, **params)).
+_TRAIN_PEERS: dict[str, tuple[Callable[..., jax.Array], Callable[..., Any]]] = {
+    "rrelu": (
+        _where_rrelu_train,
+        lambda F, x, lower, upper: F.rrelu(x, lower, upper, training=True),
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One activation as benchmarked: its Spec, whether it takes a key, and its display label."""
+
+    spec: Spec
+    key: bool = False
+
+    @property
+    def fn(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        if not self.spec.random:
+            return self.spec.name
+        return f"{self.spec.name}[{'train' if self.key else 'eval'}]"
+
+    @property
+    def peer_name(self) -> str:
+        """``jax.nn.<name>`` or ``jnp.where``: what the ``"jax.nn"`` rows actually ran."""
+        if self.key or self.spec.baseline_name != "jax.nn":
+            return "jnp.where"
+        return f"jax.nn.{self.spec.baseline.__name__}"
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """Hyperparameters learned per channel in the models (those a Spec requires: prelu's slope)."""
+        return self.spec.required
+
+    def jrelu(self, x: jax.Array, key: jax.Array | None = None, **override: Any) -> jax.Array:
+        p = {**self.spec.params, **override}
+        if self.key:
+            p["key"] = key
+        return self.spec.fn(x, **p)
+
+    def peer(self, x: jax.Array, key: jax.Array | None = None, **override: Any) -> jax.Array:
+        p = {**self.spec.params, **override}
+        if self.key:
+            return _TRAIN_PEERS[self.spec.name][0](x, key, **p)
+        return self.spec.baseline(x, **p)
+
+    def act(self, impl: str) -> Callable[..., jax.Array]:
+        return {"jrelu": self.jrelu, "jax.nn": self.peer}[impl]
+
+    def torch(self, F: Any, x: Any) -> Any:
+        p = dict(self.spec.params)
+        if self.key:
+            return _TRAIN_PEERS[self.spec.name][1](F, x, **p)
+        return self.spec.torch(F, x, **p)
+
+
+def build_cases(names: Iterable[str] | None = None, *, train_mode: bool = True) -> list[Case]:
+    """The cases for the given Spec names (all by default), in :data:`FUNCTIONS` order."""
+    wanted = set(FUNCTIONS) if names is None else set(names)
+    out = []
+    for s in FUNCTIONS.values():
+        if s.name not in wanted:
+            continue
+        out.append(Case(s))
+        if s.random and train_mode:
+            if s.name not in _TRAIN_PEERS:  # pragma: no cover - a new random Spec needs a peer here
+                raise NotImplementedError(
+                    f"jrelu bench: no training-mode peer for random function {s.name!r}; add one to "
+                    "jrelu._bench_speed._TRAIN_PEERS."
+                )
+            out.append(Case(s, key=True))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How long to time one measurement.
+
+    Each repeat runs ``inner`` calls back to back and waits for the last (so calls shorter than
+    ``target`` seconds are batched until a repeat takes about ``target``); there are between
+    ``min_repeats`` and ``repeats`` repeats, as many as fit in ``budget`` seconds.
+    """
+
+    target: float
+    repeats: int
+    min_repeats: int
+    budget: float
+    warmup: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    seconds: float  # median time per call
+    q1: float
+    q3: float
+    repeats: int
+    inner: int
+
+    @property
+    def spread(self) -> float:
+        """Half the interquartile range, relative to the median."""
+        return (self.q3 - self.q1) / 2 / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds,
+            "seconds_q1": self.q1,
+            "seconds_q3": self.q3,
+            "repeats": self.repeats,
+            "calls_per_repeat": self.inner,
+        }
+
+
+def time_calls(call: Callable[[], Any], sync: Callable[[Any], Any], plan: Plan) -> Timing:
+    """Median wall time of ``call()`` after warm-up; ``sync(out)`` waits for ``out`` to be computed."""
+    est = math.inf
+    for _ in range(max(plan.warmup, 1)):
+        t0 = time.perf_counter()
+        sync(call())
+        est = time.perf_counter() - t0  # the last warm-up call estimates one call
+    inner = max(1, min(100_000, math.ceil(plan.target / max(est, 1e-9))))
+    repeats = int(plan.budget / max(est * inner, 1e-9))
+    repeats = max(plan.min_repeats, min(plan.repeats, repeats))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            out = call()
+        sync(out)
+        times.append((time.perf_counter() - t0) / inner)
+    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    return Timing(float(med), float(q1), float(q3), repeats, inner)
+
+
+def compile_seconds(fn: Callable[..., Any], *args: Any) -> float:
+    """Seconds to lower and compile ``jit(fn)`` for ``args`` (the later calls reuse the executable)."""
+    t0 = time.perf_counter()
+    fn.lower(*args).compile()  # type: ignore[attr-defined]
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------------------------------
+# Sizes and inputs
+# --------------------------------------------------------------------------------------------------
+
+ROW = 1024  # inputs are (n // 1024, 1024): a batch of 1024-feature activations, when n allows
+
+
+def shape_of(n: int) -> tuple[int, ...]:
+    return (n // ROW, ROW) if n >= ROW and n % ROW == 0 else (n,)
+
+
+def parse_size(text: str) -> int:
+    """``"20"`` or ``"2^20"`` -> 2**20 (a number below 64 is an exponent of 2); ``"1000000"`` -> itself."""
+    t = text.strip().replace("**", "^")
+    try:
+        if t.startswith("2^"):
+            v = int(t[2:])
+            if not 0 <= v < 64:
+                raise ValueError
+            return 2**v
+        v = int(float(t)) if ("e" in t.lower() or "." in t) else int(t)
+    except ValueError:
+        raise ValueError(
+            f"--sizes: expected an exponent of 2 (e.g. 20 for 2^20 elements) or an element count, "
+            f"got {text!r}."
+        ) from None
+    if v <= 0:
+        raise ValueError(f"--sizes: sizes must be positive, got {text!r}.")
+    return 2**v if v < 64 else v
+
+
+def size_text(n: int) -> str:
+    return f"2^{n.bit_length() - 1}" if n & (n - 1) == 0 else f"{n:,}"
+
+
+def make_inputs(n: int, dtype: Any, seed: int = 0) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``x`` and the cotangent ``g`` (standard normal: half the inputs on each side of the kink), a key."""
+    kx, kg, kk = jax.random.split(jax.random.key(seed), 3)
+    x = jax.random.normal(kx, shape_of(n), dtype)
+    g = jax.random.normal(kg, shape_of(n), dtype)
+    return jax.block_until_ready((x, g, kk))
+
+
+def sync_jax(out: Any) -> Any:
+    return jax.block_until_ready(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Compiled passes
+# --------------------------------------------------------------------------------------------------
+
+
+def jax_pass(act: Callable[..., jax.Array], pass_: str) -> Callable[..., Any]:
+    """``jit`` of the forward pass ``(x, g, key) -> y`` or of ``(x, g, key) -> (y, dx)``."""
+    if pass_ == "fwd":
+
+        def fwd(x: jax.Array, g: jax.Array, key: jax.Array) -> jax.Array:
+            del g
+            return act(x, key)
+
+        return jax.jit(fwd)
+
+    def fwd_bwd(x: jax.Array, g: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        y, vjp = jax.vjp(lambda x: act(x, key), x)
+        (dx,) = vjp(g)
+        return y, dx
+
+    return jax.jit(fwd_bwd)
+
+
+def copy_pass() -> Callable[..., Any]:
+    return jax.jit(jnp.copy)
+
+
+def compiled_text(act: Callable[..., jax.Array], pass_: str, n: int, dtype: Any) -> str:
+    """The optimised HLO of a pass (for finding out what was fused and what was kept)."""
+    x = jax.ShapeDtypeStruct(shape_of(n), dtype)
+    key = jax.random.key(0)
+    return jax_pass(act, pass_).lower(x, x, key).compile().as_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# PyTorch (optional)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Torch:
+    """PyTorch, eager, on the device that matches JAX's backend (CPU, or CUDA when JAX runs on a GPU)."""
+
+    torch: Any
+    F: Any
+    device: str
+
+    @property
+    def version(self) -> str:
+        return str(self.torch.__version__)
+
+    def threads(self) -> int:
+        return int(self.torch.get_num_threads())
+
+    def inputs(self, x: jax.Array, g: jax.Array) -> tuple[Any, Any]:
+        t = self.torch
+        dt = {"float32": t.float32, "bfloat16": t.bfloat16, "float16": t.float16}[str(x.dtype)]
+
+        def conv(a: jax.Array) -> Any:
+            return t.from_numpy(np.asarray(a.astype(jnp.float32))).to(device=self.device, dtype=dt)
+
+        return conv(x), conv(g)
+
+    def sync(self, out: Any) -> Any:
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+        return out
+
+    def pass_fn(self, case: Case, pass_: str, x: Any, g: Any) -> Callable[[], Any]:
+        t, F = self.torch, self.F
+        if pass_ == "fwd":
+
+            def fwd() -> Any:
+                with t.no_grad():
+                    return case.torch(F, x)
+
+            return fwd
+
+        def fwd_bwd() -> Any:
+            xr = x.detach().requires_grad_(True)
+            y = case.torch(F, xr)
+            (dx,) = t.autograd.grad(y, xr, g)
+            return y, dx
+
+        return fwd_bwd
+
+
+def find_torch(backend: str) -> Torch | None:
+    """PyTorch if it is importable and can run where JAX runs (CPU; CUDA for a JAX GPU); else None."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except Exception:  # not installed, or broken: the benchmark runs without it
+        return None
+    if backend == "cpu":
+        return Torch(torch, F, "cpu")
+    if backend in ("gpu", "cuda") and torch.cuda.is_available():
+        return Torch(torch, F, "cuda")
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurements
+# --------------------------------------------------------------------------------------------------
+
+
+def speed_row(
+    case: Case | None,
+    impl: str,
+    dtype: str,
+    n: int,
+    pass_: str,
+    timing: Timing,
+    compile_s: float | None,
+    peer: str | None = None,
+) -> dict[str, Any]:
+    itemsize = np.dtype(jnp.dtype(dtype)).itemsize
+    nbytes = TRAFFIC[pass_] * n * itemsize
+    row: dict[str, Any] = {}
+    if case is not None:
+        row.update(fn=case.fn, label=case.label, key=case.key)
+    row.update(impl=impl)
+    if peer is not None:
+        row["peer"] = peer
+    row.update(dtype=dtype, size=n, shape=list(shape_of(n)))
+    if pass_ != "copy":
+        row["pass"] = pass_
+    row.update(bytes=nbytes, **timing.as_dict())
+    row["gbps"] = nbytes / timing.seconds / 1e9
+    row["compile_seconds"] = compile_s
+    return row
+
+
+def measure_copy(x: jax.Array, plan: Plan) -> dict[str, Any]:
+    f = copy_pass()
+    c = compile_seconds(f, x)
+    timing = time_calls(lambda: f(x), sync_jax, plan)
+    return speed_row(None, "copy", str(x.dtype), x.size, "copy", timing, c)
+
+
+def measure_jax(
+    case: Case, impl: str, pass_: str, x: jax.Array, g: jax.Array, key: jax.Array, plan: Plan
+) -> dict[str, Any]:
+    f = jax_pass(case.act(impl), pass_)
+    c = compile_seconds(f, x, g, key)
+    timing = time_calls(lambda: f(x, g, key), sync_jax, plan)
+    peer = case.peer_name if impl == "jax.nn" else None
+    return speed_row(case, impl, str(x.dtype), x.size, pass_, timing, c, peer)
+
+
+def measure_torch(
+    tch: Torch, case: Case, pass_: str, xt: Any, gt: Any, dtype: str, n: int, plan: Plan
+) -> dict[str, Any]:
+    call = tch.pass_fn(case, pass_, xt, gt)
+    timing = time_calls(call, tch.sync, plan)
+    return speed_row(case, "torch", dtype, n, pass_, timing, None, f"torch.nn.functional ({tch.device})")
+
+
+def measure_dispatch(case: Case, impl: str, plan: Plan, n: int = 1024) -> dict[str, Any]:
+    """One eager call of the public function (no outer jit) on a small input: the per-call overhead."""
+    x, _, key = make_inputs(n, jnp.float32)
+    act = case.act(impl)
+    timing = time_calls(lambda: act(x, key), sync_jax, plan)
+    return {"fn": case.fn, "label": case.label, "key": case.key, "impl": impl, "size": n,
+            **timing.as_dict()}
+
+
+def ratios(rows: Sequence[dict[str, Any]], num: str = "jrelu", den: str = "jax.nn") -> dict[tuple, float]:
+    """``(label, dtype, pass, size) -> seconds[num] / seconds[den]`` over the speed rows."""
+    by = {(r["label"], r["dtype"], r["pass"], r["size"], r["impl"]): r["seconds"] for r in rows
+          if "label" in r}
+    out = {}
+    for (label, dtype, pass_, size, impl), s in by.items():
+        if impl == num and (label, dtype, pass_, size, den) in by:
+            out[(label, dtype, pass_, size)] = s / by[(label, dtype, pass_, size, den)]
+    return out
+
+
+def median(values: Iterable[float]) -> float:
+    v = list(values)
+    return statistics.median(v) if v else math.nan

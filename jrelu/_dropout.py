@@ -1,0 +1,186 @@
+"""Alpha dropout: SELU's companion, which keeps a standardised input standardised.
+
+Built with :func:`jrelu._core.rectifier` like the activations: the keep mask is a counter-based hash of
+(key, position) (:func:`jrelu._random._uniform`), so the backward pass re-draws it from the key instead
+of storing it, and the derivative (``scale`` where kept, 0 where dropped) reads neither ``x`` nor ``y``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrelu._core import Array, check_input, compute_dtype, is_concrete, rectifier
+from jrelu._exponential import _SELU_SCALE_ALPHA
+from jrelu._random import _uniform, check_key
+
+
+def check_rate(owner: str, rate: Any) -> Any:
+    """Check a drop rate; concrete rates are returned as a Python float, traced ones unchanged."""
+    if isinstance(rate, bool | np.bool_):
+        raise TypeError(f"{owner}: rate must be a real number in [0, 1], got bool {rate!r}.")
+    if is_concrete(rate):
+        try:
+            arr = np.asarray(rate)
+        except Exception as e:
+            raise TypeError(
+                f"{owner}: rate must be a real number in [0, 1], got {type(rate).__name__}."
+            ) from e
+        if arr.shape != ():
+            raise ValueError(f"{owner}: rate must be a scalar, got shape {arr.shape}.")
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            raise TypeError(f"{owner}: rate must be a real number in [0, 1], got dtype {arr.dtype}.")
+        value = float(arr)
+        if not 0.0 <= value <= 1.0:  # also rejects NaN
+            raise ValueError(
+                f"{owner}: rate must be in [0, 1] (the probability of dropping a unit, not of "
+                f"keeping it), got {value!r}."
+            )
+        return value
+    if rate.shape != () or not (
+        jnp.issubdtype(rate.dtype, jnp.floating) or jnp.issubdtype(rate.dtype, jnp.integer)
+    ):
+        raise TypeError(
+            f"{owner}: a traced rate must be a real scalar, got dtype {rate.dtype} and shape "
+            f"{rate.shape}."
+        )
+    return rate
+
+
+def check_dims_type(owner: str, dims: Any) -> tuple[int, ...]:
+    """``broadcast_dims`` as a tuple of ints (an int alone is accepted); TypeError otherwise."""
+    if isinstance(dims, int | np.integer) and not isinstance(dims, bool):
+        return (int(dims),)
+    if not isinstance(dims, Sequence) or not all(
+        isinstance(d, int | np.integer) and not isinstance(d, bool) for d in dims
+    ):
+        raise TypeError(f"{owner}: broadcast_dims must be a sequence of ints, got {dims!r}.")
+    return tuple(int(d) for d in dims)
+
+
+def check_broadcast_dims(owner: str, dims: Any, ndim: int) -> tuple[int, ...]:
+    """Normalise ``broadcast_dims`` against an input of ``ndim`` axes (non-negative, sorted, unique)."""
+    dims = check_dims_type(owner, dims)
+    out = []
+    for d in dims:
+        if not -ndim <= d < ndim:
+            raise ValueError(
+                f"{owner}: broadcast_dims {tuple(dims)} is out of range for an input with {ndim} "
+                f"axes; use axes in [-{ndim}, {ndim})."
+            )
+        out.append(int(d) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{owner}: broadcast_dims {tuple(dims)} names an axis twice.")
+    return tuple(sorted(out))
+
+
+def affine(rate: Any, dtype: Any) -> tuple[Any, Any, Any]:
+    """``(scale, shift, dropped)``: kept units become ``scale * x + shift``, dropped ones ``dropped``.
+
+    With :math:`\\alpha' = -\\lambda\\alpha` (SELU's negative saturation) and drop rate :math:`p`:
+    ``scale = ((1 - p)(1 + p alpha'^2))^(-1/2)``, ``shift = -scale * alpha' * p``,
+    ``dropped = scale * alpha' + shift = alpha' sqrt((1 - p) / (1 + p alpha'^2))`` (0 at ``p = 1``, the
+    limit). Concrete rates are computed in float64 and rounded once.
+    """
+    sa = _SELU_SCALE_ALPHA
+    if is_concrete(rate):
+        p = float(rate)
+        scale = 0.0 if p == 1.0 else 1.0 / math.sqrt((1.0 - p) * (1.0 + p * sa * sa))
+        shift = scale * sa * p
+        dropped = -sa * math.sqrt((1.0 - p) / (1.0 + p * sa * sa))
+        return tuple(np.asarray(v, dtype) for v in (scale, shift, dropped))  # type: ignore[return-value]
+    p = rate.astype(dtype)
+    scale = jax.lax.rsqrt((1 - p) * (1 + p * sa * sa))
+    return scale, scale * sa * p, -sa * jnp.sqrt((1 - p) / (1 + p * sa * sa))
+
+
+@functools.lru_cache(maxsize=None)
+def _rule(broadcast_dims: tuple[int, ...]) -> Any:
+    """The jitted rule for one static choice of ``broadcast_dims`` (axes sharing one mask entry)."""
+
+    def keep(key: Array, shape: tuple[int, ...], rate: Array, dtype: Any) -> Array:
+        mshape = tuple(1 if i in broadcast_dims else n for i, n in enumerate(shape))
+        return _uniform(key, mshape, dtype) >= rate
+
+    def value(x: Array, key: Array, rate: Array, scale: Array, shift: Array, dropped: Array) -> Array:
+        # A NaN input stays NaN even where dropped (NaN in, NaN out); an infinite one is dropped.
+        off = jnp.where(jnp.isnan(x), x, dropped.astype(x.dtype))
+        return jnp.where(keep(key, x.shape, rate, x.dtype), scale * x + shift, off)
+
+    def slope(
+        y: Array, pos: Array | None, key: Array, rate: Array, scale: Array, *_: Array
+    ) -> Array:
+        # Saved: the key and four scalars. The mask is re-drawn from the key; y is not read.
+        d = jnp.where(keep(key, y.shape, rate, y.dtype), scale.astype(y.dtype), jnp.zeros((), y.dtype))
+        return jnp.broadcast_to(d, y.shape)
+
+    rule = rectifier("alpha_dropout", value, slope, (None, None, None, None, None))
+    return jax.jit(rule, static_argnums=0)
+
+
+def alpha_dropout(
+    x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] = ()
+) -> Array:
+    r"""Alpha dropout: dropout that keeps zero mean and unit variance, for SELU networks.
+
+    Each unit is dropped with probability ``rate``. Dropped units take SELU's negative saturation
+    value :math:`\alpha' = -\lambda\alpha \approx -1.7581`, then an affine map restores the moments:
+
+    .. math::
+        y = \begin{cases} a x + b & \text{kept} \\ a \alpha' + b & \text{dropped} \end{cases}
+        \qquad a = \left((1 - p)(1 + p\,\alpha'^2)\right)^{-1/2},\quad b = -a \alpha' p
+
+    so an input with mean 0 and variance 1 keeps mean 0 and variance 1. The dropped value equals
+    PyTorch's ``F.alpha_dropout`` (-1.23616 at ``rate=0.2``). The derivative is :math:`a` for kept units
+    and 0 for dropped ones. ``rate=0`` is the identity, ``rate=1`` gives zeros (the limit of the formula;
+    PyTorch does the same). A NaN input stays NaN even where dropped; an infinite one is dropped.
+
+    Memory: the backward pass keeps only the key: the mask is re-drawn from it, not stored.
+
+    Args:
+      x: floating point input array.
+      rate: probability of dropping a unit, in [0, 1] (not the keep rate). May be traced (no
+        recompilation when it changes); a traced rate cannot be checked.
+      key: a PRNG key (typed ``jax.random.key`` or legacy ``jax.random.PRNGKey``). The same key gives
+        the same mask.
+      broadcast_dims: axes along which the mask is shared (as in Flax's ``Dropout``), e.g. ``(1, 2)`` on
+        NHWC input to drop whole channels (PyTorch's ``FeatureAlphaDropout``).
+
+    Returns:
+      An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once.
+
+    Raises:
+      TypeError: if ``x`` is not floating point, ``rate`` is not a real number, or ``key`` is not a
+        PRNG key.
+      ValueError: if a concrete ``rate`` is outside [0, 1] or ``broadcast_dims`` is out of range.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jrelu
+      >>> y = jrelu.alpha_dropout(jnp.zeros(6), 0.5, key=jax.random.key(0))
+      >>> sorted(set(y.round(4).tolist()))
+      [-0.7792, 0.7792]
+      >>> z = jrelu.alpha_dropout(jax.random.normal(jax.random.key(1), (100_000,)), 0.2,
+      ...                         key=jax.random.key(2))
+      >>> print(f"{z.mean():.2f} {z.std():.2f}")
+      0.00 1.00
+
+    References:
+      Klambauer, Unterthiner, Mayr & Hochreiter, *Self-Normalizing Neural Networks*, NeurIPS 2017.
+    """
+    fname = "jrelu.alpha_dropout"
+    x = check_input("alpha_dropout", x)
+    rate = check_rate(fname, rate)
+    key = check_key("alpha_dropout", key)
+    dims = check_broadcast_dims(fname, broadcast_dims, x.ndim)
+    if is_concrete(rate) and rate == 0.0:
+        return x
+    cdt = compute_dtype(x.dtype)
+    scale, shift, dropped = affine(rate, cdt)
+    rate_arr = np.asarray(rate, cdt) if is_concrete(rate) else rate.astype(cdt)
+    return _rule(dims)("y", x, key, rate_arr, scale, shift, dropped)

@@ -1,0 +1,223 @@
+"""What jrelu.linen and jrelu.nnx share: hyperparameter checks, PReLU's slope layout, error renaming.
+
+No Flax here (and none needed): both APIs call these with plain arrays, so the two faces of every module
+check, shape and compute exactly alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrelu._core import Array, check_input, is_concrete
+from jrelu._dropout import alpha_dropout, check_dims_type, check_rate
+from jrelu._rectifiers import prelu
+
+Axis = int | Sequence[int] | None
+
+
+@contextlib.contextmanager
+def renamed_errors(owner: str, fname: str) -> Iterator[None]:
+    """Re-raise ``jrelu.<fname>: ...`` TypeErrors and ValueErrors as ``<owner>: ...``.
+
+    The core functions do the checking; a module's user should see the module's name, not the
+    function's. Other errors pass through unchanged.
+    """
+    prefix = f"jrelu.{fname}: "
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        if not msg.startswith(prefix):
+            raise
+        raise type(e)(f"{owner}: {msg[len(prefix) :]}") from None
+
+
+def check_hyperparameters(owner: str, fn: Callable[..., Array], **params: Any) -> None:
+    """Check concrete hyperparameters now, with ``fn``'s own rules and ``owner``'s name.
+
+    ``fn`` runs once on a zero input of the parameters' broadcast shape (eagerly, even under a trace), so
+    the checks are the function's: nothing is restated here.
+    """
+    concrete = {k: v for k, v in params.items() if is_concrete(v)}
+    if not concrete:
+        return
+    with renamed_errors(owner, fn.__name__):
+        try:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
+        except ValueError:
+            shape = ()  # the function names the parameter that does not broadcast
+        with jax.ensure_compile_time_eval():
+            fn(np.zeros(shape, np.float32), **concrete)
+
+
+def check_flag(owner: str, name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{owner}: {name} must be True, False or None, got {value!r}.")
+
+
+def check_dropout_attributes(owner: str, rate: Any, broadcast_dims: Any) -> float:
+    rate = check_rate(owner, rate)
+    if not is_concrete(rate):
+        raise TypeError(f"{owner}: rate must be a Python number (a module attribute), got a tracer.")
+    check_dims_type(owner, broadcast_dims)  # the range is checked against the input, at call time
+    return rate
+
+
+def check_float_input(owner: str, x: Any) -> Array:
+    """The input as an array, checked as the functions check it (for paths that skip the function)."""
+    with renamed_errors(owner, "alpha_dropout"):
+        return check_input("alpha_dropout", x)
+
+
+def apply_alpha_dropout(
+    owner: str, x: Array, rate: float, broadcast_dims: Sequence[int], key: Array
+) -> Array:
+    with renamed_errors(owner, "alpha_dropout"):
+        return alpha_dropout(x, rate, key=key, broadcast_dims=broadcast_dims)
+
+
+# --------------------------------------------------------------------------------------------------
+# PReLU's slope layout
+# --------------------------------------------------------------------------------------------------
+
+
+def check_axis(owner: str, axis: Any) -> tuple[int, ...] | None:
+    """``None`` (one shared slope) or a tuple of distinct axes; an int becomes a 1-tuple."""
+    if axis is None:
+        return None
+    if isinstance(axis, int | np.integer) and not isinstance(axis, bool):
+        return (int(axis),)
+    if (
+        isinstance(axis, Sequence)
+        and not isinstance(axis, str)
+        and len(axis) > 0
+        and all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axis)
+    ):
+        return tuple(int(a) for a in axis)
+    raise TypeError(
+        f"{owner}: axis must be an int (one slope per channel on that axis), a non-empty tuple of ints "
+        f"(one slope per element of those axes) or None (one shared slope), got {axis!r}."
+    )
+
+
+def normalise_axes(owner: str, axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    """Axes as non-negative indices into an input of ``ndim`` axes, checked, in the order given."""
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{owner}: axis {a} is out of range for an input with {ndim} axes; the slopes were "
+                f"set up for axis={_show_axes(axes)}. Use negative axes (e.g. -1 for channels last) "
+                "so that batched and unbatched inputs both work."
+            )
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(
+            f"{owner}: axis={_show_axes(axes)} names the same input axis twice for an input with "
+            f"{ndim} axes."
+        )
+    return tuple(out)
+
+
+def _show_axes(axes: tuple[int, ...] | None) -> str:
+    if axes is None:
+        return "None"
+    return str(axes[0]) if len(axes) == 1 else str(axes)
+
+
+def slope_shape(owner: str, x_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The parameter's shape for an input of ``x_shape``: the sizes of ``axes``, in the order given."""
+    if axes is None:
+        return ()
+    pos = normalise_axes(owner, axes, len(x_shape))
+    return tuple(x_shape[a] for a in pos)
+
+
+def check_slope_shape(
+    owner: str, x_shape: tuple[int, ...], shape: tuple[int, ...], axes: tuple[int, ...] | None
+) -> None:
+    """ValueError naming both shapes when the slopes do not fit the input's sizes on ``axes``."""
+    expected = slope_shape(owner, x_shape, axes)
+    if tuple(shape) != expected:
+        raise ValueError(
+            f"{owner}: input of shape {tuple(x_shape)} has sizes {expected} on "
+            f"axis={_show_axes(axes)}, but the slopes have shape {tuple(shape)} (set when the module "
+            "was created or initialised). Apply the module to inputs with those sizes on that axis, "
+            "use one module per input layout, or axis=None for one shared slope."
+        )
+
+
+def apply_prelu(
+    owner: str,
+    x: Array,
+    slope: Array,
+    axes: tuple[int, ...] | None,
+    dtype: Any,
+) -> Array:
+    """``jrelu.prelu`` with ``slope`` laid out along ``axes`` of ``x``; the output has ``dtype``.
+
+    The slope keeps its own dtype (``param_dtype``): the kernel computes in float32 (or wider) and rounds
+    once, so a float32 slope is never rounded to bfloat16 on the way, and its gradient comes back in
+    ``param_dtype``.
+    """
+    if dtype is not None:
+        x = jnp.asarray(x, dtype)
+    x = jnp.asarray(x)
+    check_slope_shape(owner, x.shape, slope.shape, axes)
+    if axes is not None:
+        pos = normalise_axes(owner, axes, x.ndim)
+        # Lay the slopes out along their axes, then drop the leading 1s: prelu aligns trailing axes.
+        order = sorted(range(len(pos)), key=lambda i: pos[i])
+        slope = jnp.transpose(slope, order) if order != list(range(len(pos))) else slope
+        full = [1] * x.ndim
+        for p in pos:
+            full[p] = x.shape[p]
+        slope = slope.reshape(full[min(pos) :])
+    with renamed_errors(owner, "prelu"):
+        return prelu(x, slope)
+
+
+def check_init(owner: str, init: Any) -> None:
+    """``negative_slope_init`` is a finite real number or an initializer ``(key, shape, dtype)``."""
+    if callable(init):
+        return
+    if isinstance(init, bool) or not isinstance(init, numbers.Real | np.ndarray | jax.Array):
+        raise TypeError(
+            f"{owner}: negative_slope_init must be a real number or an initializer "
+            f"(key, shape, dtype) -> array, got {init!r}."
+        )
+    arr = np.asarray(init)
+    if arr.shape != ():
+        raise ValueError(
+            f"{owner}: negative_slope_init must be a scalar (every slope starts there) or an "
+            f"initializer, got shape {arr.shape}."
+        )
+    if not np.isfinite(float(arr)):
+        raise ValueError(f"{owner}: negative_slope_init must be finite, got {float(arr)!r}.")
+
+
+def init_slope(init: Any, key: Array | None, shape: tuple[int, ...], dtype: Any) -> Array:
+    if callable(init):
+        return jnp.asarray(init(key, shape, dtype), dtype)
+    return jnp.full(shape, init, dtype)
+
+
+def check_param_dtype(owner: str, name: str, dtype: Any, *, optional: bool) -> None:
+    if dtype is None and optional:
+        return
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{owner}: {name} must be a floating point dtype, got {dtype!r}.") from e
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(
+            f"{owner}: {name} must be a floating point dtype, got {dt}; e.g. jnp.float32 or "
+            "jnp.bfloat16."
+        )

@@ -1,0 +1,79 @@
+"""Shared test helpers: the cases every table-driven test iterates over, and ulp arithmetic."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+
+import jrelu
+
+# One entry per (function, hyperparameter variant): every code path of every function.
+CASES = [
+    pytest.param(
+        spec, dict(params), id=f"{name}-" + "-".join(f"{k}={v:g}" for k, v in params.items())
+    )
+    for name, spec in jrelu.FUNCTIONS.items()
+    for params in spec.variants
+]
+
+HALF = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
+EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def ulp(ref: np.ndarray, dtype) -> np.ndarray:
+    """Spacing of ``dtype`` at |ref| (ref in float64): the size of one unit in the last place."""
+    info = ml_dtypes.finfo(dtype)
+    a = np.abs(np.asarray(ref, np.float64))
+    exp = np.floor(np.log2(np.maximum(a, float(info.tiny))))
+    return 2.0 ** (exp - info.nmant)
+
+
+def finite_grid(lo: float = -20.0, hi: float = 20.0, n: int = 2001) -> np.ndarray:
+    """Inputs across both sides of every kink, with the kinks themselves and their neighbours."""
+    pts = np.linspace(lo, hi, n)
+    extra = [
+        0.0,
+        -0.0,
+        6.0,
+        1e-7,
+        -1e-7,
+        5.9999995,
+        6.0000005,
+        1e-30,
+        -1e-30,
+        88.0,
+        -88.0,
+        100.0,
+        -100.0,
+    ]
+    return np.concatenate([pts, extra])
+
+
+def is_subnormal(a: np.ndarray, dtype, band: float = 1.0) -> np.ndarray:
+    """True where |a| is a nonzero number below the normal range that XLA on CPU flushes to zero.
+
+    bfloat16 and float16 math runs in float32 here, so the float32 range is what counts for bfloat16;
+    float16 subnormals are normal float32 numbers and are kept. ``band`` widens the range to
+    ``|a| < band * smallest normal``.
+    """
+    a = np.abs(np.asarray(a, np.float64))
+    tiny = {np.float64: np.finfo(np.float64).tiny, np.float16: 0.0}.get(
+        dtype, np.finfo(np.float32).tiny
+    )
+    return (a > 0) & (a < band * tiny)
+
+
+def value_and_grad(fn, x: jax.Array, **params):
+    """y = fn(x) and dy/dx elementwise (the VJP with a cotangent of ones)."""
+    y, vjp = jax.vjp(lambda x: fn(x, **params), x)
+    (dx,) = vjp(jnp.ones_like(y))
+    return y, dx
+
+
+@pytest.fixture(scope="session")
+def x64():
+    """Run a test body with float64 enabled: ``with x64(): ...``."""
+    return lambda: jax.enable_x64(True)
