@@ -213,9 +213,18 @@ def keep_nan(d: Array, y: Array) -> Array:
     return jnp.where(jnp.isnan(y), y, d)
 
 
+def rounded(c: Any, storage: Any, like: Array) -> Array:
+    """The constant ``c`` as it is stored in ``storage`` (e.g. bfloat16), in ``like``'s dtype.
+
+    A derivative read off a rounded output must use the constants rounded the same way, so that it is
+    exact at the ends: ``y + alpha`` is 0 at ``x = -inf`` only if ``alpha`` is rounded like ``y = -alpha``.
+    """
+    return jnp.asarray(c).astype(storage).astype(like.dtype)
+
+
 def scaled(a: Array, x: Array) -> Array:
     """``a * x`` that is 0, not NaN, for ``a == 0`` and ``x = -inf`` (no NaN made inside the kernel)."""
-    return jnp.where(a == 0, jnp.zeros_like(x), a * x)
+    return jnp.where((a == 0) & jnp.isinf(x), jnp.zeros_like(x), a * x)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,7 +232,8 @@ def scaled(a: Array, x: Array) -> Array:
 # --------------------------------------------------------------------------------------------------
 
 Value = Callable[..., Array]  # value(x, *params) -> y, all in the compute dtype
-Slope = Callable[..., Array]  # slope(y, pos, *params) -> dy/dx; pos: bool mask of x > 0, or None
+# slope(y, pos, *params, storage) -> dy/dx; pos: bool mask of x > 0, or None; storage: y's own dtype
+Slope = Callable[..., Array]
 Partial = Callable[..., Array]  # partial(x, *params) -> dy/dparam, x-shaped
 
 
@@ -253,7 +263,7 @@ def rectifier(
     ) -> Array:
         cdt = compute_dtype(y.dtype)
         pos = None if words is None else unpack_mask(words, shape)
-        d = slope(y.astype(cdt), pos, *params)
+        d = slope(y.astype(cdt), pos, *params, storage=y.dtype)
         return d * t.astype(cdt)
 
     def dydp(i: int, x: Array, params: tuple, t: Array) -> Array:
@@ -296,6 +306,8 @@ def is_number(v: Any) -> bool:
 # Cody-Waite split of ln 2: LN2_HI has trailing zero bits, so k * LN2_HI is exact for |k| < 2**11.
 _LN2_HI = {32: 0.693145751953125, 64: 0.6931471803691238}
 _LN2_LO = {32: 1.428606765330187045e-06, 64: 1.9082149292705877e-10}
+
+
 def _taylor(n: int) -> list[float]:
     import math
 

@@ -16,7 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrelu._core import Array, all_nonnegative, check_input, check_param, expm1, rectifier
+from jrelu._core import (
+    Array,
+    all_nonnegative,
+    check_input,
+    check_param,
+    expm1,
+    rectifier,
+    rounded,
+)
 
 # --------------------------------------------------------------------------------------------------
 # elu
@@ -27,11 +35,12 @@ def _elu_value(x: Array, alpha: Array) -> Array:
     return jnp.where(x > 0, x, alpha * expm1(jnp.minimum(x, 0)))
 
 
-def _elu_slope(y: Array, pos: Array | None, alpha: Array) -> Array:
+def _elu_slope(y: Array, pos: Array | None, alpha: Array, *, storage: Any) -> Array:
     # Saved: y (and a 1-bit mask when alpha may be negative, since then y > 0 on both sides).
-    # d/dx = alpha * exp(x) = y + alpha on the negative side; NaN flows through y + alpha.
+    # d/dx = alpha * exp(x) = y + alpha on the negative side; NaN flows through y + alpha. alpha is
+    # rounded like y, so that the derivative is exactly 0 at -inf and exactly alpha at 0.
     side = (y > 0) if pos is None else pos
-    return jnp.where(side, jnp.ones_like(y), y + alpha)
+    return jnp.where(side, jnp.ones_like(y), y + rounded(alpha, storage, y))
 
 
 def _elu_dalpha(x: Array, alpha: Array) -> Array:
@@ -95,10 +104,12 @@ def _celu_value(x: Array, alpha: Array) -> Array:
     return jnp.where(x > 0, x, alpha * expm1(jnp.minimum(x, 0) / alpha))
 
 
-def _celu_slope(y: Array, pos: Array | None, alpha: Array) -> Array:
+def _celu_slope(y: Array, pos: Array | None, alpha: Array, *, storage: Any) -> Array:
     # Saved: y only, for every alpha != 0: alpha (e^{x/alpha} - 1) <= 0 for x <= 0 whatever alpha's
-    # sign, so y > 0 exactly where x > 0. d/dx = e^{x/alpha} = y / alpha + 1.
-    return jnp.where(y > 0, jnp.ones_like(y), y / alpha + 1)
+    # sign, so y > 0 exactly where x > 0. d/dx = e^{x/alpha} = (y + alpha) / alpha, with alpha rounded
+    # like y: exactly 1 at 0 and 0 at -inf.
+    a = rounded(alpha, storage, y)
+    return jnp.where(y > 0, jnp.ones_like(y), (y + a) / a)
 
 
 def _celu_dalpha(x: Array, alpha: Array) -> Array:
@@ -166,11 +177,12 @@ def _selu_value(x: Array) -> Array:
     return jnp.where(x > 0, scale * x, scale_alpha * expm1(jnp.minimum(x, 0)))
 
 
-def _selu_slope(y: Array, pos: Array | None) -> Array:
-    # Saved: y only. d/dx = scale * alpha * e^x = y + scale * alpha on the negative side.
+def _selu_slope(y: Array, pos: Array | None, *, storage: Any) -> Array:
+    # Saved: y only. d/dx = scale * alpha * e^x = y + scale * alpha on the negative side (the constant
+    # rounded like y, so that the derivative is exactly 0 at -inf).
     dt = y.dtype
-    scale, scale_alpha = np.asarray(SELU_SCALE, dt), np.asarray(_SELU_SCALE_ALPHA, dt)
-    return jnp.where(y > 0, jnp.full_like(y, scale), y + scale_alpha)
+    scale = np.asarray(SELU_SCALE, dt)
+    return jnp.where(y > 0, jnp.full_like(y, scale), y + rounded(_SELU_SCALE_ALPHA, storage, y))
 
 
 _selu_rule = rectifier("selu", _selu_value, _selu_slope, ())

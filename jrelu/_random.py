@@ -89,7 +89,9 @@ def _rrelu_value(x: Array, key: Array, lower: Array, upper: Array) -> Array:
     return jnp.where(x > 0, x, scaled(r, x))
 
 
-def _rrelu_slope(y: Array, pos: Array | None, key: Array, lower: Array, upper: Array) -> Array:
+def _rrelu_slope(
+    y: Array, pos: Array | None, key: Array, lower: Array, upper: Array, *, storage: Any = None
+) -> Array:
     # Saved: y, the key and (for possibly negative slopes) a 1-bit mask; the slopes are re-drawn.
     r = lower + (upper - lower) * _uniform(key, y.shape, y.dtype)
     side = (y > 0) if pos is None else pos

@@ -34,7 +34,7 @@ def _relu_value(x: Array) -> Array:
     return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
-def _relu_slope(y: Array, pos: Array | None) -> Array:
+def _relu_slope(y: Array, pos: Array | None, *, storage: Any = None) -> Array:
     # Saved: y only. y > 0 exactly where x > 0, so relu'(0) = 0 comes out on its own.
     return keep_nan(jnp.where(y > 0, jnp.ones_like(y), jnp.zeros_like(y)), y)
 
@@ -89,7 +89,7 @@ def _relu6_value(x: Array) -> Array:
     return jnp.where(x <= 0, jnp.zeros_like(x), jnp.where(x >= 6, jnp.full_like(x, 6), x))
 
 
-def _relu6_slope(y: Array, pos: Array | None) -> Array:
+def _relu6_slope(y: Array, pos: Array | None, *, storage: Any = None) -> Array:
     # Saved: y only. 0 < y < 6 exactly where 0 < x < 6.
     inside = (y > 0) & (y < 6)
     return keep_nan(jnp.where(inside, jnp.ones_like(y), jnp.zeros_like(y)), y)
@@ -144,7 +144,7 @@ def _leaky_value(x: Array, a: Array) -> Array:
     return jnp.where(x > 0, x, scaled(a, x))
 
 
-def _leaky_slope(y: Array, pos: Array | None, a: Array) -> Array:
+def _leaky_slope(y: Array, pos: Array | None, a: Array, *, storage: Any = None) -> Array:
     # Saved: y, plus the 1-bit mask of x > 0 when the slope may be negative (then y > 0 on both sides).
     side = (y > 0) if pos is None else pos
     return keep_nan(jnp.where(side, jnp.ones_like(y), a), y)
