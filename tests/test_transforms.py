@@ -1,0 +1,156 @@
+"""Every JAX transformation on every function, compared with the float64 reference derivatives and
+with finite differences."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import CASES
+from jax.test_util import check_grads
+
+import jrelu
+
+# Points away from every kink (0 and 6), on both sides.
+X = np.array([-3.1, -0.7, -0.05, 0.3, 2.2, 5.5, 7.4])
+
+
+def _f(spec, params):
+    return functools.partial(spec.fn, **params)
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_first_order_transformations_agree(spec, params):
+    f = _f(spec, params)
+    x = jnp.asarray(X, jnp.float32)
+    want = spec.derivative(X, **params)
+    scalar = lambda x: f(x).sum()  # noqa: E731
+    results = {
+        "grad": jax.grad(scalar)(x),
+        "jit(grad)": jax.jit(jax.grad(scalar))(x),
+        "vjp": jax.vjp(f, x)[1](jnp.ones_like(x))[0],
+        "jvp": jax.jvp(f, (x,), (jnp.ones_like(x),))[1],
+        "linearize": jax.linearize(f, x)[1](jnp.ones_like(x)),
+        "jacfwd": jnp.diag(jax.jacfwd(f)(x)),
+        "jacrev": jnp.diag(jax.jacrev(f)(x)),
+        "vmap(grad)": jax.vmap(jax.grad(f))(x),
+        "checkpoint": jax.grad(lambda x: jax.checkpoint(f)(x).sum())(x),
+        "scan": jax.grad(lambda x: jax.lax.scan(lambda c, xi: (c + f(xi), None), 0.0, x)[0])(x),
+    }
+    for name, got in results.items():
+        np.testing.assert_allclose(np.asarray(got), want, rtol=2e-6, atol=1e-7, err_msg=name)
+    # Values through jit / vmap / scan equal the eager ones.
+    y = f(x)
+    np.testing.assert_array_equal(jax.jit(f)(x), y)
+    np.testing.assert_array_equal(jax.vmap(f)(x), y)
+    np.testing.assert_array_equal(jax.lax.map(f, x), y)
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_second_order_matches_finite_differences(spec, params, x64):
+    """grad-of-grad, hessian and jvp-of-grad equal a central difference of the reference derivative."""
+    f = _f(spec, params)
+    with x64():
+        x = jnp.asarray(X)
+        h = 1e-6
+        fd = (spec.derivative(X + h, **params) - spec.derivative(X - h, **params)) / (2 * h)
+        scalar = lambda x: f(x).sum()  # noqa: E731
+        got = {
+            "grad(grad)": jax.vmap(jax.grad(jax.grad(f)))(x),
+            "hessian": jnp.diag(jax.hessian(scalar)(x)),
+            "jvp(grad)": jax.jvp(jax.grad(scalar), (x,), (jnp.ones_like(x),))[1],
+            "jacfwd(jacrev)": jnp.diag(jax.jacfwd(jax.jacrev(scalar))(x)),
+        }
+        for name, val in got.items():
+            np.testing.assert_allclose(np.asarray(val), fd, rtol=1e-6, atol=1e-8, err_msg=name)
+        # And JAX's own numerical checker, both modes, up to second order.
+        check_grads(f, (x,), order=2, modes=("fwd", "rev"), eps=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("name", "pname", "value"),
+    [
+        ("leaky_relu", "negative_slope", 0.1),
+        ("leaky_relu", "negative_slope", -0.3),
+        ("prelu", "negative_slope", 0.25),
+        ("elu", "alpha", 0.7),
+        ("elu", "alpha", -0.4),
+        ("celu", "alpha", 1.3),
+        ("celu", "alpha", -0.8),
+        ("rrelu", "lower", 0.1),
+        ("rrelu", "upper", 0.4),
+    ],
+)
+def test_hyperparameter_gradients_match_finite_differences(name, pname, value, x64):
+    spec = jrelu.FUNCTIONS[name]
+    with x64():
+        x = jnp.asarray(X)
+
+        def g(p):
+            return (spec.fn(x, **{pname: p}) * jnp.arange(1.0, 8.0)).sum()
+
+        p = jnp.float64(value)
+        h = 1e-6
+        fd = (g(p + h) - g(p - h)) / (2 * h)
+        assert float(jax.grad(g)(p)) == pytest.approx(float(fd), rel=1e-6, abs=1e-9)
+        assert float(jax.jvp(g, (p,), (1.0,))[1]) == pytest.approx(float(fd), rel=1e-6, abs=1e-9)
+        check_grads(g, (p,), order=2, modes=("fwd", "rev"), eps=1e-4)
+        # Mixed second derivative d/dp (dy/dx) too.
+        mixed = jax.grad(lambda p: jax.grad(lambda x: spec.fn(x, **{pname: p}).sum())(x).sum())(p)
+        fdm = (
+            jax.grad(lambda x: spec.fn(x, **{pname: p + h}).sum())(x).sum()
+            - jax.grad(lambda x: spec.fn(x, **{pname: p - h}).sum())(x).sum()
+        ) / (2 * h)
+        assert float(mixed) == pytest.approx(float(fdm), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("name", "pname", "values"),
+    [
+        ("leaky_relu", "negative_slope", [0.01, 0.2, -0.1]),
+        ("elu", "alpha", [1.0, 0.5, -0.5]),
+        ("celu", "alpha", [1.0, 2.0, -1.0]),
+        ("prelu", "negative_slope", [0.25, 0.0, 1.5]),
+        ("rrelu", "upper", [0.3, 0.4, 0.5]),
+    ],
+)
+def test_hyperparameters_are_traced_not_static(name, pname, values):
+    """Changing a hyperparameter under jit does not recompile; vmap over it works."""
+    spec = jrelu.FUNCTIONS[name]
+    traces = []
+
+    @jax.jit
+    def f(x, p):
+        traces.append(1)
+        return spec.fn(x, **{pname: p})
+
+    x = jnp.asarray(X, jnp.float32)
+    for v in values:
+        got = f(x, jnp.float32(v))
+        np.testing.assert_allclose(got, spec.value(X, **{**spec.params, pname: v}), rtol=1e-6)
+    assert len(traces) == 1
+    stacked = jax.vmap(lambda p: spec.fn(x, **{pname: p}))(jnp.asarray(values, jnp.float32))
+    for row, v in zip(stacked, values, strict=True):
+        np.testing.assert_allclose(row, spec.value(X, **{**spec.params, pname: v}), rtol=1e-6)
+
+
+def test_rrelu_with_key_under_transformations():
+    key = jax.random.key(3)
+    f = functools.partial(jrelu.rrelu, key=key)
+    x = jnp.asarray(X, jnp.float32)
+    y = f(x)
+    slope = jnp.where(x > 0, 1.0, y / x)  # the drawn slopes, read off the output
+    for got in (
+        jax.grad(lambda x: f(x).sum())(x),
+        jax.jvp(f, (x,), (jnp.ones_like(x),))[1],
+        jnp.diag(jax.jacfwd(f)(x)),
+    ):
+        np.testing.assert_allclose(got, slope, rtol=1e-6)
+    np.testing.assert_array_equal(jax.hessian(lambda x: f(x).sum())(x), jnp.zeros((7, 7)))
+    # vmap over keys: each key its own slopes.
+    keys = jax.random.split(key, 4)
+    ys = jax.vmap(lambda k: jrelu.rrelu(x, key=k))(keys)
+    assert len({tuple(np.asarray(r).round(6)) for r in ys}) == 4
