@@ -60,7 +60,7 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
         x = float(x)
     try:
         x = jnp.asarray(x)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise TypeError(
             f"jrelu.{fname}: x must be an array or a number, got {type(x).__name__}."
         ) from e
@@ -88,7 +88,8 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
 
 def compute_dtype(dtype: Any) -> Any:
     """The dtype the math runs in: float32 for every narrower float (bf16, f16, float8), else itself."""
-    return jnp.promote_types(dtype, jnp.float32)
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
 def is_concrete(v: Any) -> bool:

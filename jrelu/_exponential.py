@@ -137,7 +137,8 @@ def celu(x: Any, alpha: Any = 1.0) -> Array:
     Args:
       x: floating point input array.
       alpha: nonzero scale (default 1.0): a number or an array broadcastable against ``x``'s trailing
-        axes. A traced alpha cannot be checked for zero: a traced 0 gives NaN.
+        axes. A traced alpha cannot be checked for zero: at a traced 0 the value is relu's (the limit)
+        but the derivative with respect to ``x`` is NaN.
 
     Returns:
       An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once.

@@ -152,12 +152,12 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
       Xu, Wang, Chen & Li, *Empirical Evaluation of Rectified Activations in Convolutional Network*, 2015.
     """
     x = check_input("rrelu", x)
+    given = (lower, upper)
     lower = check_param("rrelu", "lower", lower, x)
     upper = check_param("rrelu", "upper", upper, x)
     if is_concrete(lower) and is_concrete(upper) and np.any(np.asarray(lower) > np.asarray(upper)):
         raise ValueError(
-            f"jrelu.rrelu: lower must be <= upper, got lower={np.asarray(lower).tolist()} and "
-            f"upper={np.asarray(upper).tolist()}."
+            f"jrelu.rrelu: lower must be <= upper, got lower={given[0]!r} and upper={given[1]!r}."
         )
     mode = "y" if all_nonnegative(lower, upper) else "mask"
     if key is None:
