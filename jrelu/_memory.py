@@ -10,6 +10,7 @@ Used by the tests, ``jrelu check`` and ``jrelu bench``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,43 +19,46 @@ import numpy as np
 Act = Callable[[jax.Array], jax.Array]
 
 
-def _identity(x: jax.Array) -> jax.Array:
+def _identity(x: jax.Array, *unused: Any) -> jax.Array:
     return x
 
 
-def _mlp_temp_bytes(act: Act, depth: int, batch: int, width: int, dtype: jnp.dtype) -> int:
-    def loss(params: list, x: jax.Array) -> jax.Array:
-        for w, b in params:
-            x = act(x @ w + b)
+_SIDE = 16  # the CNN's images are _SIDE x _SIDE
+
+
+def _layer(model: str, x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
+    if model == "mlp":
+        return x @ w + b
+    dims = ("NHWC", "HWIO", "NHWC")
+    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dims) + b
+
+
+def _temp_bytes(
+    act: Act, model: str, depth: int, batch: int, width: int, dtype: Any, hyper: Any, learned: Any
+) -> int:
+    """XLA's temporary allocation for jit(grad(loss)) of ``depth`` layers (compiled, not run).
+
+    ``hyper`` is passed into the step as an argument (traced, not differentiated); ``learned`` is a
+    per-layer extra parameter (e.g. PReLU slopes) that is differentiated.
+    """
+
+    def loss(params: list, x: jax.Array, hyper: Any) -> jax.Array:
+        for w, b, extra in params:
+            z = _layer(model, x, w, b)
+            args = () if hyper is None else (hyper,)
+            args += () if extra is None else (extra,)
+            x = act(z, *args)
         return jnp.sum(x.astype(jnp.float32) ** 2)
 
+    wshape = (width, width) if model == "mlp" else (3, 3, width, width)
+    extra = None if learned is None else jax.ShapeDtypeStruct(np.shape(learned), dtype)
     params = [
-        (jax.ShapeDtypeStruct((width, width), dtype), jax.ShapeDtypeStruct((width,), dtype))
+        (jax.ShapeDtypeStruct(wshape, dtype), jax.ShapeDtypeStruct((width,), dtype), extra)
         for _ in range(depth)
     ]
-    x = jax.ShapeDtypeStruct((batch, width), dtype)
-    compiled = jax.jit(jax.grad(loss)).lower(params, x).compile()
-    return int(compiled.memory_analysis().temp_size_in_bytes)
-
-
-def _cnn_temp_bytes(act: Act, depth: int, batch: int, width: int, dtype: jnp.dtype) -> int:
-    # NHWC 3x3 convolutions with `width` channels on a 16x16 image.
-    side = 16
-
-    def loss(params: list, x: jax.Array) -> jax.Array:
-        for w, b in params:
-            x = jax.lax.conv_general_dilated(
-                x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-            )
-            x = act(x + b)
-        return jnp.sum(x.astype(jnp.float32) ** 2)
-
-    params = [
-        (jax.ShapeDtypeStruct((3, 3, width, width), dtype), jax.ShapeDtypeStruct((width,), dtype))
-        for _ in range(depth)
-    ]
-    x = jax.ShapeDtypeStruct((batch, side, side, width), dtype)
-    compiled = jax.jit(jax.grad(loss)).lower(params, x).compile()
+    xshape = (batch, width) if model == "mlp" else (batch, _SIDE, _SIDE, width)
+    x = jax.ShapeDtypeStruct(xshape, dtype)
+    compiled = jax.jit(jax.grad(loss)).lower(params, x, hyper).compile()
     return int(compiled.memory_analysis().temp_size_in_bytes)
 
 
@@ -65,7 +69,9 @@ def extra_tensors_per_layer(
     batch: int = 256,
     width: int = 512,
     depths: tuple[int, int] = (4, 8),
-    dtype: jnp.dtype = jnp.float32,
+    dtype: Any = jnp.float32,
+    hyper: Any = None,
+    learned: Any = None,
 ) -> float:
     """Activation-sized tensors per layer that ``act`` adds to a compiled training step.
 
@@ -75,18 +81,24 @@ def extra_tensors_per_layer(
       batch, width: the activation shape is ``(batch, width)`` (MLP) or ``(batch, 16, 16, width)`` (CNN).
       depths: the two depths whose difference gives the slope.
       dtype: parameter and activation dtype.
+      hyper: if given, ``act(z, hyper)``: a hyperparameter passed into the compiled step as an argument
+        (traced, its sign unknown at compile time) and not differentiated.
+      learned: if given, ``act(z, slope)`` with a per-layer parameter of this shape that *is*
+        differentiated (PReLU's slopes).
 
     Returns:
       The growth of XLA's temporary allocation per layer beyond the identity network's, divided by the
       size of one activation tensor. Compiles four programs; nothing is run.
     """
-    measure = {"mlp": _mlp_temp_bytes, "cnn": _cnn_temp_bytes}[model]
+    if model not in ("mlp", "cnn"):
+        raise ValueError(f"jrelu: model must be 'mlp' or 'cnn', got {model!r}.")
     lo, hi = depths
-    size = batch * width * np.dtype(dtype).itemsize * (256 if model == "cnn" else 1)
+    size = batch * width * np.dtype(dtype).itemsize * (_SIDE * _SIDE if model == "cnn" else 1)
 
-    def slope(f: Act) -> float:
-        return (measure(f, hi, batch, width, dtype) - measure(f, lo, batch, width, dtype)) / (
-            hi - lo
-        )
+    def slope(f: Act, hyper: Any, learned: Any) -> float:
+        def at(depth: int) -> int:
+            return _temp_bytes(f, model, depth, batch, width, dtype, hyper, learned)
 
-    return (slope(act) - slope(_identity)) / size
+        return (at(hi) - at(lo)) / (hi - lo)
+
+    return (slope(act, hyper, learned) - slope(_identity, None, None)) / size
