@@ -14,29 +14,117 @@ X = jnp.ones((2, 3))
 
 BAD_CALLS = [
     # (call, exception, message pattern)
-    (lambda: jrelu.celu(X, alpha=0.0), ValueError, r"jrelu\.celu: alpha must be nonzero, got 0\.0\."),
-    (lambda: jrelu.celu(X, alpha=np.array([1.0, 0.0, 2.0])), ValueError, r"jrelu\.celu: alpha must be nonzero, got an array containing 0\.0"),
-    (lambda: jrelu.elu(X, alpha=float("nan")), ValueError, r"jrelu\.elu: alpha must be finite, got nan\."),
-    (lambda: jrelu.leaky_relu(X, negative_slope=float("inf")), ValueError, r"jrelu\.leaky_relu: negative_slope must be finite, got inf\."),
-    (lambda: jrelu.leaky_relu(X, negative_slope=True), TypeError, r"jrelu\.leaky_relu: negative_slope must be a real number, got bool True\."),
-    (lambda: jrelu.elu(X, alpha="1"), TypeError, r"jrelu\.elu: alpha must be a real number or array, got dtype <U1\."),
-    (lambda: jrelu.elu(X, alpha=1j), TypeError, r"jrelu\.elu: alpha must be a real number or array, got dtype complex128\."),
-    (lambda: jrelu.prelu(X, jnp.ones(4)), ValueError, r"jrelu\.prelu: negative_slope of shape \(4,\) does not broadcast against x of shape \(2, 3\)"),
-    (lambda: jrelu.prelu(X, jnp.ones((5, 2, 3))), ValueError, r"jrelu\.prelu: negative_slope of shape \(5, 2, 3\) does not broadcast against x of shape \(2, 3\) .*may not enlarge x"),
-    (lambda: jrelu.prelu(X), TypeError, r"missing 1 required positional argument: 'negative_slope'"),
-    (lambda: jrelu.rrelu(X, lower=0.5, upper=0.1), ValueError, r"jrelu\.rrelu: lower must be <= upper, got lower=0\.5 and upper=0\.1\."),
-    (lambda: jrelu.rrelu(X, key=0), TypeError, r"jrelu\.rrelu: key must be a PRNG key from jax\.random\.key\(seed\).*got int\."),
-    (lambda: jrelu.rrelu(X, key=jnp.zeros(2, jnp.float32)), TypeError, r"jrelu\.rrelu: key must be a PRNG key.*dtype float32 and shape \(2,\)"),
-    (lambda: jrelu.rrelu(X, key=jax.random.split(jax.random.key(0), 3)), ValueError, r"jrelu\.rrelu: key must be a single PRNG key, got an array of keys of shape \(3,\); use jax\.vmap"),
-    (lambda: jrelu.elu(jnp.arange(3)), TypeError, r"jrelu\.elu: x has integer dtype int32, but elu needs floating point input.*x\.astype\(jnp\.float32\)"),
-    (lambda: jrelu.relu(jnp.array([True])), TypeError, r"jrelu\.relu: x has dtype bool; activations need numbers"),
+    (
+        lambda: jrelu.celu(X, alpha=0.0),
+        ValueError,
+        r"jrelu\.celu: alpha must be nonzero, got 0\.0\.",
+    ),
+    (
+        lambda: jrelu.celu(X, alpha=np.array([1.0, 0.0, 2.0])),
+        ValueError,
+        r"jrelu\.celu: alpha must be nonzero, got an array containing 0\.0",
+    ),
+    (
+        lambda: jrelu.elu(X, alpha=float("nan")),
+        ValueError,
+        r"jrelu\.elu: alpha must be finite, got nan\.",
+    ),
+    (
+        lambda: jrelu.leaky_relu(X, negative_slope=float("inf")),
+        ValueError,
+        r"jrelu\.leaky_relu: negative_slope must be finite, got inf\.",
+    ),
+    (
+        lambda: jrelu.leaky_relu(X, negative_slope=True),
+        TypeError,
+        r"jrelu\.leaky_relu: negative_slope must be a real number, got bool True\.",
+    ),
+    (
+        lambda: jrelu.elu(X, alpha="1"),
+        TypeError,
+        r"jrelu\.elu: alpha must be a real number or array, got dtype <U1\.",
+    ),
+    (
+        lambda: jrelu.elu(X, alpha=1j),
+        TypeError,
+        r"jrelu\.elu: alpha must be a real number or array, got dtype complex128\.",
+    ),
+    (
+        lambda: jrelu.prelu(X, jnp.ones(4)),
+        ValueError,
+        r"jrelu\.prelu: negative_slope of shape \(4,\) does not broadcast against x of shape \(2, 3\)",
+    ),
+    (
+        lambda: jrelu.prelu(X, jnp.ones((5, 2, 3))),
+        ValueError,
+        r"jrelu\.prelu: negative_slope of shape \(5, 2, 3\) does not broadcast against x of shape \(2, 3\) .*may not enlarge x",
+    ),
+    (
+        lambda: jrelu.prelu(X),
+        TypeError,
+        r"missing 1 required positional argument: 'negative_slope'",
+    ),
+    (
+        lambda: jrelu.rrelu(X, lower=0.5, upper=0.1),
+        ValueError,
+        r"jrelu\.rrelu: lower must be <= upper, got lower=0\.5 and upper=0\.1\.",
+    ),
+    (
+        lambda: jrelu.rrelu(X, key=0),
+        TypeError,
+        r"jrelu\.rrelu: key must be a PRNG key from jax\.random\.key\(seed\).*got int\.",
+    ),
+    (
+        lambda: jrelu.rrelu(X, key=jnp.zeros(2, jnp.float32)),
+        TypeError,
+        r"jrelu\.rrelu: key must be a PRNG key.*dtype float32 and shape \(2,\)",
+    ),
+    (
+        lambda: jrelu.rrelu(X, key=jax.random.split(jax.random.key(0), 3)),
+        ValueError,
+        r"jrelu\.rrelu: key must be a single PRNG key, got an array of keys of shape \(3,\); use jax\.vmap",
+    ),
+    (
+        lambda: jrelu.elu(jnp.arange(3)),
+        TypeError,
+        r"jrelu\.elu: x has integer dtype int32, but elu needs floating point input.*x\.astype\(jnp\.float32\)",
+    ),
+    (
+        lambda: jrelu.relu(jnp.array([True])),
+        TypeError,
+        r"jrelu\.relu: x has dtype bool; activations need numbers",
+    ),
     (lambda: jrelu.selu(jnp.array([1j])), TypeError, r"jrelu\.selu: x has complex dtype complex64"),
-    (lambda: jrelu.relu("1.0"), TypeError, r"jrelu\.relu: (x must be an array or a number, got str|unsupported dtype)"),
-    (lambda: jrelu.relu(None), TypeError, r"jrelu\.relu: x must be an array or a number, got NoneType\."),
-    (lambda: jrelu.get("swish"), ValueError, r"jrelu\.get: unknown activation 'swish'; known names: relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu\."),
-    (lambda: jrelu.get("elu", slope=1.0), TypeError, r"jrelu\.get: elu takes no parameter 'slope'; its parameters are: alpha\."),
-    (lambda: jrelu.get("prelu"), ValueError, r"jrelu\.get: prelu needs negative_slope, e\.g\. jrelu\.get\('prelu', negative_slope=0\.25\)\."),
-    (lambda: jrelu.get("celu", alpha=0.0), ValueError, r"jrelu\.celu: alpha must be nonzero, got 0\.0\."),
+    (
+        lambda: jrelu.relu("1.0"),
+        TypeError,
+        r"jrelu\.relu: (x must be an array or a number, got str|unsupported dtype)",
+    ),
+    (
+        lambda: jrelu.relu(None),
+        TypeError,
+        r"jrelu\.relu: x must be an array or a number, got NoneType\.",
+    ),
+    (
+        lambda: jrelu.get("swish"),
+        ValueError,
+        r"jrelu\.get: unknown activation 'swish'; known names: relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu\.",
+    ),
+    (
+        lambda: jrelu.get("elu", slope=1.0),
+        TypeError,
+        r"jrelu\.get: elu takes no parameter 'slope'; its parameters are: alpha\.",
+    ),
+    (
+        lambda: jrelu.get("prelu"),
+        ValueError,
+        r"jrelu\.get: prelu needs negative_slope, e\.g\. jrelu\.get\('prelu', negative_slope=0\.25\)\.",
+    ),
+    (
+        lambda: jrelu.get("celu", alpha=0.0),
+        ValueError,
+        r"jrelu\.celu: alpha must be nonzero, got 0\.0\.",
+    ),
     (lambda: jrelu.get(3), TypeError, r"jrelu\.get: name must be a string, got int\."),
 ]
 
@@ -51,7 +139,9 @@ def test_concrete_values_are_checked_even_under_jit():
     with pytest.raises(ValueError, match=r"jrelu\.celu: alpha must be nonzero, got 0\.0"):
         jax.jit(lambda x: jrelu.celu(x, alpha=0.0))(X)
     with pytest.raises(ValueError, match=r"jrelu\.prelu: negative_slope of shape \(4,\)"):
-        jax.jit(lambda x, a: jrelu.prelu(x, a))(X, jnp.ones(4))  # shapes are static even when traced
+        jax.jit(lambda x, a: jrelu.prelu(x, a))(
+            X, jnp.ones(4)
+        )  # shapes are static even when traced
     with pytest.raises(TypeError, match=r"jrelu\.elu: alpha must be real, got dtype complex64"):
         jax.jit(lambda x, a: jrelu.elu(x, a))(X, jnp.complex64(1))
 

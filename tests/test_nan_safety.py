@@ -1,0 +1,83 @@
+"""No NaN or inf gradient at any finite input, in any precision and any order, and no NaN made inside
+the computation (clean under jax_debug_nans) -- the jnp.where trap of jax-ml/jax#1052."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import CASES
+
+
+def _extremes(dtype) -> np.ndarray:
+    info = jnp.finfo(dtype)
+    big = float(info.max)
+    vals = [
+        -big,
+        -big / 2,
+        -1e4,
+        -800.0,
+        -100.0,
+        -89.0,
+        -20.0,
+        -12.0,
+        -1.0,
+        -1e-3,
+        0.0,
+        1e-3,
+        1.0,
+        12.0,
+        20.0,
+        89.0,
+        100.0,
+        800.0,
+        1e4,
+        big / 2,
+        big,
+    ]
+    return np.asarray([v for v in vals if abs(v) <= big], np.float64)
+
+
+def _overflows(spec, params, x) -> np.ndarray:
+    """celu with a negative alpha really is exp(|x / alpha|)-large for very negative x."""
+    if spec.name == "celu" and params.get("alpha", 1.0) < 0:
+        return x < 0
+    return np.zeros(x.shape, bool)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32, "float64"])
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_finite_gradients_at_every_finite_input(spec, params, dtype, x64):
+    with x64():
+        dtype = jnp.dtype(dtype)
+        xs = _extremes(dtype)
+        x = jnp.asarray(xs, dtype)
+        f = functools.partial(spec.fn, **params)
+        first = jax.vmap(jax.grad(f))(x)
+        second = jax.vmap(jax.grad(jax.grad(f)))(x)
+        fwd = jax.jvp(f, (x,), (jnp.ones_like(x),))[1]
+        ok = ~_overflows(spec, params, xs)
+        for name, g in (("grad", first), ("grad-of-grad", second), ("jvp", fwd)):
+            g = np.asarray(g.astype(jnp.float32) if dtype != jnp.float64 else g)
+            assert np.isfinite(g[ok]).all(), (
+                f"{name}: non-finite at x={xs[ok][~np.isfinite(g[ok])]}"
+            )
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_clean_under_debug_nans(spec, params):
+    """jax_debug_nans raises on any NaN any primitive produces; here none does, eagerly or jitted."""
+    x = jnp.asarray(
+        _extremes(jnp.float32)[~_overflows(spec, params, _extremes(jnp.float32))], jnp.float32
+    )
+    f = functools.partial(spec.fn, **params)
+    scalar = lambda x: f(x).sum()  # noqa: E731
+    with jax.debug_nans(True):
+        for g in (f, jax.grad(scalar), jax.grad(lambda x: jax.grad(scalar)(x).sum())):
+            jax.block_until_ready(g(x))
+            jax.block_until_ready(jax.jit(g)(x))
+        with jax.disable_jit():
+            jax.block_until_ready(jax.grad(scalar)(x))
