@@ -6,11 +6,13 @@ transformation (jit, grad, jvp, jacfwd, hessian, vmap, sharding). Flax modules l
 ``jrelu.nnx`` (importing ``jrelu`` does not import Flax).
 """
 
+from jrelu._dropout import alpha_dropout as alpha_dropout
 from jrelu._exponential import SELU_ALPHA as SELU_ALPHA
 from jrelu._exponential import SELU_SCALE as SELU_SCALE
 from jrelu._exponential import celu as celu
 from jrelu._exponential import elu as elu
 from jrelu._exponential import selu as selu
+from jrelu._optim import weight_decay_mask as weight_decay_mask
 from jrelu._random import rrelu as rrelu
 from jrelu._rectifiers import leaky_relu as leaky_relu
 from jrelu._rectifiers import prelu as prelu
@@ -27,6 +29,7 @@ __all__ = [
     "SELU_SCALE",
     "Spec",
     "__version__",
+    "alpha_dropout",
     "celu",
     "elu",
     "get",
@@ -36,4 +39,5 @@ __all__ = [
     "relu6",
     "rrelu",
     "selu",
+    "weight_decay_mask",
 ]

@@ -35,7 +35,9 @@ def check_rate(owner: str, rate: Any) -> Any:
         if arr.shape != ():
             raise ValueError(f"{owner}: rate must be a scalar, got shape {arr.shape}.")
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise TypeError(f"{owner}: rate must be a real number in [0, 1], got dtype {arr.dtype}.")
+            raise TypeError(
+                f"{owner}: rate must be a real number in [0, 1], got dtype {arr.dtype}."
+            )
         value = float(arr)
         if not 0.0 <= value <= 1.0:  # also rejects NaN
             raise ValueError(
@@ -100,7 +102,7 @@ def affine(rate: Any, dtype: Any) -> tuple[Any, Any, Any]:
     return scale, scale * sa * p, -sa * jnp.sqrt((1 - p) / (1 + p * sa * sa))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rule(broadcast_dims: tuple[int, ...]) -> Any:
     """The jitted rule for one static choice of ``broadcast_dims`` (axes sharing one mask entry)."""
 
@@ -108,25 +110,33 @@ def _rule(broadcast_dims: tuple[int, ...]) -> Any:
         mshape = tuple(1 if i in broadcast_dims else n for i, n in enumerate(shape))
         return _uniform(key, mshape, dtype) >= rate
 
-    def value(x: Array, key: Array, rate: Array, scale: Array, shift: Array, dropped: Array) -> Array:
+    def value(
+        x: Array, key: Array, rate: Array, scale: Array, shift: Array, dropped: Array
+    ) -> Array:
         # A NaN input stays NaN even where dropped (NaN in, NaN out); an infinite one is dropped.
         off = jnp.where(jnp.isnan(x), x, dropped.astype(x.dtype))
         return jnp.where(keep(key, x.shape, rate, x.dtype), scale * x + shift, off)
 
     def slope(
-        y: Array, pos: Array | None, key: Array, rate: Array, scale: Array, *_: Array
+        y: Array,
+        pos: Array | None,
+        key: Array,
+        rate: Array,
+        scale: Array,
+        *_: Array,
+        storage: Any = None,
     ) -> Array:
         # Saved: the key and four scalars. The mask is re-drawn from the key; y is not read.
-        d = jnp.where(keep(key, y.shape, rate, y.dtype), scale.astype(y.dtype), jnp.zeros((), y.dtype))
+        d = jnp.where(
+            keep(key, y.shape, rate, y.dtype), scale.astype(y.dtype), jnp.zeros((), y.dtype)
+        )
         return jnp.broadcast_to(d, y.shape)
 
     rule = rectifier("alpha_dropout", value, slope, (None, None, None, None, None))
     return jax.jit(rule, static_argnums=0)
 
 
-def alpha_dropout(
-    x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] = ()
-) -> Array:
+def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] = ()) -> Array:
     r"""Alpha dropout: dropout that keeps zero mean and unit variance, for SELU networks.
 
     Each unit is dropped with probability ``rate``. Dropped units take SELU's negative saturation

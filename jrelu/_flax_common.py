@@ -16,10 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrelu._core import Array, check_input, is_concrete
-from jrelu._dropout import alpha_dropout, check_dims_type, check_rate
+from jrelu._dropout import alpha_dropout, check_rate
+from jrelu._dropout import check_dims_type as check_dims_type
 from jrelu._rectifiers import prelu
-
-Axis = int | Sequence[int] | None
 
 
 @contextlib.contextmanager
@@ -65,7 +64,9 @@ def check_flag(owner: str, name: str, value: Any) -> None:
 def check_dropout_attributes(owner: str, rate: Any, broadcast_dims: Any) -> float:
     rate = check_rate(owner, rate)
     if not is_concrete(rate):
-        raise TypeError(f"{owner}: rate must be a Python number (a module attribute), got a tracer.")
+        raise TypeError(
+            f"{owner}: rate must be a Python number (a module attribute), got a tracer."
+        )
     check_dims_type(owner, broadcast_dims)  # the range is checked against the input, at call time
     return rate
 
@@ -132,7 +133,9 @@ def _show_axes(axes: tuple[int, ...] | None) -> str:
     return str(axes[0]) if len(axes) == 1 else str(axes)
 
 
-def slope_shape(owner: str, x_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
+def slope_shape(
+    owner: str, x_shape: tuple[int, ...], axes: tuple[int, ...] | None
+) -> tuple[int, ...]:
     """The parameter's shape for an input of ``x_shape``: the sizes of ``axes``, in the order given."""
     if axes is None:
         return ()
@@ -146,11 +149,12 @@ def check_slope_shape(
     """ValueError naming both shapes when the slopes do not fit the input's sizes on ``axes``."""
     expected = slope_shape(owner, x_shape, axes)
     if tuple(shape) != expected:
+        shared = "num_channels=None" if ".nnx." in owner else "axis=None"
         raise ValueError(
             f"{owner}: input of shape {tuple(x_shape)} has sizes {expected} on "
             f"axis={_show_axes(axes)}, but the slopes have shape {tuple(shape)} (set when the module "
             "was created or initialised). Apply the module to inputs with those sizes on that axis, "
-            "use one module per input layout, or axis=None for one shared slope."
+            f"use one module per input layout, or {shared} for one shared slope."
         )
 
 
@@ -205,7 +209,9 @@ def check_init(owner: str, init: Any) -> None:
 
 def init_slope(init: Any, key: Array | None, shape: tuple[int, ...], dtype: Any) -> Array:
     if callable(init):
-        return jnp.asarray(init(key, shape, dtype), dtype)
+        out = init(key, shape, dtype)
+        # Flax metadata boxes (nn.with_partitioning, ...) pass through for Flax to unbox.
+        return out if hasattr(out, "unbox") else jnp.asarray(out, dtype)
     return jnp.full(shape, init, dtype)
 
 

@@ -35,7 +35,9 @@ Dtype = Any
 _OWNER = "jrelu.linen."
 
 
-def _merge_deterministic(owner: str, attribute: bool | None, argument: bool | None, hint: str) -> bool:
+def _merge_deterministic(
+    owner: str, attribute: bool | None, argument: bool | None, hint: str
+) -> bool:
     # flax.linen.merge_param's rule (exactly one of the two), with the module's name in the message.
     common.check_flag(owner, "deterministic", argument)
     if attribute is None and argument is None:
@@ -226,7 +228,7 @@ class PReLU(nn.Module):
     to it: :func:`jrelu.weight_decay_mask` builds optax's ``mask=`` for that.
 
     Shape:
-      Input: ``(*, ...)`` floating point, with the sizes on ``axis`` that the module was initialised with.
+      Input: any shape, floating point, with the sizes on ``axis`` that the module was initialised with.
       Output: the input's shape, in ``dtype`` (default: the input's dtype).
       Parameter ``negative_slope``: ``()`` for ``axis=None``, else the input's sizes on ``axis``.
 
@@ -277,6 +279,7 @@ class PReLU(nn.Module):
         if self.has_variable("params", "negative_slope"):
             # Check before self.param does, to name both shapes in jrelu's words.
             current = self.get_variable("params", "negative_slope")
+            current = current.unbox() if hasattr(current, "unbox") else current  # nn.Partitioned
             common.check_slope_shape(owner, jnp.shape(inputs), jnp.shape(current), axes)
         init = self.negative_slope_init
         slope = self.param(

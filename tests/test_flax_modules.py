@@ -234,6 +234,11 @@ def test_prelu_initializers():
     assert float(
         jl.PReLU(negative_slope_init=-0.1).init(jax.random.key(0), x)["params"]["negative_slope"][0]
     ) == pytest.approx(-0.1)
+    # Flax metadata boxes pass through (sharding annotations).
+    boxed = jl.PReLU(negative_slope_init=nn.with_partitioning(init, ("model",)))
+    v = boxed.init(jax.random.key(0), x)
+    assert v["params"]["negative_slope"].names == ("model",)
+    assert boxed.apply(v, x).shape == x.shape
     # The defaults: 0.25 (He et al., PyTorch), not Flax's 0.01.
     assert jx.PReLU().negative_slope[...].item() == 0.25
     assert jl.PReLU(axis=None).init(jax.random.key(0), x)["params"]["negative_slope"].item() == 0.25

@@ -6,7 +6,7 @@
 * What a compiled training step keeps (XLA's ``memory_analysis``, per layer, in activation-sized
   tensors beyond an identity network): AlphaDropout and RReLU keep nothing (the key re-draws the mask);
   a learned PReLU keeps x plus a 1-bit mask, against two tensors for Flax's ``nn.PReLU``.
-* The code blocks of docs/readme_flax.md run.
+* The code blocks of the README's Flax section run.
 """
 
 from __future__ import annotations
@@ -242,11 +242,12 @@ def test_compiled_memory():
 # The README section runs
 # --------------------------------------------------------------------------------------------------
 
-DOC = pathlib.Path(__file__).parents[1] / "docs" / "readme_flax.md"
+DOC = pathlib.Path(__file__).parents[1] / "README.md"
 
 
 def test_readme_examples_run():
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    (section,) = re.findall(r"<!-- BEGIN flax -->(.*?)<!-- END flax -->", DOC.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) >= 2
     for block in blocks:
         exec(compile(block, str(DOC), "exec"), {})
