@@ -84,3 +84,25 @@ def test_bfloat16_matches_ml_dtypes_rounding_of_float32():
     x = jnp.asarray(-1.0, jnp.bfloat16)
     want = ml_dtypes.bfloat16(np.float32(jrelu.SELU_SCALE * jrelu.SELU_ALPHA * np.expm1(-1.0)))
     assert jrelu.selu(x) == want
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_donated_input_buffers(spec, params):
+    """jit(..., donate_argnums=0): the input buffer may be reused for the output; results unchanged."""
+    x = jnp.linspace(-3, 3, 64)
+    want = np.asarray(spec.fn(x, **params))
+    f = jax.jit(lambda x: spec.fn(x, **params), donate_argnums=0)
+    np.testing.assert_array_equal(f(jnp.linspace(-3, 3, 64)), want)
+    g = jax.jit(lambda x: jax.grad(lambda x: spec.fn(x, **params).sum())(x), donate_argnums=0)
+    np.testing.assert_array_equal(
+        g(jnp.linspace(-3, 3, 64)), jax.grad(lambda x: spec.fn(x, **params).sum())(x)
+    )
+
+
+def test_subnormals_are_flushed_on_cpu_as_documented():
+    """XLA on CPU flushes subnormal float32 numbers to zero (PyTorch keeps them): documented, not hidden."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the flush is XLA:CPU's behaviour")
+    tiny = np.float32(1e-40)  # subnormal in float32 (and bfloat16)
+    assert float(jrelu.relu(jnp.float32(tiny))) == 0.0
+    assert float(jrelu.relu(jnp.float16(1e-7))) > 0  # float16 subnormals are normal float32: kept
