@@ -6,7 +6,7 @@ respect to the hyperparameters) into a ``jax.custom_jvp`` function whose backwar
 
 * the output ``y`` -- which the next layer (a matmul, a conv, a norm) keeps anyway, so it costs nothing; and
 * where the sign of ``x`` cannot be read off ``y`` (a negative or traced slope), a 1-bit mask of ``x > 0``
-  packed 32 to a ``uint32`` word: 1/32 of a float32 activation.
+  packed 8 to a ``uint8`` word: 1/32 of a float32 activation.
 
 Why ``custom_jvp`` and not ``custom_vjp``: a ``custom_vjp`` function cannot be used under ``jvp``, ``jacfwd``
 or ``hessian``. A ``custom_jvp`` rule keeps forward mode, and JAX derives the backward pass by linearising
@@ -31,7 +31,7 @@ from jax.custom_derivatives import SymbolicZero
 
 Array = jax.Array
 
-_WORD = 32  # bits per mask word
+_WORD = 8  # bits per mask word: uint8 words, 1/32 of a float32 activation
 
 
 # --------------------------------------------------------------------------------------------------
@@ -178,26 +178,48 @@ def all_nonnegative(*params: Any) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def pack_mask(bits: Array) -> Array:
-    """Pack a boolean array into ``uint32`` words along its last axis (zero-padded to a multiple of 32).
+def _devices_on_last_axis(a: Array) -> int:
+    """How many devices an *explicit* sharding splits ``a``'s last axis over (1 when unknown)."""
+    try:
+        sharding = jax.typeof(a).sharding
+        spec, mesh = sharding.spec, sharding.mesh
+    except AttributeError:  # no explicit sharding information at trace time
+        return 1
+    if a.ndim == 0 or spec is None or len(spec) < a.ndim or spec[a.ndim - 1] is None:
+        return 1
+    names = spec[a.ndim - 1]
+    names = names if isinstance(names, tuple) else (names,)
+    return int(np.prod([mesh.shape[n] for n in names]))
 
-    Packing along the last axis keeps every other axis -- and so any sharding of them -- intact.
-    Shift-and-sum is used because XLA fuses it into one pass; ``jnp.packbits`` leaves temporaries behind.
+
+def pack_mask(bits: Array) -> Array:
+    """Pack a boolean array into ``uint8`` words of 8 bits along its last axis (zero-padded).
+
+    Packing along the last axis keeps every other axis -- and so any sharding of them -- intact; words of
+    8 bits straddle no device boundary as long as each device holds a multiple of 8 elements of the
+    last axis. Where an explicit sharding says a word would straddle devices, the mask stays unpacked
+    (one byte per element) rather than make the backward pass communicate. Shift-and-sum is used
+    because XLA fuses it into one pass.
     """
     if bits.ndim == 0:
         bits = bits[None]
     n = bits.shape[-1]
+    devices = _devices_on_last_axis(bits)
+    if devices > 1 and n % (_WORD * devices):
+        return bits
     pad = (-n) % _WORD
     if pad:
         bits = jnp.pad(bits, [(0, 0)] * (bits.ndim - 1) + [(0, pad)])
-    words = bits.reshape(*bits.shape[:-1], (n + pad) // _WORD, _WORD).astype(jnp.uint32)
-    shifts = jnp.arange(_WORD, dtype=jnp.uint32)
-    return jnp.sum(words << shifts, axis=-1, dtype=jnp.uint32)
+    words = bits.reshape(*bits.shape[:-1], (n + pad) // _WORD, _WORD).astype(jnp.uint8)
+    shifts = jnp.arange(_WORD, dtype=jnp.uint8)
+    return jnp.sum(words << shifts, axis=-1, dtype=jnp.uint8)
 
 
 def unpack_mask(words: Array, shape: tuple[int, ...]) -> Array:
     """Inverse of :func:`pack_mask` for an original array of ``shape``."""
-    shifts = jnp.arange(_WORD, dtype=jnp.uint32)
+    if words.dtype == jnp.bool_:
+        return words.reshape(shape)
+    shifts = jnp.arange(_WORD, dtype=jnp.uint8)
     bits = ((words[..., None] >> shifts) & 1).astype(jnp.bool_)
     bits = bits.reshape(*words.shape[:-1], -1)
     n = shape[-1] if shape else 1
@@ -347,5 +369,6 @@ def expm1(x: Array) -> Array:
     p = r + (r * r) * q  # expm1(r)
     half_scale = jax.lax.bitcast_convert_type((k.astype(itype) + (bias - 1)) << mant, dt)
     out = 2 * (half_scale * p + (half_scale - np.asarray(0.5, dt)))
+    out = jnp.where(k == 0, p, out)  # exact, and no underflow of p / 2 near the smallest normal
     out = jnp.where(x > hi, jnp.asarray(jnp.inf, dt), out)
     return jnp.where(jnp.isnan(x), x, out)

@@ -101,7 +101,11 @@ def elu(x: Any, alpha: Any = 1.0) -> Array:
 
 
 def _celu_value(x: Array, alpha: Array) -> Array:
-    return jnp.where(x > 0, x, alpha * expm1(jnp.minimum(x, 0) / alpha))
+    neg = jnp.minimum(x, 0)
+    # Where |x / alpha| is below half an ulp of 1, alpha * expm1(x / alpha) is x to working precision
+    # -- and x / alpha may underflow to a flushed subnormal there.
+    tiny = jnp.abs(neg) < jnp.abs(alpha) * np.finfo(x.dtype).eps
+    return jnp.where(x > 0, x, jnp.where(tiny, neg, alpha * expm1(neg / alpha)))
 
 
 def _celu_slope(y: Array, pos: Array | None, alpha: Array, *, storage: Any) -> Array:

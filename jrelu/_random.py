@@ -161,8 +161,9 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
         )
     mode = "y" if all_nonnegative(lower, upper) else "mask"
     if key is None:
-        if is_concrete(lower) and is_concrete(upper):
-            slope = np.asarray((np.asarray(lower, np.float64) + upper) / 2, lower.dtype)
+        if is_concrete(lower) and is_concrete(upper):  # average before rounding: one rounding only
+            mean = (np.asarray(given[0], np.float64) + np.asarray(given[1], np.float64)) / 2
+            slope = np.asarray(mean, lower.dtype)
         else:
             slope = (lower + upper) / 2
         return _leaky_jit(mode, x, slope)

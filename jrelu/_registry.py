@@ -39,6 +39,11 @@ def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
     return wrapped
 
 
+def _times(a: NDArray, x: NDArray) -> NDArray:
+    """a * x with 0 * inf = 0: the limit of a slope times x, as jrelu computes it."""
+    return np.where(a == 0, 0.0, a * x)
+
+
 def _neg_exp(x: NDArray, a: NDArray) -> NDArray:
     return a * np.expm1(np.minimum(x, 0))
 
@@ -130,7 +135,7 @@ _SPECS = (
         fn=leaky_relu,
         family="piecewise-linear",
         params={"negative_slope": 0.01},
-        value=_nan_aware(lambda x, negative_slope: np.where(x > 0, x, negative_slope * x)),
+        value=_nan_aware(lambda x, negative_slope: np.where(x > 0, x, _times(negative_slope, x))),
         derivative=_nan_aware(lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope)),
         kinks=(0.0,),
         kink_rule="leaky_relu'(0) = negative_slope (jax.nn: 1)",

@@ -50,16 +50,35 @@ def test_cli_passes_and_writes_json(tmp_path, capsys):
     for name, entry in data["functions"].items():
         assert entry["passed"] and entry["failures"] == [], name
         assert set(entry["worst"]) == {
-            "values", "gradients", "kinks", "nan_inf", "transforms", "memory",
+            "values",
+            "gradients",
+            "kinks",
+            "nan_inf",
+            "transforms",
+            "memory",
         }
         assert 0 <= entry["worst"]["values"] <= 2
         assert 0 <= entry["worst"]["memory"] <= 1 / 32 + 1e-3
     checks = {r["check"] for r in data["results"]}
-    for transform in ("jit", "vmap", "jvp (tangent)", "jacfwd", "jacrev", "hessian", "grad of grad"):
+    for transform in (
+        "jit",
+        "vmap",
+        "jvp (tangent)",
+        "jacfwd",
+        "jacrev",
+        "hessian",
+        "grad of grad",
+    ):
         assert transform in checks
-    assert {"vmap over negative_slope", "d/dnegative_slope", "memory (traced negative_slope)"} <= checks
+    assert {
+        "vmap over negative_slope",
+        "d/dnegative_slope",
+        "memory (traced negative_slope)",
+    } <= checks
     # every registered variant of leaky_relu (its negative slope included) was checked
-    slopes = {r["params"]["negative_slope"] for r in data["results"] if r["function"] == "leaky_relu"}
+    slopes = {
+        r["params"]["negative_slope"] for r in data["results"] if r["function"] == "leaky_relu"
+    }
     assert {v["negative_slope"] for v in jrelu.FUNCTIONS["leaky_relu"].variants} <= slopes
     assert not jax.config.jax_enable_x64  # float64 was checked in a scoped x64 mode
 
@@ -122,10 +141,14 @@ def test_round_is_correct_where_two_step_rounding_is_not():
     # just above the bfloat16 tie between 1 and 1 + 2**-7: float32 first would round it to the tie
     x = np.array([1 + 2.0**-8 + 2.0**-30, 1 + 2.0**-8, 1 + 3 * 2.0**-8, -(1 + 2.0**-8 + 2.0**-30)])
     assert np.asarray(x.astype(ml_dtypes.bfloat16), np.float64)[0] == 1.0  # the two-step answer
-    np.testing.assert_array_equal(_round(x, "bfloat16"), [1 + 2.0**-7, 1.0, 1 + 2.0**-6, -(1 + 2.0**-7)])
+    np.testing.assert_array_equal(
+        _round(x, "bfloat16"), [1 + 2.0**-7, 1.0, 1 + 2.0**-6, -(1 + 2.0**-7)]
+    )
     big = float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
     half_ulp = 2.0**119  # half the spacing at bfloat16's largest finite number
-    assert _round(np.array([big + half_ulp]), "bfloat16")[0] == np.inf  # a tie, rounded to even: inf
+    assert (
+        _round(np.array([big + half_ulp]), "bfloat16")[0] == np.inf
+    )  # a tie, rounded to even: inf
     assert _round(np.array([big + half_ulp / 2]), "bfloat16")[0] == big
 
 

@@ -1,0 +1,1069 @@
+"""``jrelu check``: verify every activation on the backend at hand, against float64 references.
+
+Researchers run jrelu on accelerators and compilers its authors never see. This command answers, in one
+run of well under a minute, whether jrelu keeps its promises *there*. For every function in
+:data:`jrelu.FUNCTIONS`, each of its registered hyperparameter ``variants`` (between them they reach
+every code path: negative slopes and alphas switch the rules to their 1-bit-mask mode) and every float
+dtype the backend supports:
+
+* **values** and **gradients** against the registry's float64 NumPy references, computed on the host:
+  float32/float64 within 2 ulp (gradients measured in ulps of ``max(|f'|, s)``, where ``s`` is the size of
+  the derivative at the kink -- 1, the slope, alpha or scale*alpha -- so a gradient that is tiny next to
+  ``s`` is held to an absolute error of 2 ulp of ``s``). bfloat16 and float16 are computed in float32 and
+  rounded once, so every finite output must equal the correctly rounded float64 value (a neighbour is
+  fine where the exact value is a tie to within float32 rounding; at most 0.1 % of other inputs may be
+  1 ulp off); the half-precision gradients of the exponential family are read off the rounded output
+  and are held to 2 ulp of ``max(|f'|, s)``. Half precision is checked on *every* bit pattern (65,536
+  inputs, NaN and infinities included); float32 and float64 on special values, the kinks and their
+  neighbours, and ~2,600 log-uniform magnitudes of both signs.
+* **kinks**: the derivative at each kink is the registry's convention (to the gradients' accuracy: a
+  wrong convention is off by O(1)), in every dtype; so is the derivative with respect to each
+  hyperparameter at the kink.
+* **NaN/inf**: NaN in gives NaN out and a NaN gradient; ``±inf`` give the limits (value and gradient); no
+  NaN or infinite gradient at a finite input unless the true derivative overflows the dtype.
+* **transformations** (float32): ``jit``, ``vmap`` (over inputs, and over hyperparameters, which are then
+  traced), ``jvp``, ``jacfwd``, ``jacrev``, ``hessian`` and grad-of-grad (second derivatives against finite
+  differences of the float64 derivative, one-sided at a kink, on the side the kink convention belongs to),
+  gradients with respect to every hyperparameter (against finite differences of the float64 value), and
+  for ``rrelu`` with a key: slopes within bounds, gradient equal to the drawn slope, determinism, vmap
+  over keys.
+* **memory**: the backward-pass memory slope of a compiled MLP training step on this backend's compiler
+  (:func:`jrelu._memory.extra_tensors_per_layer`), for each kind of rule -- default hyperparameters,
+  traced ones (sign unknown at compile time: the masked rule), a PRNG key: at most 1/32 of an
+  activation per layer (the 1-bit mask); and at most 1 + 1/32 when a *required* hyperparameter (prelu's
+  slope, meant to be learned) is learned per channel.
+
+float64 is checked inside a scoped ``jax.enable_x64(True)`` block (thread-local: the process-wide setting,
+and so the float32 and half-precision checks, stay as the user has them); ``--no-x64`` skips it.
+Inputs whose magnitude is below the smallest *normal* number of the compute dtype are skipped, since XLA
+flushes them to zero on CPU and GPU; outputs that small may be flushed to zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # jax is imported lazily so that ``jrelu --help`` stays quick
+    import jax
+
+    from jrelu._registry import Spec
+
+HELP = "verify values, gradients, kinks, NaN/inf, transformations and memory on this backend"
+
+DTYPES = ("float64", "float32", "bfloat16", "float16")
+F32_ULP = 2.0  # float32/float64 tolerance, in ulps
+# share of half-precision outputs allowed to differ (by 1 ulp) from the correctly rounded value
+HALF_MISMATCH = 1e-3
+MEMORY_MASK = 1 / 32  # one bit per float32 element
+MEMORY_LEARNED = 1 + 1 / 32  # x itself (for the parameter's gradient) plus the mask
+MEMORY_SLACK = 1e-3  # rounding in XLA's byte counts
+MEMORY_SHAPE = (128, 256)  # (batch, width) of the MLP whose compiled memory is measured
+
+COLUMNS = ("values", "gradients", "kinks", "nan_inf", "transforms", "memory")
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Result:
+    """One verified property: a function, a column of the table, a dtype and a parameter set."""
+
+    function: str
+    column: str  # one of COLUMNS
+    check: str  # e.g. "values", "jacfwd", "memory (learned negative_slope)"
+    dtype: str | None
+    params: dict[str, float]
+    passed: bool
+    worst: float | None = None  # in ``unit``; None where there is no number to show
+    limit: float | None = None
+    unit: str = ""
+    detail: str = ""  # on failure: where and what
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclasses.dataclass
+class Report:
+    """Everything ``jrelu check`` found: the environment, every result, the time taken."""
+
+    environment: dict[str, Any]
+    dtypes: list[str]
+    skipped_dtypes: dict[str, str]
+    functions: list[str]
+    results: list[Result]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def by_function(self, name: str) -> list[Result]:
+        return [r for r in self.results if r.function == name]
+
+    def to_json(self) -> dict[str, Any]:
+        functions = {}
+        for name in self.functions:
+            rs = self.by_function(name)
+            functions[name] = {
+                "passed": all(r.passed for r in rs),
+                "worst": {c: _jsonable(_worst(rs, c)[0]) for c in COLUMNS},
+                "failures": [r.to_json() for r in rs if not r.passed],
+            }
+        return {
+            "passed": self.passed,
+            "environment": self.environment,
+            "dtypes": self.dtypes,
+            "skipped_dtypes": self.skipped_dtypes,
+            "functions": functions,
+            "summary": {
+                "functions": len(self.functions),
+                "functions_failed": sum(not functions[n]["passed"] for n in self.functions),
+                "checks": len(self.results),
+                "checks_failed": sum(not r.passed for r in self.results),
+                "seconds": round(self.seconds, 2),
+            },
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _worst(results: Sequence[Result], column: str) -> tuple[float | None, str | None]:
+    """The largest ``worst`` figure of a column and the dtype it came from."""
+    best: tuple[float | None, str | None] = (None, None)
+    for r in results:
+        if r.column == column and r.worst is not None and (best[0] is None or r.worst > best[0]):
+            best = (r.worst, r.dtype)
+    return best
+
+
+# --------------------------------------------------------------------------------------------------
+# Floating-point helpers (float64 NumPy on the host)
+# --------------------------------------------------------------------------------------------------
+
+
+def _np_dtype(name: str) -> np.dtype:
+    import jax.numpy as jnp
+
+    return np.dtype(jnp.dtype(name))
+
+
+def _finfo(name: str) -> Any:
+    import jax.numpy as jnp
+
+    return jnp.finfo(jnp.dtype(name))
+
+
+def _compute_dtype(name: str) -> str:
+    return "float64" if name == "float64" else "float32"
+
+
+def _ulp(a: np.ndarray, dtype: str) -> np.ndarray:
+    """The spacing of ``dtype`` at ``|a|`` (``a`` float64; below the normal range, that of the smallest
+    normal number; above the largest finite number, that of the largest)."""
+    fi = _finfo(dtype)
+    a = np.clip(np.abs(np.asarray(a, np.float64)), float(fi.tiny), float(fi.max))
+    _, e = np.frexp(a)  # a = m * 2**e with m in [0.5, 1)
+    return np.ldexp(float(fi.eps), e - 1)
+
+
+def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
+    """``ref`` (float64) correctly rounded to ``dtype`` (returned as float64).
+
+    NumPy's conversions to float32 and float16 are correctly rounded; ml_dtypes' bfloat16 goes through
+    float32 and so rounds twice, which is wrong next to a tie. For 16-bit types the three neighbouring
+    values of the first guess are compared exactly in float64, ties going to the even one.
+    """
+    ref = np.asarray(ref, np.float64)
+    dt = _np_dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        guess = ref.astype(dt)
+    if dt.itemsize != 2:
+        return _f64(guess)
+    bits = guess.view(np.uint16).astype(np.int64)
+    sign, mag = bits & 0x8000, bits & 0x7FFF
+    inf_mag = int(np.array(np.inf, dt).view(np.uint16))
+    cands = np.stack([np.clip(mag + d, 0, inf_mag - 1) for d in (-1, 0, 1)])
+    vals = _f64((sign | cands).astype(np.uint16).view(dt))
+    dist = np.abs(vals - ref)
+    best = np.min(dist, axis=0)
+    # among the closest candidates prefer an even one (round half to even)
+    score = np.where(dist == best, np.where(cands % 2 == 0, 0, 1), 2)
+    out = np.take_along_axis(vals, np.argmin(score, axis=0)[None], axis=0)[0]
+    top = float(_finfo(dtype).max)
+    overflow = np.abs(ref) >= top + float(_ulp(np.array(top), dtype)) / 2
+    out = np.where(overflow, np.copysign(np.inf, ref), out)
+    return np.where(np.isnan(ref), np.nan, out)
+
+
+@dataclasses.dataclass
+class _Cmp:
+    passed: bool
+    worst: float
+    index: int | None  # the worst element (for the failure message)
+    note: str = ""
+
+
+def _f64(a: Any) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN payloads of 16-bit types warn on cast
+        return np.asarray(a).astype(np.float64)
+
+
+def _compare(
+    got: Any,
+    ref: Any,
+    dtype: str,
+    *,
+    floor: float = 0.0,
+    tol: float = F32_ULP,
+    rounded_once: bool = False,
+    share: float = HALF_MISMATCH,
+) -> _Cmp:
+    """Compare ``got`` (in ``dtype``) with the float64 ``ref`` elementwise.
+
+    Non-finite values must match the correctly rounded reference exactly (NaN where NaN, the same
+    infinity). Finite ones: with ``rounded_once``, the error is counted in ulps from the correctly
+    rounded reference; a neighbour of it is fine where the exact value is a tie to within the compute
+    dtype's rounding (4 of its ulps; the float32 parameters and arithmetic cannot settle those), and
+    otherwise at most ``share`` of the elements may be off, by at most 1 ulp. Without it, the error is
+    ``|got - ref|`` in ulps of ``max(|ref|, floor)`` and must be at most ``tol``. References below the
+    compute dtype's normal range may come back as zero (flush to zero).
+    """
+    got = _f64(got).reshape(-1)
+    ref = np.asarray(ref, np.float64)
+    ref = np.broadcast_to(ref, got.shape) if ref.ndim == 0 else ref.reshape(-1)
+    if got.size == 0:
+        return _Cmp(True, 0.0, None)
+    ref_d = _round(ref, dtype)
+    same_class = (np.isnan(got) == np.isnan(ref_d)) & (np.isfinite(got) == np.isfinite(ref_d))
+    same_class &= ~np.isinf(ref_d) | (got == ref_d)
+    finite = np.isfinite(got) & np.isfinite(ref_d)
+    err = np.zeros(got.shape)
+    cdt = _compute_dtype(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if rounded_once:
+            err[finite] = np.abs(got - ref_d)[finite] / _ulp(ref_d[finite], dtype)
+            tie = finite & (err <= 1) & (np.abs(ref - (got + ref_d) / 2) <= 4 * _ulp(ref, cdt))
+        else:
+            scale = np.maximum(np.abs(ref), floor)
+            err[finite] = np.abs(got - ref)[finite] / _ulp(scale[finite], dtype)
+    flushed = finite & (got == 0) & (np.abs(ref) < float(_finfo(cdt).tiny))
+    err[flushed] = 0.0
+    err[~same_class] = np.inf
+    worst_i = int(np.argmax(err))
+    worst = float(err[worst_i])
+    if not rounded_once:
+        return _Cmp(worst <= tol, worst, worst_i if worst > 0 else None)
+    off = (err > 0) & ~tie
+    n_off, n_tie = int(np.count_nonzero(off)), int(np.count_nonzero((err > 0) & tie))
+    passed = bool(np.all(err[off] <= 1.0)) and n_off <= share * got.size
+    notes = []
+    if n_off:
+        notes.append(
+            f"{n_off} of {got.size} not correctly rounded"
+            + (f" (more than {share:.1%})" if n_off > share * got.size else "")
+        )
+    if n_tie:
+        notes.append(f"{n_tie} ties rounded the other way")
+    worst_i = int(np.argmax(np.where(off, err, -1.0))) if n_off else worst_i
+    worst = float(err[worst_i])
+    return _Cmp(passed, worst, worst_i if n_off else None, ", ".join(notes))
+
+
+def _fmt(v: Any) -> str:
+    v = float(v)
+    return repr(v) if not math.isfinite(v) else f"{v:.9g}"
+
+
+def _where(x: np.ndarray, got: np.ndarray, ref: np.ndarray, i: int | None, what: str) -> str:
+    if i is None:
+        return ""
+    x, got, ref = (np.asarray(a).reshape(-1) for a in (x, got, ref))
+    return f"worst at x={_fmt(x[i])}: {what} {_fmt(got[i])}, expected {_fmt(ref[i])}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs and references
+# --------------------------------------------------------------------------------------------------
+
+
+def _grid(dtype: str, kinks: Sequence[float]) -> np.ndarray:
+    """The inputs for values and gradients: every bit pattern for 16-bit types; for wider ones, the
+    special values, the kinks and their neighbours, and log-uniform magnitudes of both signs."""
+    dt = _np_dtype(dtype)
+    if dt.itemsize == 2:
+        return np.arange(2**16, dtype=np.uint16).view(dt)
+    fi = _finfo(dtype)
+    rng = np.random.default_rng(0)
+    near = 10.0 ** rng.uniform(-6, 2.5, 1024)  # where the functions bend
+    wide = 10.0 ** rng.uniform(np.log10(float(fi.tiny)) + 1, np.log10(float(fi.max)) - 0.01, 256)
+    special = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, float(fi.max), -float(fi.max)]
+    special += [float(fi.tiny), -float(fi.tiny), 1e-3, -1e-3, 20.0, -20.0, 100.0, -100.0]
+    for k in kinks:
+        kk = np.asarray(k, dt)
+        special += [k, np.nextafter(kk, dt.type(np.inf)), np.nextafter(kk, dt.type(-np.inf))]
+        special += [k + 0.5, k - 0.5]
+    mags = np.concatenate([near, wide])
+    return np.concatenate([np.asarray(special, np.float64), mags, -mags]).astype(dt)
+
+
+def _usable(x: np.ndarray, dtype: str) -> np.ndarray:
+    """Inputs not flushed to zero by XLA: zero, non-finite, or at least the smallest normal number of
+    the compute dtype."""
+    x64 = _f64(x)
+    tiny = float(_finfo(_compute_dtype(dtype)).tiny)
+    return (x64 == 0) | ~np.isfinite(x64) | (np.abs(x64) >= tiny)
+
+
+def _limits(
+    spec: Spec, x: np.ndarray, params: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The float64 references of value and derivative; at ``±inf``, where a reference formula gives
+    NaN (``0 * inf`` for a zero slope), the value at the largest finite float64 instead: the limit."""
+    ref, dref = spec.value(x, **params), spec.derivative(x, **params)
+    undefined = np.isinf(x) & (np.isnan(ref) | np.isnan(dref))
+    if np.any(undefined):
+        big = np.copysign(np.finfo(np.float64).max, x[undefined])
+        ref[undefined] = spec.value(big, **params)
+        dref[undefined] = spec.derivative(big, **params)
+    return ref, dref
+
+
+def _scale(spec: Spec, params: Mapping[str, float]) -> float:
+    """The size of the derivative at the kinks (1, the slope, alpha, scale*alpha): gradients much
+    smaller than this are held to an absolute error in ulps of it."""
+    d = [abs(float(spec.derivative(np.float64(k), **params))) for k in spec.kinks]
+    return max([1.0, *d])
+
+
+def _second(spec: Spec, x: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """f'' by finite differences of the float64 derivative: central away from the kinks; at a kink,
+    second-order one-sided on the side the kink's derivative belongs to (left if it agrees with it)."""
+
+    def d(z: Any) -> np.ndarray:
+        return spec.derivative(np.asarray(z, np.float64), **params)
+
+    out = []
+    for xi in np.asarray(x, np.float64):
+        h = 2.0**-20 * max(1.0, abs(xi))
+        if xi in spec.kinks:
+            dk = float(d(xi))
+            side = -1.0 if abs(dk - float(d(xi - h))) <= 1e-4 * max(1.0, abs(dk)) else 1.0
+            out.append(
+                side
+                * (3 * dk - 4 * float(d(xi + side * h)) + float(d(xi + 2 * side * h)))
+                / (-2 * h)
+            )
+        else:
+            out.append(float(d(xi + h) - d(xi - h)) / (2 * h))
+    return np.asarray(out)
+
+
+def _dparam(spec: Spec, x: np.ndarray, params: Mapping[str, float], name: str) -> np.ndarray:
+    """d value / d params[name] by central differences of the float64 reference."""
+    p = float(params[name])
+    h = 2.0**-20 * max(1.0, abs(p))
+    hi = spec.value(x, **{**params, name: p + h})
+    lo = spec.value(x, **{**params, name: p - h})
+    return (hi - lo) / (2 * h)
+
+
+def _param_sets(spec: Spec) -> list[dict[str, float]]:
+    """The registry's hyperparameter variants (they reach every code path), defaults filled in."""
+    sets = [{**spec.params, **v} for v in (spec.variants or ({},))]
+    if dict(spec.params) not in sets:
+        sets.insert(0, dict(spec.params))
+    return sets
+
+
+def _transform_points(spec: Spec) -> np.ndarray:
+    pts = {-8.0, -3.0, -1.0, -0.25, -1e-3, 1e-3, 0.5, 2.0, 10.0}
+    for k in spec.kinks:
+        pts |= {float(k), float(k) - 0.5, float(k) + 0.5}
+    return np.asarray(sorted(pts), np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# The checks
+# --------------------------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Runs the checks of one function and collects their results."""
+
+    def __init__(self, spec: Spec, x64_scope: Callable[[], Any]):
+        self.spec = spec
+        self.results: list[Result] = []
+        self.x64_scope = x64_scope
+
+    def add(
+        self, column: str, check: str, dtype: str | None, params: Mapping[str, float], **kw: Any
+    ) -> None:
+        self.results.append(Result(self.spec.name, column, check, dtype, dict(params), **kw))
+
+    @contextlib.contextmanager
+    def guard(
+        self, column: str, check: str, dtype: str | None, params: Mapping[str, float]
+    ) -> Iterator[None]:
+        """A check that raises fails with the exception as its detail (and the others still run)."""
+        try:
+            yield
+        except Exception as e:
+            msg = f"raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            self.add(column, check, dtype, params, passed=False, detail=msg)
+
+    def bound(self, params: Mapping[str, float]) -> Callable[[Any], jax.Array]:
+        fn = self.spec.fn
+
+        def f(x: Any) -> jax.Array:
+            return fn(x, **params)
+
+        return f
+
+    # ---- values, gradients, kinks, NaN/inf in one dtype ---------------------------------------
+
+    def accuracy(self, dtype: str, params: Mapping[str, float]) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        s, name = self.spec, self.spec.name
+        f = self.bound(params)
+        x = _grid(dtype, s.kinks)
+        x = x[_usable(x, dtype)]
+        x64 = _f64(x)
+        scope = self.x64_scope if dtype == "float64" else contextlib.nullcontext
+        with self.guard("values", "values", dtype, params), scope():
+            xj = jnp.asarray(x)
+            # value and gradient as one program: one compilation per dtype and variant
+            y, g = jax.jit(lambda v: (f(v), jax.grad(lambda u: jnp.sum(f(u)))(v)))(xj)
+            y, g = np.asarray(y), np.asarray(g)
+            if y.dtype != x.dtype or g.dtype != x.dtype:
+                self.add(
+                    "values",
+                    "dtype kept",
+                    dtype,
+                    params,
+                    passed=False,
+                    detail=f"{name}({dtype}) gave value {y.dtype}, gradient {g.dtype}",
+                )
+            ref, dref = _limits(s, x64, params)
+            half = np.dtype(x.dtype).itemsize == 2
+            floor = _scale(s, params)
+            finite = np.isfinite(x64)
+
+            c = _compare(y[finite], ref[finite], dtype, rounded_once=half)
+            self.add(
+                "values",
+                "values",
+                dtype,
+                params,
+                passed=c.passed,
+                worst=c.worst,
+                limit=1.0 if half else F32_ULP,
+                unit="ulp",
+                detail=_join(c.note, _where(x[finite], y[finite], ref[finite], c.index, "got")),
+            )
+
+            # gradients: half precision is rounded once, except where it is read off the rounded output
+            once = half and s.family != "exponential"
+            c = _compare(g[finite], dref[finite], dtype, floor=floor, rounded_once=once)
+            self.add(
+                "gradients",
+                "gradients",
+                dtype,
+                params,
+                passed=c.passed,
+                worst=c.worst,
+                limit=1.0 if once else F32_ULP,
+                unit="ulp",
+                detail=_join(
+                    c.note, _where(x[finite], g[finite], dref[finite], c.index, "gradient")
+                ),
+            )
+
+            # kinks: the convention, to the gradients' accuracy (a wrong convention is off by O(1))
+            at = np.isin(x64, np.asarray(s.kinks, np.float64))
+            c = _compare(g[at], dref[at], dtype, floor=floor, rounded_once=once, share=0.0)
+            self.add(
+                "kinks",
+                "derivative at the kinks",
+                dtype,
+                params,
+                passed=c.passed,
+                detail=_where(x[at], g[at], dref[at], c.index, "derivative"),
+            )
+
+            # NaN and infinities: exact; and no non-finite gradient where the true one is finite
+            odd = ~finite
+            cy = _compare(y[odd], ref[odd], dtype)
+            cg = _compare(g[odd], dref[odd], dtype, floor=floor)
+            msg = _join(
+                _where(x[odd], y[odd], ref[odd], cy.index, "value") if not cy.passed else "",
+                _where(x[odd], g[odd], dref[odd], cg.index, "gradient") if not cg.passed else "",
+            )
+            self.add(
+                "nan_inf",
+                "NaN and ±inf inputs",
+                dtype,
+                params,
+                passed=cy.passed and cg.passed,
+                detail=msg,
+            )
+            rounded = _round(dref[finite], dtype)
+            blowup = np.flatnonzero(~np.isfinite(g[finite]) & np.isfinite(rounded))
+            self.add(
+                "nan_inf",
+                "finite gradient at finite inputs",
+                dtype,
+                params,
+                passed=blowup.size == 0,
+                worst=float(blowup.size),
+                limit=0.0,
+                unit="inputs",
+                detail=_where(
+                    x[finite],
+                    g[finite],
+                    dref[finite],
+                    int(blowup[0]) if blowup.size else None,
+                    "gradient",
+                ),
+            )
+
+    # ---- transformations (float32) ---------------------------------------------------------------
+
+    def transforms(self, params: Mapping[str, float]) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        s = self.spec
+        f = self.bound(params)
+        x = _transform_points(s)
+        x64 = _f64(x)
+        dt = "float32"
+        n = x.size
+        ref, dref, d2ref = (
+            s.value(x64, **params),
+            s.derivative(x64, **params),
+            _second(s, x64, params),
+        )
+        floor = _scale(s, params)
+        at_kink = np.isin(x64, s.kinks)
+        floor2 = max(floor, float(np.max(np.abs(d2ref[at_kink]), initial=1.0)))
+        t = np.asarray([(-2.0) ** (i % 5 - 2) for i in range(n)], np.float32)  # exact scalings
+        rows = np.stack([x, -x, 2 * x])
+
+        def with_param(pname: str, p: Any) -> jax.Array:
+            return s.fn(jnp.asarray(x), **{**params, pname: p})
+
+        # Every transformation, each a function of its own inputs; compiled together as one program
+        # (one compilation instead of a dozen), or one by one if that fails, to say which one.
+        programs: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
+            "jit": (f, (x,)),
+            "vmap": (jax.vmap(f), (rows,)),
+            "jvp": (lambda v, w: jax.jvp(f, (v,), (w,)), (x, t)),
+            "jacfwd": (jax.jacfwd(f), (x,)),
+            "jacrev": (jax.jacrev(f), (x,)),
+            "hessian": (jax.hessian(lambda v: jnp.sum(f(v))), (x,)),
+            "grad of grad": (jax.vmap(jax.grad(jax.grad(f))), (x,)),
+        }
+        for pname in s.params:  # traced hyperparameters: vmap over them, and their gradients
+            vals = np.asarray(
+                sorted({p[pname] for p in _param_sets(s)} | {params[pname]}), np.float32
+            )
+            programs[f"vmap over {pname}"] = (jax.vmap(partial(with_param, pname)), (vals,))
+            p0 = np.full(x.shape, params[pname], np.float32)
+            programs[f"d/d{pname}"] = (
+                jax.grad(lambda p, pname=pname: jnp.sum(with_param(pname, p))),
+                (p0,),
+            )
+        try:
+            everything = jax.jit(lambda args: {k: programs[k][0](*a) for k, a in args.items()})
+            out = everything({k: a for k, (_, a) in programs.items()})
+            out = jax.tree_util.tree_map(np.asarray, out)
+        except Exception:
+            out = {}
+            for k, (fn, a) in programs.items():
+                with self.guard("transforms", k, dt, params):
+                    out[k] = jax.tree_util.tree_map(np.asarray, jax.jit(fn)(*a))
+
+        def record(check: str, got: Any, want: np.ndarray, fl: float, what: str) -> None:
+            got = np.asarray(got)
+            c = _compare(got, want, dt, floor=fl)
+            self.add(
+                "transforms",
+                check,
+                dt,
+                params,
+                passed=c.passed,
+                worst=c.worst,
+                limit=F32_ULP,
+                unit="ulp",
+                detail=_where(np.resize(x, got.size), got, want, c.index, what),
+            )
+
+        def offdiag_zero(check: str, m: np.ndarray) -> None:
+            off = m[~np.eye(n, dtype=bool)]
+            ok = bool(np.all(off == 0))
+            self.add(
+                "transforms",
+                check + " (off-diagonal zero)",
+                dt,
+                params,
+                passed=ok,
+                detail="" if ok else f"largest off-diagonal entry {_fmt(np.max(np.abs(off)))}",
+            )
+
+        if "jit" in out:
+            record("jit", out["jit"], ref, 0.0, "value")
+        if "vmap" in out:
+            want = np.stack([s.value(r.astype(np.float64), **params) for r in rows])
+            record("vmap", out["vmap"], want, 0.0, "value")
+        if "jvp" in out:
+            record("jvp (primal)", out["jvp"][0], ref, 0.0, "value")
+            record("jvp (tangent)", out["jvp"][1], dref * t, floor * 4, "tangent")
+        for k in ("jacfwd", "jacrev"):
+            if k in out:
+                record(k, np.diag(out[k]), dref, floor, "derivative")
+                offdiag_zero(k, out[k])
+        if "hessian" in out:
+            record("hessian", np.diag(out["hessian"]), d2ref, floor2, "second derivative")
+            offdiag_zero("hessian", out["hessian"])
+        if "grad of grad" in out:
+            record("grad of grad", out["grad of grad"], d2ref, floor2, "second derivative")
+        for pname in s.params:
+            k = f"vmap over {pname}"
+            if k in out:
+                vals = programs[k][1][0]
+                want = np.stack([s.value(x64, **{**params, pname: float(v)}) for v in vals])
+                record(k, out[k], want, 0.0, "value")
+            k = f"d/d{pname}"
+            if k in out:
+                want = _dparam(s, x64, params, pname)
+                record(k, out[k], want, 1.0, k)
+                c = _compare(out[k][at_kink], want[at_kink], dt, floor=1.0)
+                self.add(
+                    "kinks",
+                    f"d/d{pname} at the kinks",
+                    dt,
+                    params,
+                    passed=c.passed,
+                    detail=_where(x[at_kink], out[k][at_kink], want[at_kink], c.index, k),
+                )
+
+        if s.random:
+            self.random(params)
+
+    def random(self, params: Mapping[str, float]) -> None:
+        """With a key: slopes between the bounds (the hyperparameters), gradient = the drawn slope,
+        determinism, different keys drawing differently, vmap over keys."""
+        import jax
+        import jax.numpy as jnp
+
+        s, dt = self.spec, "float32"
+        lo, hi = min(params.values(), default=0.0), max(params.values(), default=0.0)
+        x = -np.abs(_grid(dt, s.kinks)[:1024].astype(np.float64))
+        x = x[np.isfinite(x) & (np.abs(x) > 1e-3) & (np.abs(x) < 1e3)].astype(np.float32)
+        x = np.concatenate([x, np.abs(x), np.zeros(4, np.float32)])
+        with self.guard("transforms", "random (key)", dt, params):
+            key, key2 = jax.random.key(0), jax.random.key(1)
+            xj = jnp.asarray(x)
+            f = jax.jit(lambda v, k: s.fn(v, **params, key=k))
+            y = np.asarray(f(xj, key)).astype(np.float64)
+            g = np.asarray(
+                jax.jit(jax.grad(lambda v, k: jnp.sum(s.fn(v, **params, key=k))))(xj, key)
+            )
+            neg, pos, zero = x < 0, x > 0, x == 0
+            r = y[neg] / x[neg].astype(np.float64)
+            slack = 4 * float(_finfo(dt).eps) * max(abs(lo), abs(hi), 1.0)
+            problems = []
+            if not np.all((r >= lo - slack) & (r <= hi + slack)):
+                problems.append(f"slopes outside [{lo:g}, {hi:g}]: {r.min():.6g}..{r.max():.6g}")
+            if not np.array_equal(y[pos], x[pos].astype(np.float64)):
+                problems.append("positive inputs not passed through")
+            c = _compare(g[neg], r, dt, floor=max(abs(lo), abs(hi), 1.0))
+            if not c.passed:
+                problems.append(f"gradient differs from the drawn slope by {c.worst:.3g} ulp")
+            if not (
+                np.all(g[pos] == 1) and np.all((g[zero] >= lo - slack) & (g[zero] <= hi + slack))
+            ):
+                problems.append("gradient is not 1 for x > 0 or not a slope at 0")
+            if not np.array_equal(np.asarray(f(xj, key)), y.astype(np.float32)):
+                problems.append("same key, different result")
+            if lo != hi and np.array_equal(np.asarray(f(xj, key2)), y.astype(np.float32)):
+                problems.append("different keys, same result")
+            keys = jax.random.split(key, 3)
+            batched = np.asarray(jax.jit(jax.vmap(lambda k: s.fn(xj, **params, key=k)))(keys))
+            if not all(np.array_equal(batched[i], np.asarray(f(xj, keys[i]))) for i in range(3)):
+                problems.append("vmap over keys differs from one key at a time")
+            self.add(
+                "transforms",
+                "random (key)",
+                dt,
+                params,
+                passed=not problems,
+                detail="; ".join(problems),
+            )
+
+    # ---- compiled memory -------------------------------------------------------------------------
+
+    def memory(self) -> None:
+        """The compiled backward-pass memory of each kind of rule: concrete default hyperparameters,
+        traced ones (the sign unknown at compile time: the masked rule every negative variant uses), a
+        PRNG key, and a learned per-channel hyperparameter for a function that requires one."""
+        import jax
+
+        from jrelu._memory import extra_tensors_per_layer
+
+        s, fn, params = self.spec, self.spec.fn, dict(self.spec.params)
+        batch, width = MEMORY_SHAPE
+        cases: list[tuple[str, Callable[..., Any], dict[str, Any], float]] = [
+            ("default", lambda z: fn(z, **params), {}, MEMORY_MASK)
+        ]
+        if params:
+            hyper = {k: np.float32(v) for k, v in params.items()}
+            cases.append(
+                (
+                    f"traced {', '.join(params)}",
+                    lambda z, h: fn(z, **h),
+                    {"hyper": hyper},
+                    MEMORY_MASK,
+                )
+            )
+        if s.random:
+            key = jax.random.key(0)
+            cases.append(("key", lambda z: fn(z, **params, key=key), {}, MEMORY_MASK))
+        for pname in s.required:  # a required hyperparameter is one meant to be learned
+            learned = np.full((width,), params[pname], np.float32)
+            cases.append(
+                (
+                    f"learned {pname}",
+                    lambda z, a, pname=pname: fn(z, **{**params, pname: a}),
+                    {"learned": learned},
+                    MEMORY_LEARNED,
+                )
+            )
+        for label, act, kw, limit in cases:
+            with self.guard("memory", f"memory ({label})", "float32", params):
+                fig = extra_tensors_per_layer(act, batch=batch, width=width, **kw)
+                ok = fig <= limit + MEMORY_SLACK
+                self.add(
+                    "memory",
+                    f"memory ({label})",
+                    "float32",
+                    params,
+                    passed=ok,
+                    worst=fig,
+                    limit=limit,
+                    unit="tensors/layer",
+                    detail=""
+                    if ok
+                    else f"the backward pass keeps {fig:.3f} activation-sized tensors per layer",
+                )
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------------
+
+
+def _x64_scope() -> Callable[[], Any]:
+    import jax
+
+    if hasattr(jax, "enable_x64"):
+        return lambda: jax.enable_x64(True)
+    from jax.experimental import enable_x64  # older JAX
+
+    return enable_x64
+
+
+def _supported(dtype: str, x64: Callable[[], Any]) -> str | None:
+    """None if the backend computes in ``dtype``; otherwise why not."""
+    import jax
+    import jax.numpy as jnp
+
+    scope = x64 if dtype == "float64" else contextlib.nullcontext
+    try:
+        with scope():
+            v = jnp.exp(jnp.arange(4, dtype=dtype))
+            v.block_until_ready()
+            if str(v.dtype) != dtype:
+                return f"computes {v.dtype} instead"
+    except Exception as e:  # e.g. no float64 on TPU
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    del jax
+    return None
+
+
+def _environment(device: Any) -> dict[str, Any]:
+    import jax
+
+    try:
+        from importlib.metadata import version
+
+        jaxlib = version("jaxlib")
+    except Exception:
+        jaxlib = "unknown"
+    from jrelu._version import __version__
+
+    return {
+        "backend": device.platform,
+        "device": str(getattr(device, "device_kind", device)),
+        "devices": jax.device_count(device.platform),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib,
+        "jrelu": __version__,
+        "python": platform.python_version(),
+        "x64_global": bool(jax.config.jax_enable_x64),
+    }
+
+
+def _validate(
+    fns: Sequence[str] | None, backend: str | None, dtypes: Sequence[str] | None
+) -> tuple[list[str], Any, list[str]]:
+    """The function names, the device and the dtypes to check; ValueError/RuntimeError if unknown."""
+    import jax
+
+    from jrelu._registry import FUNCTIONS, spec
+
+    names = list(FUNCTIONS) if not fns else list(dict.fromkeys(spec(n).name for n in fns))
+    wanted = list(dtypes) if dtypes else list(DTYPES)
+    for d in wanted:
+        if d not in DTYPES:
+            raise ValueError(f"jrelu check: unknown dtype {d!r}; choose from {', '.join(DTYPES)}.")
+    device = jax.devices(backend)[0] if backend else jax.devices()[0]
+    return names, device, wanted
+
+
+def check(
+    fns: Sequence[str] | None = None,
+    *,
+    backend: str | None = None,
+    dtypes: Sequence[str] | None = None,
+    x64: bool = True,
+    memory: bool = True,
+    transforms: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Run the checks and return a :class:`Report` (``jrelu check`` prints it).
+
+    Args:
+      fns: function names (default: every function in :data:`jrelu.FUNCTIONS`).
+      backend: a JAX platform name (``"cpu"``, ``"gpu"``, ``"tpu"``, ...); default JAX's default.
+      dtypes: the float dtypes to check (default: those in :data:`DTYPES` the backend supports).
+      x64: check float64 (inside a scoped ``jax.enable_x64(True)``; the global setting is untouched).
+      memory: measure the compiled backward-pass memory.
+      transforms: check the transformations.
+      progress: called with each function's name before it is checked.
+    """
+    import jax
+
+    from jrelu._registry import FUNCTIONS
+
+    start = time.perf_counter()
+    names, device, wanted = _validate(fns, backend, dtypes)
+    scope = _x64_scope()
+    skipped: dict[str, str] = {}
+    results: list[Result] = []
+    with jax.default_device(device):
+        use = []
+        for d in wanted:
+            why = "skipped (--no-x64)" if d == "float64" and not x64 else _supported(d, scope)
+            if why:
+                skipped[d] = why
+            else:
+                use.append(d)
+        for name in names:
+            if progress:
+                progress(name)
+            c = _Checker(FUNCTIONS[name], scope)
+            for params in _param_sets(c.spec):
+                for d in use:
+                    c.accuracy(d, params)
+                if transforms and "float32" in use:
+                    c.transforms(params)
+            if memory:
+                c.memory()
+            results += c.results
+    return Report(_environment(device), use, skipped, names, results, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", help="JAX platform to check (cpu, gpu, tpu, ...); default: JAX's default"
+    )
+    parser.add_argument(
+        "--fns",
+        help="comma-separated functions to check (default: all of `jrelu list`)",
+    )
+    parser.add_argument(
+        "--dtypes",
+        help=f"comma-separated dtypes (default: those of {', '.join(DTYPES)} the backend supports)",
+    )
+    parser.add_argument(
+        "--no-x64",
+        action="store_true",
+        help="skip float64 (checked in a scoped x64 mode by default)",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the compiled-memory measurement"
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the full report as JSON to PATH ('-': stdout)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="list every check, not only the failures"
+    )
+
+
+def _split(s: str | None) -> list[str] | None:
+    return [p.strip() for p in s.split(",") if p.strip()] if s else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=args.json == "-", highlight=False)
+    if not console.is_terminal:  # logs and pipes: room for the whole table
+        console.width = max(console.width, 100)
+    fns, dtypes = _split(args.fns), _split(args.dtypes)
+    try:
+        _validate(fns, args.backend, dtypes)
+    except (ValueError, RuntimeError) as e:  # unknown function, dtype or backend
+        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        return 2
+    with console.status("jrelu check: starting") as status:
+        report = check(
+            fns,
+            backend=args.backend,
+            dtypes=dtypes,
+            x64=not args.no_x64,
+            memory=not args.no_memory,
+            progress=lambda n: status.update(f"jrelu check: {n}"),
+        )
+    render(report, console, verbose=args.verbose)
+    if args.json:
+        text = json.dumps(report.to_json(), indent=1)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            with open(args.json, "w") as fh:
+                fh.write(text + "\n")
+    return 0 if report.passed else 1
+
+
+def _cell(results: Sequence[Result], column: str) -> str:
+    """One cell of the table: the column's figure (worst error, memory) or ok, FAIL in red."""
+    rs = [r for r in results if r.column == column]
+    if not rs:
+        return "-"
+    ok = all(r.passed for r in rs)
+    worst, _ = _worst(rs, column)
+    if column in ("values", "gradients") and worst is not None:
+        text = f"{worst:.2g}" if worst < 1e3 else f"{worst:.1e}"
+    elif column == "memory" and worst is not None:
+        plain = [r.worst for r in rs if "learned" not in r.check and r.worst is not None]
+        learned = [r.worst for r in rs if "learned" in r.check and r.worst is not None]
+        text = f"{max(plain):.3f}" if plain else ""
+        if learned:
+            text += f", learned {max(learned):.3f}"
+    elif column == "transforms":
+        text = f"{sum(r.passed for r in rs)}/{len(rs)}"
+    else:
+        text = "ok"
+    return text if ok else f"[red]FAIL {text}[/red]" if text != "ok" else "[red]FAIL[/red]"
+
+
+def render(report: Report, console: Any, *, verbose: bool = False) -> None:
+    """Print the report: a header, one row per function, failures, a summary."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    env = report.environment
+    console.print(
+        f"jrelu {env['jrelu']} check on [bold]{env['backend']}[/bold] ({env['device']}, "
+        f"{env['devices']} device(s)); jax {env['jax']}, jaxlib {env['jaxlib']}"
+    )
+    console.print(
+        "dtypes: "
+        + ", ".join(report.dtypes)
+        + "".join(f"; {d} {why}" for d, why in report.skipped_dtypes.items())
+    )
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("function")
+    table.add_column("result")
+    for title in ("values", "grads", "kinks", "NaN/inf", "transforms", "memory"):
+        table.add_column(title)
+    for name in report.functions:
+        rs = report.by_function(name)
+        ok = all(r.passed for r in rs)
+        table.add_row(
+            name,
+            "[green]PASS[/green]" if ok else "[red]FAIL[/red]",
+            *(_cell(rs, c) for c in COLUMNS),
+        )
+    console.print(table)
+    console.print(
+        "values, grads: worst error in ulp; transforms: checks passed; memory: activation-sized "
+        "tensors per layer kept for the backward pass"
+    )
+    shown = [r for r in report.results if verbose or not r.passed]
+    for r in shown:
+        params = ", ".join(f"{k}={v:.6g}" for k, v in r.params.items())
+        fig = (
+            f" {r.worst:.3g} {r.unit} (limit {r.limit:g})"
+            if r.worst is not None and r.limit is not None
+            else ""
+        )
+        state = "[green]ok[/green]  " if r.passed else "[red]FAIL[/red]"
+        where = f"({r.dtype or '-'}{'; ' + params if params else ''})"
+        text = f"{r.function} {r.check} {where}{fig}{': ' + r.detail if r.detail else ''}"
+        console.print(f"{state} {escape(text)}", soft_wrap=True)
+    failed = [n for n in report.functions if not all(r.passed for r in report.by_function(n))]
+    n_bad = sum(not r.passed for r in report.results)
+    verdict = (
+        "[green]all passed[/green]"
+        if not failed
+        else f"[red]{len(failed)} failed: {', '.join(failed)}[/red]"
+    )
+    console.print(
+        f"{len(report.functions)} functions, {len(report.results)} checks, {n_bad} failed: {verdict} "
+        f"({report.seconds:.1f} s)"
+    )

@@ -1,0 +1,178 @@
+"""jrelu across devices (issue 6): 8 simulated CPU devices, in a child process.
+
+``tests/sharding_worker.py`` runs once with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (this
+test session stays single-device) and reports, on a 2 x 4 ``('data', 'model')`` mesh in both of JAX's
+sharding modes: the collectives of every function's forward pass, backward pass and jvp; whether the
+outputs keep the input's sharding; their distance from the single-device results; PReLU's per-channel
+slope gradient; and a data-parallel Flax training step against the one-device step.
+
+Activations are elementwise, so they must add no communication at all. The one non-elementwise piece of
+jrelu is the 1-bit mask of the masked rules (negative slopes or alphas), packed 32 to a word along the
+last axis: when a device's share of that axis is not a multiple of 32, a word straddles two devices.
+Those cases are reported as expected failures (a known core limitation, with the HLO in the reason)
+until the core packs shard-locally; every other case must pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sharding_worker import MESH_SHAPE, MODES, SHAPES
+
+WORKER = Path(__file__).with_name("sharding_worker.py")
+WORD = 32  # bits per mask word in jrelu._core
+
+
+def _run_worker() -> dict:
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (
+        env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run(
+        [sys.executable, str(WORKER)], env=env, capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stdout[-2000:] + proc.stderr[-4000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The worker's report, produced once per test session even when pytest-xdist spreads this
+    module's tests over several processes: the first to take the lock runs it, the others read it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        data = _run_worker()
+    else:
+        shared = tmp_path_factory.getbasetemp().parent  # one directory per session, for all workers
+        result, lock = shared / "sharding_report.json", shared / "sharding_report.lock"
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            owner = True
+        except FileExistsError:
+            owner = False
+        if owner:
+            data = _run_worker()
+            partial = result.with_suffix(".part")
+            partial.write_text(json.dumps(data))
+            partial.replace(result)
+        else:
+            deadline = time.monotonic() + 900
+            while not result.exists():
+                assert time.monotonic() < deadline, "timed out waiting for the sharding worker"
+                time.sleep(0.5)
+            data = json.loads(result.read_text())
+    assert "error" not in data, data["error"]
+    assert data["devices"] == 8
+    return data
+
+
+def _cases(report: dict, mode: str, shape: str) -> list[dict]:
+    cases = [
+        e
+        for e in report["activations"].values()
+        if e["mode"] == mode and e["shape"] == list(SHAPES[shape])
+    ]
+    assert cases, f"the worker ran nothing for {mode}/{shape}"
+    return cases
+
+
+def _name(e: dict) -> str:
+    params = ",".join(f"{k}={v:g}" for k, v in e["params"].items())
+    return f"{e['function']}({params}){' with key' if e['key'] else ''}"
+
+
+def _straddles(e: dict) -> bool:
+    """The known limitation: a packed mask whose words straddle devices."""
+    return e["mask"] and (e["shape"][-1] // MESH_SHAPE[1]) % WORD != 0
+
+
+def _collective_problem(e: dict) -> str:
+    if e["error"]:
+        return f"{_name(e)}: {', '.join(e.get('failing', []))} raise {e['error']}"
+    if sum(e["collectives"].values()):
+        return f"{_name(e)}: {e['collectives']} collectives: {' | '.join(e['hlo'][:2])}"
+    return ""
+
+
+def test_parent_session_stays_single_device(report):
+    assert "device_count=8" not in os.environ.get("XLA_FLAGS", "")
+    import jax
+
+    assert jax.device_count() == 1 or "device_count" in os.environ.get("XLA_FLAGS", "")
+
+
+def test_headline_counts_are_per_pass(report):
+    """On the (16, 256) explicit mesh, forward, backward and jvp are compiled and counted apart."""
+    for e in _cases(report, "explicit", "wide"):
+        assert set(e["collectives"]) == {"fwd", "bwd", "jvp"}, _name(e)
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("mode", MODES)
+def test_activations_add_no_collectives(report, mode, shape):
+    cases = _cases(report, mode, shape)
+    problems = [p for e in cases if not _straddles(e) and (p := _collective_problem(e))]
+    assert not problems, "\n".join(problems)
+    known = [p for e in cases if _straddles(e) and (p := _collective_problem(e))]
+    if known:
+        pytest.xfail(
+            f"core: the bit mask is packed {WORD} to a word along the last axis and a word straddles "
+            f"devices at {SHAPES[shape][-1] // MESH_SHAPE[1]} elements per device: " + known[0]
+        )
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("mode", MODES)
+def test_activations_keep_the_input_sharding(report, mode, shape):
+    bad = [
+        f"{_name(e)}: {e['sharding_kept']}"
+        for e in _cases(report, mode, shape)
+        if not e["error"] and not all(e["sharding_kept"].values())
+    ]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("mode", MODES)
+def test_activations_match_one_device(report, mode, shape):
+    """Values bit for bit; derivatives to 2 ulp of max(|result|, |incoming tangent|), since a
+    different compilation may or may not fuse a multiply-add."""
+    bad = []
+    for e in _cases(report, mode, shape):
+        if e["error"]:
+            continue
+        ulps = e["ulps_from_one_device"]
+        if ulps["fwd"] != 0 or ulps["bwd"] > 2 or ulps["jvp"] > 2:
+            bad.append(f"{_name(e)}: {ulps}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_prelu_slope_sharded_by_channel_gets_its_gradient(report, mode):
+    """The slope's gradient sums over the batch: one all-reduce over the data axis, nothing else."""
+    r = report["prelu_slope"][mode]
+    assert r["grad_x_equal"]
+    assert r["grad_slope_max_rel_err"] < 1e-5
+    assert r["grad_slope_sharding_kept"] and r["grad_x_sharding_kept"]
+    found = r["collectives"]
+    assert [c["op"] for c in found] == ["all-reduce"], found
+    assert f"[{r['slope_shard']}]" in found[0]["type"], found  # this device's slopes only
+    assert found[0]["group_size"] in (None, r["data_axis_size"]), found
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_data_parallel_training_step_matches_one_device(report, mode):
+    r = report["training_step"][mode]
+    assert r["max_param_diff"] < 1e-5, r
+    assert r["losses"] == pytest.approx(r["ref_losses"], rel=1e-5)
+    assert r["params_replicated"]
+    assert r["collective_ops"] == ["all-reduce"], r  # the gradients' sum; activations add none
+    if r["slope_moved"] is not None:  # the PReLU slopes were trained
+        assert r["slope_moved"] > 0
