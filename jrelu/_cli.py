@@ -1,7 +1,8 @@
 """The ``jrelu`` command line: ``jrelu --version``, ``jrelu --help`` and the subcommands.
 
 Each subcommand lives in its own private module exposing ``HELP`` (one line), ``configure(parser)`` and
-``run(args) -> int``; the modules are imported only when their command runs, so ``jrelu --help`` is quick.
+``run(args) -> int``. The modules are imported to build the parser, so they keep their heavy imports
+(benchmark models, matplotlib) inside ``run``; ``jrelu --help`` stays quick.
 """
 
 from __future__ import annotations
