@@ -287,7 +287,8 @@ def rectifier(
         cdt = compute_dtype(y.dtype)
         pos = None if words is None else unpack_mask(words, shape)
         d = slope(y.astype(cdt), pos, *params, storage=y.dtype)
-        return d * t.astype(cdt)
+        # A zero derivative gives a zero cotangent even for an infinite one (0 * inf would be NaN).
+        return jnp.where(d == 0, jnp.zeros_like(d), d * t.astype(cdt))
 
     def dydp(i: int, x: Array, params: tuple, t: Array) -> Array:
         cdt = compute_dtype(x.dtype)

@@ -9,6 +9,7 @@ Used by the tests, ``jrelu check`` and ``jrelu bench``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -101,4 +102,15 @@ def extra_tensors_per_layer(
 
         return (at(hi) - at(lo)) / (hi - lo)
 
-    return (slope(act, hyper, learned) - slope(_identity, None, None)) / size
+    floor = _identity_slope(model, batch, width, depths, np.dtype(dtype).name)
+    return (slope(act, hyper, learned) - floor) / size
+
+
+@functools.lru_cache(maxsize=64)
+def _identity_slope(
+    model: str, batch: int, width: int, depths: tuple[int, int], dtype: str
+) -> float:
+    """The identity network's growth per layer in bytes (cached: it is the same for every activation)."""
+    lo, hi = depths
+    at = [_temp_bytes(_identity, model, d, batch, width, dtype, None, None) for d in (lo, hi)]
+    return (at[1] - at[0]) / (hi - lo)

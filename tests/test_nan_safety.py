@@ -81,3 +81,17 @@ def test_clean_under_debug_nans(spec, params):
             jax.block_until_ready(jax.jit(g)(x))
         with jax.disable_jit():
             jax.block_until_ready(jax.grad(scalar)(x))
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_zero_derivative_times_infinite_cotangent_is_zero(spec, params):
+    """Where f'(x) = 0, an infinite incoming cotangent gives 0, not 0 * inf = NaN (as jax.nn's select)."""
+    x = jnp.array(
+        [-1e30, -50.0, 7.0], jnp.float32
+    )  # flat parts: far left (exp family), above 6 (relu6)
+    f = functools.partial(spec.fn, **params)
+    y, vjp = jax.vjp(f, x)
+    (dx,) = vjp(jnp.full_like(y, jnp.inf))
+    d = spec.derivative(np.asarray(x, np.float64), **params)
+    np.testing.assert_array_equal(np.asarray(dx)[d == 0], 0.0)
+    assert not np.isnan(np.asarray(dx)).any()
