@@ -263,10 +263,16 @@ Partial = Callable[..., Array]  # partial(x, *params) -> dy/dparam, x-shaped
 def rectifier(
     name: str,
     value: Value,
-    slope: Slope,
+    slope: Slope | None,
     partials: Sequence[Partial | None],
+    *,
+    gate: Callable[[Array], Array] | None = None,
 ) -> Callable[..., Array]:
     """Build ``f(mode, x, *params)`` with a hand-written, memory-lean derivative rule.
+
+    ``gate(y) -> bool`` replaces ``slope`` for derivatives that are 1 or 0 (relu, relu6): the tangent is
+    then a select in the input's own dtype (``t`` where the gate is open, 0 elsewhere, NaN at NaN) -- no
+    upcast, no multiply.
 
     ``mode`` is static: ``"y"`` when ``x > 0`` can be read off ``y`` (``slope`` gets ``pos=None`` and reads
     ``y`` alone), ``"mask"`` when it cannot (a 1-bit mask of ``x > 0`` is packed in the forward pass).
@@ -284,6 +290,14 @@ def rectifier(
     def dydx(
         shape: tuple[int, ...], y: Array, words: Array | None, params: tuple, t: Array
     ) -> Array:
+        if gate is not None:
+            # t where the gate is open, 0 where it is shut, NaN at a NaN y. NaN enters as a factor of
+            # t (a select of the constant y would be dropped when JAX transposes this linear map), and
+            # that factor is 1 elsewhere, so neither direction ever computes 0 * inf.
+            cdt = compute_dtype(y.dtype)
+            nan = jnp.isnan(y)
+            factor = jnp.where(nan, y, jnp.ones_like(y)).astype(cdt)
+            return jnp.where(gate(y) | nan, t.astype(cdt) * factor, jnp.zeros((), cdt))
         cdt = compute_dtype(y.dtype)
         pos = None if words is None else unpack_mask(words, shape)
         d = slope(y.astype(cdt), pos, *params, storage=y.dtype)

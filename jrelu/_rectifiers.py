@@ -34,12 +34,12 @@ def _relu_value(x: Array) -> Array:
     return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
-def _relu_slope(y: Array, pos: Array | None, *, storage: Any = None) -> Array:
+def _relu_gate(y: Array) -> Array:
     # Saved: y only. y > 0 exactly where x > 0, so relu'(0) = 0 comes out on its own.
-    return keep_nan(jnp.where(y > 0, jnp.ones_like(y), jnp.zeros_like(y)), y)
+    return y > 0
 
 
-_relu_rule = rectifier("relu", _relu_value, _relu_slope, ())
+_relu_rule = rectifier("relu", _relu_value, None, (), gate=_relu_gate)
 _relu_jit = jax.jit(_relu_rule, static_argnums=0)
 
 
@@ -89,13 +89,12 @@ def _relu6_value(x: Array) -> Array:
     return jnp.where(x <= 0, jnp.zeros_like(x), jnp.where(x >= 6, jnp.full_like(x, 6), x))
 
 
-def _relu6_slope(y: Array, pos: Array | None, *, storage: Any = None) -> Array:
-    # Saved: y only. 0 < y < 6 exactly where 0 < x < 6.
-    inside = (y > 0) & (y < 6)
-    return keep_nan(jnp.where(inside, jnp.ones_like(y), jnp.zeros_like(y)), y)
+def _relu6_gate(y: Array) -> Array:
+    # Saved: y only. 0 < y < 6 exactly where 0 < x < 6 (relu6'(0) = relu6'(6) = 0).
+    return (y > 0) & (y < 6)
 
 
-_relu6_rule = rectifier("relu6", _relu6_value, _relu6_slope, ())
+_relu6_rule = rectifier("relu6", _relu6_value, None, (), gate=_relu6_gate)
 _relu6_jit = jax.jit(_relu6_rule, static_argnums=0)
 
 
