@@ -112,7 +112,7 @@ class Case:
         return self.spec.torch(F, x, **p)
 
 
-def build_cases(names: Iterable[str] | None = None, *, train_mode: bool = True) -> list[Case]:
+def build_cases(names: Iterable[str] | None = None) -> list[Case]:
     """The cases for the given Spec names (all by default), in :data:`FUNCTIONS` order."""
     wanted = set(FUNCTIONS) if names is None else set(names)
     out = []
@@ -120,7 +120,7 @@ def build_cases(names: Iterable[str] | None = None, *, train_mode: bool = True) 
         if s.name not in wanted:
             continue
         out.append(Case(s))
-        if s.random and train_mode:
+        if s.random:
             if s.name not in _TRAIN_PEERS:  # pragma: no cover - a new random Spec needs a peer here
                 raise NotImplementedError(
                     f"jrelu bench: no training-mode peer for random function {s.name!r}; add one to "
@@ -139,16 +139,20 @@ def build_cases(names: Iterable[str] | None = None, *, train_mode: bool = True) 
 class Plan:
     """How long to time one measurement.
 
-    Each repeat runs ``inner`` calls back to back and waits for the last (so calls shorter than
-    ``target`` seconds are batched until a repeat takes about ``target``); there are between
-    ``min_repeats`` and ``repeats`` repeats, as many as fit in ``budget`` seconds.
+    After ``warmup`` calls, each repeat runs ``inner`` calls (as many as fit in about ``target``
+    seconds) and divides its wall time by ``inner``; there are between ``min_repeats`` and ``repeats``
+    repeats, as many as fit in ``budget`` seconds. With ``sync_each`` every call is waited for before
+    the next starts (CPU: XLA:CPU could otherwise run independent executions side by side, and the
+    figure would depend on ``inner``); without it only the last call of a repeat is (GPU, TPU: the
+    calls queue on one stream, and the host's dispatch time is hidden as in a real program).
     """
 
     target: float
     repeats: int
     min_repeats: int
     budget: float
-    warmup: int = 2
+    warmup: int = 3
+    sync_each: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,11 +162,6 @@ class Timing:
     q3: float
     repeats: int
     inner: int
-
-    @property
-    def spread(self) -> float:
-        """Half the interquartile range, relative to the median."""
-        return (self.q3 - self.q1) / 2 / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,30 +175,110 @@ class Timing:
 
 def time_calls(call: Callable[[], Any], sync: Callable[[Any], Any], plan: Plan) -> Timing:
     """Median wall time of ``call()`` after warm-up; ``sync(out)`` waits for ``out`` to be computed."""
-    est = math.inf
-    for _ in range(max(plan.warmup, 1)):
-        t0 = time.perf_counter()
-        sync(call())
-        est = time.perf_counter() - t0  # the last warm-up call estimates one call
-    inner = max(1, min(100_000, math.ceil(plan.target / max(est, 1e-9))))
-    repeats = int(plan.budget / max(est * inner, 1e-9))
-    repeats = max(plan.min_repeats, min(plan.repeats, repeats))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            out = call()
-        sync(out)
-        times.append((time.perf_counter() - t0) / inner)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), repeats, inner)
+    return time_interleaved([call], sync, plan)[0]
 
 
-def compile_seconds(fn: Callable[..., Any], *args: Any) -> float:
-    """Seconds to lower and compile ``jit(fn)`` for ``args`` (the later calls reuse the executable)."""
-    t0 = time.perf_counter()
-    fn.lower(*args).compile()  # type: ignore[attr-defined]
-    return time.perf_counter() - t0
+def time_interleaved(
+    calls: Sequence[Callable[[], Any]], sync: Callable[[Any], Any], plan: Plan
+) -> list[Timing]:
+    """:func:`time_calls` for several calls at once, their repeats interleaved (A B B A A B ...), so
+    that a slow drift of the machine (another process, the clock, the heat) hits each alike and
+    their ratio stays fair."""
+    inner, repeats = [], plan.repeats
+    for call in calls:
+        warm = []
+        for _ in range(max(plan.warmup, 1)):
+            t0 = time.perf_counter()
+            sync(call())
+            warm.append(time.perf_counter() - t0)
+        est = max(min(warm[1:] or warm), 1e-9)  # the first call may still allocate, fault pages
+        inner.append(max(1, min(100_000, math.ceil(plan.target / est))))
+        fit = int(plan.budget / len(calls) / (est * inner[-1]))
+        repeats = min(repeats, max(plan.min_repeats, fit))
+    times: list[list[float]] = [[] for _ in calls]
+    for r in range(repeats):
+        order = range(len(calls)) if r % 2 == 0 else reversed(range(len(calls)))
+        for i in order:
+            call, n = calls[i], inner[i]
+            t0 = time.perf_counter()
+            if plan.sync_each:
+                for _ in range(n):
+                    sync(call())
+            else:
+                for _ in range(n):
+                    out = call()
+                sync(out)
+            times[i].append((time.perf_counter() - t0) / n)
+    out = []
+    for t, n in zip(times, inner, strict=True):
+        q1, med, q3 = np.percentile(t, [25, 50, 75])
+        out.append(Timing(float(med), float(q1), float(q3), repeats, n))
+    return out
+
+
+@dataclasses.dataclass
+class Program:
+    """A jitted function lowered for its arguments; :meth:`compile` compiles (and times) it, after which
+    calling ``fn(*args)`` reuses the executable."""
+
+    fn: Callable[..., Any]
+    args: tuple
+    lowered: Any
+    compile_seconds: float | None = None
+    compiled: Any = None
+
+    @classmethod
+    def lower(cls, fn: Callable[..., Any], *args: Any) -> Program:
+        return cls(fn, args, fn.lower(*args))  # type: ignore[attr-defined]
+
+    def compile(self) -> Program:
+        t0 = time.perf_counter()
+        self.compiled = self.lowered.compile()
+        self.compile_seconds = time.perf_counter() - t0
+        return self
+
+    def __call__(self) -> Any:
+        return self.fn(*self.args)
+
+
+def compile_all(
+    programs: Sequence[Program], workers: int, on_done: Callable[[], Any] | None = None
+) -> None:
+    """Compile ``programs``, ``workers`` at a time (XLA compiles outside the GIL, one core each).
+
+    Nothing is timed while this runs; each program's own compile time is still its wall time, since
+    every compilation has a core to itself when ``workers`` does not exceed the cores.
+    """
+    run_parallel([p.compile for p in programs], workers, on_done)
+
+
+def run_parallel(
+    jobs: Sequence[Callable[[], Any]], workers: int, on_done: Callable[[], Any] | None = None
+) -> list[Any]:
+    """The results of ``jobs`` (compile-only work), ``workers`` at a time, in order."""
+    if workers <= 1 or len(jobs) <= 1:
+        out = []
+        for job in jobs:
+            out.append(job())
+            if on_done:
+                on_done()
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        if on_done:
+            for fut in futures:
+                fut.add_done_callback(lambda _: on_done())
+        return [fut.result() for fut in futures]
+
+
+def compile_workers() -> int:
+    """Parallel compilations: one per core, at most 8 (memory), at least 1."""
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, n))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -272,15 +351,13 @@ def jax_pass(act: Callable[..., jax.Array], pass_: str) -> Callable[..., Any]:
     return jax.jit(fwd_bwd)
 
 
-def copy_pass() -> Callable[..., Any]:
-    return jax.jit(jnp.copy)
+# The ceiling kernels: a plain copy, and a negation (the same traffic as a loop fusion: XLA:CPU runs a
+# bare ``copy`` on one thread, so at cache-resident sizes a one-op fusion beats it).
+CEILING_KERNELS = {"copy": jnp.copy, "negate": jnp.negative}
 
 
-def compiled_text(act: Callable[..., jax.Array], pass_: str, n: int, dtype: Any) -> str:
-    """The optimised HLO of a pass (for finding out what was fused and what was kept)."""
-    x = jax.ShapeDtypeStruct(shape_of(n), dtype)
-    key = jax.random.key(0)
-    return jax_pass(act, pass_).lower(x, x, key).compile().as_text()
+def ceiling_pass(kernel: str) -> Callable[..., Any]:
+    return jax.jit(CEILING_KERNELS[kernel])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -308,7 +385,8 @@ class Torch:
         dt = {"float32": t.float32, "bfloat16": t.bfloat16, "float16": t.float16}[str(x.dtype)]
 
         def conv(a: jax.Array) -> Any:
-            return t.from_numpy(np.asarray(a.astype(jnp.float32))).to(device=self.device, dtype=dt)
+            # np.array copies: torch.from_numpy wants a writable array, and JAX's are read-only.
+            return t.from_numpy(np.array(a.astype(jnp.float32))).to(device=self.device, dtype=dt)
 
         return conv(x), conv(g)
 
@@ -382,21 +460,53 @@ def speed_row(
     return row
 
 
-def measure_copy(x: jax.Array, plan: Plan) -> dict[str, Any]:
-    f = copy_pass()
-    c = compile_seconds(f, x)
-    timing = time_calls(lambda: f(x), sync_jax, plan)
-    return speed_row(None, "copy", str(x.dtype), x.size, "copy", timing, c)
+def copy_programs(x: jax.Array) -> dict[str, Program]:
+    return {k: Program.lower(ceiling_pass(k), x) for k in CEILING_KERNELS}
+
+
+def measure_copy(programs: dict[str, Program], plan: Plan) -> dict[str, Any]:
+    """The copy ceiling at x's size and dtype: the faster of the ceiling kernels (both reported)."""
+    rows = {}
+    for k, p in programs.items():
+        (x,) = p.args
+        rows[k] = speed_row(
+            None,
+            "copy",
+            str(x.dtype),
+            x.size,
+            "copy",
+            time_calls(p, sync_jax, plan),
+            p.compile_seconds,
+        )
+    best = max(rows, key=lambda k: rows[k]["gbps"])
+    out = dict(rows[best])
+    out["kernel"] = best
+    out["kernels"] = {k: {"seconds": r["seconds"], "gbps": r["gbps"]} for k, r in rows.items()}
+    out["compile_seconds"] = sum(r["compile_seconds"] or 0.0 for r in rows.values())
+    return out
+
+
+def jax_program(
+    case: Case, impl: str, pass_: str, x: jax.Array, g: jax.Array, key: jax.Array
+) -> Program:
+    return Program.lower(jax_pass(case.act(impl), pass_), x, g, key)
 
 
 def measure_jax(
-    case: Case, impl: str, pass_: str, x: jax.Array, g: jax.Array, key: jax.Array, plan: Plan
-) -> dict[str, Any]:
-    f = jax_pass(case.act(impl), pass_)
-    c = compile_seconds(f, x, g, key)
-    timing = time_calls(lambda: f(x, g, key), sync_jax, plan)
-    peer = case.peer_name if impl == "jax.nn" else None
-    return speed_row(case, impl, str(x.dtype), x.size, pass_, timing, c, peer)
+    case: Case, pass_: str, programs: dict[str, Program], plan: Plan
+) -> list[dict[str, Any]]:
+    """Speed rows for ``case``'s ``pass_`` as each impl in ``programs`` (timed interleaved)."""
+    impls = list(programs)
+    timings = time_interleaved([programs[i] for i in impls], sync_jax, plan)
+    rows = []
+    for impl, timing in zip(impls, timings, strict=True):
+        p = programs[impl]
+        x = p.args[0]
+        peer = case.peer_name if impl == "jax.nn" else None
+        rows.append(
+            speed_row(case, impl, str(x.dtype), x.size, pass_, timing, p.compile_seconds, peer)
+        )
+    return rows
 
 
 def measure_torch(
@@ -404,7 +514,9 @@ def measure_torch(
 ) -> dict[str, Any]:
     call = tch.pass_fn(case, pass_, xt, gt)
     timing = time_calls(call, tch.sync, plan)
-    return speed_row(case, "torch", dtype, n, pass_, timing, None, f"torch.nn.functional ({tch.device})")
+    return speed_row(
+        case, "torch", dtype, n, pass_, timing, None, f"torch.nn.functional ({tch.device})"
+    )
 
 
 def measure_dispatch(case: Case, impl: str, plan: Plan, n: int = 1024) -> dict[str, Any]:
@@ -412,14 +524,25 @@ def measure_dispatch(case: Case, impl: str, plan: Plan, n: int = 1024) -> dict[s
     x, _, key = make_inputs(n, jnp.float32)
     act = case.act(impl)
     timing = time_calls(lambda: act(x, key), sync_jax, plan)
-    return {"fn": case.fn, "label": case.label, "key": case.key, "impl": impl, "size": n,
-            **timing.as_dict()}
+    return {
+        "fn": case.fn,
+        "label": case.label,
+        "key": case.key,
+        "impl": impl,
+        "size": n,
+        **timing.as_dict(),
+    }
 
 
-def ratios(rows: Sequence[dict[str, Any]], num: str = "jrelu", den: str = "jax.nn") -> dict[tuple, float]:
+def ratios(
+    rows: Sequence[dict[str, Any]], num: str = "jrelu", den: str = "jax.nn"
+) -> dict[tuple, float]:
     """``(label, dtype, pass, size) -> seconds[num] / seconds[den]`` over the speed rows."""
-    by = {(r["label"], r["dtype"], r["pass"], r["size"], r["impl"]): r["seconds"] for r in rows
-          if "label" in r}
+    by = {
+        (r["label"], r["dtype"], r["pass"], r["size"], r["impl"]): r["seconds"]
+        for r in rows
+        if "label" in r
+    }
     out = {}
     for (label, dtype, pass_, size, impl), s in by.items():
         if impl == num and (label, dtype, pass_, size, den) in by:
