@@ -8,6 +8,7 @@ library computes. At each kink the derivative jrelu takes is a filled dot, the o
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import textwrap
@@ -30,13 +31,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="activations to draw (default: all of them, as listed by `jrelu list`)",
     )
-    parser.add_argument("--dpi", type=int, default=100, help="resolution of a PNG (default %(default)s)")
+    parser.add_argument(
+        "--dpi", type=int, default=100, help="resolution of a PNG (default %(default)s)"
+    )
 
 
 def _xrange(kinks: Sequence[float]) -> tuple[float, float]:
     lo = min(-4.0, min(kinks, default=0.0) - 2.0)
     hi = max(3.0, max(kinks, default=0.0) + 2.0)
     return lo, hi
+
+
+def kink_points(spec: Any) -> list[dict[str, float]]:
+    """What the figure marks at each kink of ``spec``: the point, jrelu's derivative there (``jax.grad``
+    of the public function), and the one-sided limits (the derivative just left and right of it)."""
+    import jax
+    import numpy as np
+
+    lo, hi = _xrange(spec.kinks)
+    eps = 1e-3 * (hi - lo)
+    df = jax.grad(lambda x: spec(x))
+    out = []
+    for k in sorted(spec.kinks):
+        out.append(
+            {
+                "x": float(k),
+                "value": float(spec(np.float32(k))),
+                "derivative": float(df(np.float32(k))),
+                "left": float(df(np.float32(k - eps))),
+                "right": float(df(np.float32(k + eps))),
+            }
+        )
+    return out
 
 
 def _panel(ax: Any, spec: Any) -> None:
@@ -56,28 +82,46 @@ def _panel(ax: Any, spec: Any) -> None:
     if spec.random and {"lower", "upper"} <= set(spec.params):
         neg = xs[xs <= 0]
         ax.fill_between(
-            neg, spec.params["lower"] * neg, spec.params["upper"] * neg,
-            color="C0", alpha=0.15, lw=0, label="training: slope ~ U(lower, upper)",
-        )  # fmt: skip
+            neg,
+            spec.params["lower"] * neg,
+            spec.params["upper"] * neg,
+            color="C0",
+            alpha=0.15,
+            lw=0,
+            label="training: slope ~ U(lower, upper)",
+        )
     ax.plot(xs, np.asarray(f(xs)), color="C0", lw=2, label="f(x)")
     # The derivative piece by piece, so the jumps are not drawn as steep lines.
     edges = [lo, *kinks, hi]
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
         seg = np.linspace(a + eps, b - eps, 200, dtype=np.float32)
-        ax.plot(seg, np.asarray(df(seg)), color="C3", lw=1.6, ls="--", label="f'(x)" if i == 0 else None)
-    for j, k in enumerate(kinks):
-        at = np.float32(k)
-        sides = np.array([k - eps, k + eps], np.float32)
+        ax.plot(
+            seg, np.asarray(df(seg)), color="C3", lw=1.6, ls="--", label="f'(x)" if i == 0 else None
+        )
+    for j, p in enumerate(kink_points(spec)):
+        k, d = p["x"], p["derivative"]
         ax.axvline(k, color="0.5", lw=0.8, ls=":")
-        ax.plot([k], [float(f(at))], "o", ms=4, color="C0")
-        ax.plot(sides, np.asarray(df(sides)), "o", mfc="white", mec="C3", ms=6,
-                label="one-sided limits" if j == 0 else None)  # fmt: skip
-        d = float(df(at[None])[0])
+        ax.plot([k], [p["value"]], "o", ms=4, color="C0")
+        ax.plot(
+            [k - eps, k + eps],
+            [p["left"], p["right"]],
+            "o",
+            mfc="white",
+            mec="C3",
+            ms=6,
+            label="one-sided limits" if j == 0 else None,
+        )
         ax.plot([k], [d], "o", color="C3", ms=6, label="jrelu's f'(kink)" if j == 0 else None)
         right = k > (lo + hi) / 2  # label on the side with room
-        ax.annotate(f"f'({k:g}) = {d:.4g}", (k, d), xytext=(-6 if right else 6, 6),
-                    textcoords="offset points", ha="right" if right else "left",
-                    fontsize=8, color="C3")  # fmt: skip
+        ax.annotate(
+            f"f'({k:g}) = {d:.4g}",
+            (k, d),
+            xytext=(-6 if right else 6, 6),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=8,
+            color="C3",
+        )
     params = ", ".join(f"{k}={v:.4g}" for k, v in spec.params.items())
     ax.set_title(f"{spec.name}({params})" if params else spec.name, fontsize=10)
     ax.set_xlabel(textwrap.fill(spec.kink_rule, 52), fontsize=7.5)
@@ -106,8 +150,14 @@ def draw(names: Sequence[str] | None = None) -> Any:
             if lab not in handles:
                 handles[lab] = h
                 labels.append(lab)
-    fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
-               ncols=len(labels), fontsize=8, frameon=False)  # fmt: skip
+    fig.legend(
+        [handles[lab] for lab in labels],
+        labels,
+        loc="outside lower center",
+        ncols=len(labels),
+        fontsize=8,
+        frameon=False,
+    )
     fig.suptitle("jrelu: activations (solid) and derivatives (dashed); kinks dotted", fontsize=11)
     return fig
 

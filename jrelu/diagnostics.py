@@ -71,7 +71,14 @@ def _as_float(fname: str, x: Any) -> jax.Array:
 
 
 def _batch_axes(fname: str, x: jax.Array, axis: int | Sequence[int]) -> tuple[int, ...]:
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    if isinstance(axis, int | np.integer):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, Sequence) and not isinstance(axis, str):
+        axes = tuple(axis)
+    else:
+        raise TypeError(
+            f"jrelu.diagnostics.{fname}: axis must be an int or a sequence of ints, got {axis!r}."
+        )
     if x.ndim == 0:
         raise ValueError(
             f"jrelu.diagnostics.{fname}: activations must have a batch axis, got a scalar; pass an "
@@ -267,6 +274,9 @@ def gradient_norms(tree: Any, *, by: str = "layer") -> dict[str, jax.Array]:
     Works on any pytree: a Flax Linen ``params`` dict, an NNX ``State`` (from ``nnx.grad`` or
     ``nnx.state``), a list of ``{"w": ..., "b": ...}`` dicts. A *layer* is the node that holds the arrays:
     the leaf's path without its last key (``Dense_3/kernel`` and ``Dense_3/bias`` form ``Dense_3``).
+    Arrays at the top level of the tree (a flat ``{"w1": ..., "b1": ...}`` dict) are each their own layer.
+    Stacked layers (``nn.scan``, ``nnx.vmap``-ed init) form one layer; index them apart first, e.g.
+    ``[jax.tree.map(lambda a: a[i], stacked) for i in range(n)]``.
 
     Args:
       tree: the pytree; leaves that are not floating point arrays are skipped.
@@ -293,28 +303,31 @@ def gradient_norms(tree: Any, *, by: str = "layer") -> dict[str, jax.Array]:
             f"jrelu.diagnostics.gradient_norms: by must be 'layer' or 'leaf', got {by!r}."
         )
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    sums: dict[str, jax.Array] = {}
-    order: list[str] = []
+    groups: dict[str, list[jax.Array]] = {}
     for path, leaf in leaves:
         if not hasattr(leaf, "dtype") or not jnp.issubdtype(leaf.dtype, jnp.floating):
             continue
         names = _path_names(path)
         if by == "layer" and len(names) > 1:
             names = names[:-1]
-        name = "/".join(names) or "."
         leaf = jnp.asarray(leaf)
-        sq = jnp.sum(jnp.square(leaf.astype(jnp.promote_types(leaf.dtype, jnp.float32))))
-        if name in sums:
-            sums[name] = sums[name] + sq
-        else:
-            sums[name] = sq
-            order.append(name)
-    if not sums:
+        groups.setdefault("/".join(names) or ".", []).append(
+            _norm(leaf.astype(jnp.promote_types(leaf.dtype, jnp.float32)).reshape(-1))
+        )
+    if not groups:
         raise ValueError(
             "jrelu.diagnostics.gradient_norms: the tree has no floating point arrays "
             f"(got {type(tree).__name__})."
         )
-    return {name: jnp.sqrt(sums[name]) for name in sorted(order, key=_natural_key)}
+    return {name: _norm(jnp.stack(groups[name])) for name in sorted(groups, key=_natural_key)}
+
+
+def _norm(v: jax.Array) -> jax.Array:
+    # sqrt(sum(v**2)) scaled by max|v| first, so that neither the squares of tiny gradients (below
+    # ~1e-19 in float32) underflow to 0 nor those of huge ones (above ~1e19) overflow to inf.
+    m = jnp.max(jnp.abs(v), initial=0.0)
+    safe = jnp.where((m > 0) & jnp.isfinite(m), m, 1.0)
+    return jnp.where(jnp.isfinite(m), safe * jnp.sqrt(jnp.sum(jnp.square(v / safe))), m)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -330,7 +343,9 @@ def is_jrelu_module(module: Any, method_name: str = "__call__") -> bool:
     mutable=["intermediates"])``.
     """
     module_name = type(module).__module__ or ""
-    return method_name == "__call__" and (module_name == "jrelu" or module_name.startswith("jrelu."))
+    return method_name == "__call__" and (
+        module_name == "jrelu" or module_name.startswith("jrelu.")
+    )
 
 
 def _is_linen(model: Any) -> bool:
@@ -366,8 +381,9 @@ def activations(intermediates: Any, model: Any = None) -> dict[str, jax.Array]:
 
     Returns:
       A dict from the module's path (``Block_0/ReLU_0``; a sown value: ``Block_0/name``) to the array;
-      a module called several times gives ``path#0``, ``path#1``, ... Order: the tree's, with numbers
-      compared as numbers.
+      a module called several times gives ``path#0``, ``path#1``, ... Order: Linen's is the call order;
+      NNX keeps none, so its names are sorted (numbers compared as numbers: ``layers/2`` before
+      ``layers/10``).
     """
     modules: dict[tuple[str, ...], Any] | None = None
     if model is not None and _is_nnx(model):
@@ -377,7 +393,8 @@ def activations(intermediates: Any, model: Any = None) -> dict[str, jax.Array]:
             tuple(map(str, p)): m for p, m in nnx.iter_graph(model) if isinstance(m, nnx.Module)
         }
     out: dict[str, jax.Array] = {}
-    if (type(intermediates).__module__ or "").startswith("flax.nnx"):  # an NNX State
+    nnx_state = (type(intermediates).__module__ or "").startswith("flax.nnx")
+    if nnx_state:
         from flax import nnx
 
         to_pure = getattr(nnx, "to_pure_dict", None)
@@ -401,7 +418,9 @@ def activations(intermediates: Any, model: Any = None) -> dict[str, jax.Array]:
         _add(out, "/".join(path), node)
 
     walk(intermediates, ())
-    return {k: out[k] for k in sorted(out, key=_natural_key)}
+    if nnx_state or modules is not None:  # NNX keeps no call order; sort names, numbers as numbers
+        return {k: out[k] for k in sorted(out, key=_natural_key)}
+    return out
 
 
 def capture(model: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, jax.Array]]:
@@ -513,4 +532,3 @@ def format_stats(
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )
-

@@ -246,7 +246,9 @@ DOC = pathlib.Path(__file__).parents[1] / "README.md"
 
 
 def test_readme_examples_run():
-    (section,) = re.findall(r"<!-- BEGIN flax -->(.*?)<!-- END flax -->", DOC.read_text(), flags=re.S)
+    (section,) = re.findall(
+        r"<!-- BEGIN flax -->(.*?)<!-- END flax -->", DOC.read_text(), flags=re.S
+    )
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) >= 2
     for block in blocks:

@@ -25,7 +25,9 @@ def test_float32_within_2_ulp_of_float64(spec, params):
     # Gradients: 2 ulp, or 1e-6 absolute where the gradient is tiny next to 1.
     gerr = np.abs(dx - dref)[keep]
     bound = np.maximum(2 * ulp(dref[keep], np.float32), 1e-6)
-    assert np.all(gerr <= bound), f"gradient off by {gerr.max():.3g} at x={x[keep][np.argmax(gerr / bound)]}"
+    assert np.all(gerr <= bound), (
+        f"gradient off by {gerr.max():.3g} at x={x[keep][np.argmax(gerr / bound)]}"
+    )
 
 
 @pytest.mark.parametrize(("spec", "params"), CASES)

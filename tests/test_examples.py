@@ -1,0 +1,203 @@
+"""The examples: each runs with --quick into a temporary folder, in this process (one JAX start-up for
+all), and writes a PNG and a JSON that parse and hold sensible numbers; the README section is generated
+from the committed full-run results."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib.util
+import io
+import json
+import math
+import pathlib
+import struct
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import jrelu
+
+pytest.importorskip(
+    "sklearn", reason="the examples use scikit-learn's bundled digits (pip install -e .[dev])"
+)
+pytest.importorskip(
+    "matplotlib", reason="the examples draw with matplotlib (pip install -e .[dev])"
+)
+
+EXAMPLES_DIR = pathlib.Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("[0-9][0-9]_*.py"))
+ALLOWED_IMPORTS = {
+    "__future__",
+    "argparse",
+    "collections",
+    "json",
+    "math",
+    "os",
+    "typing",  # standard library
+    "jax",
+    "flax",
+    "optax",
+    "numpy",
+    "matplotlib",
+    "sklearn",
+    "jrelu",
+}
+
+
+def load(path: pathlib.Path) -> types.ModuleType:
+    name = f"jrelu_example_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses (flax modules) look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def png_size(path: pathlib.Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def finite_numbers(obj) -> bool:
+    """Every float in a JSON tree is finite (NaN or inf would mean a broken run)."""
+    if isinstance(obj, dict):
+        return all(finite_numbers(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(finite_numbers(v) for v in obj)
+    return not isinstance(obj, float) or math.isfinite(obj)
+
+
+def test_seven_numbered_examples():
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_imports_only_the_allowed_libraries(path):
+    """Self-contained and forkable: nothing from the repository but jrelu, no shared helper module."""
+    tree = ast.parse(path.read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}: relative import"
+            roots.add(node.module.split(".")[0])
+    assert roots <= ALLOWED_IMPORTS, f"{path.name} imports {sorted(roots - ALLOWED_IMPORTS)}"
+    assert ast.get_docstring(tree), f"{path.name} has no docstring"
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert "main" in names
+
+
+# Per example: an independent expectation the quick run must meet.
+def check_01(r):
+    for name, f in r["functions"].items():
+        spec = jrelu.FUNCTIONS[name]
+        for k in f["kinks"]:  # jrelu's derivative at each kink is the registry's float64 convention
+            want = float(spec.derivative(np.array(k["x"]), **spec.params))
+            assert k["jrelu"] == pytest.approx(want, rel=1e-6), name
+        assert f["max_rel_err_value"] < 1e-6, name
+    assert r["functions"]["leaky_relu"]["kinks"][0]["peer"] == 1.0  # jax.nn's convention
+
+
+def check_02(r):
+    std = r["results"]["standard"]
+    # Sigmoid's first layer gets far less gradient than its last; ReLU at He init does not shrink so.
+    assert std["sigmoid"]["first_over_last"] < 1e-2
+    assert std["relu"]["first_over_last"] > 0.1
+    assert len(std["relu"]["grad_norm_per_layer"]) == r["config"]["depth"]
+
+
+def check_03(r):
+    relu = r["results"]["relu"]["history"][0]["layers"]
+    # At He init with zero biases a ReLU unit is off for about half of the inputs.
+    assert all(0.3 < s["sparsity"] < 0.7 for s in relu.values())
+    elu = r["results"]["elu"]["history"][-1]["layers"]
+    assert all(s["sparsity"] == 0.0 and s["negative_fraction"] > 0.2 for s in elu.values())
+
+
+def check_04(r):
+    broken = r["results"]["negative bias init"]["relu (broken)"]
+    # Biases of -0.5 under LeCun-normal weights switch off whole deep layers from the start.
+    assert broken["dead_at_init"] > 0.2 and max(broken["dead_per_layer"][0]) > 0.5
+    assert 0.0 <= broken["test_accuracy_mean"] <= 1.0
+
+
+def check_05(r):
+    selu, relu = r["results"]["selu"], r["results"]["relu"]
+    assert 0.8 < selu["variance"][0] < 1.25 and abs(selu["mean"][0]) < 0.2
+    assert relu["final_variance"] < 0.5 * selu["final_variance"]  # ReLU at LeCun init shrinks
+    alpha = r["results"]["selu + AlphaDropout(0.1)"]
+    assert 0.7 < alpha["final_variance"] < 1.4
+
+
+def check_06(r):
+    for name, res in r["results"].items():
+        assert len(res["test_accuracy"]) == r["config"]["seeds"], name
+        assert all(0.0 <= a <= 1.0 for a in res["test_accuracy"])
+    assert set(r["results"]["prelu"]["prelu_slopes_mean"]) == {"PReLU_0", "PReLU_1", "PReLU_2"}
+
+
+def check_07(r):
+    res = r["results"]["prelu, no decay on slopes"]
+    assert [s["channels"] for s in res["slope_summary"].values()] == [8, 16, 32]
+    assert res["slope_curve"][0]["PReLU_0"] == [pytest.approx(0.25)]  # the initial slope
+
+
+CHECKS = {f"{i:02d}": globals()[f"check_{i:02d}"] for i in range(1, 8)}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_quick_run_writes_png_and_json(path, tmp_path):
+    module = load(path)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        returned = module.main(["--quick", "--out", str(tmp_path)])
+    printed = buf.getvalue()
+    assert "---" in printed, "no table printed"  # the findings table
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs, "no PNG written"
+    for png in pngs:
+        width, height = png_size(png)
+        assert width > 200 and height > 150
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["example"] == path.stem and data["quick"] is True
+    assert finite_numbers(data)
+    assert json.loads(json.dumps(returned)) == data  # main() returns what it wrote
+    CHECKS[path.name[:2]](data)
+    # The README renderer accepts a (partial, quick) result set too.
+    update_readme = load(EXAMPLES_DIR / "update_readme.py")
+    data["_dir"] = path.stem
+    text = update_readme.render({path.stem: data})
+    assert "quick mode: not for publication" in text and f"{path.stem}/" in text
+
+
+def test_readme_update_touches_only_the_marked_section():
+    update_readme = load(EXAMPLES_DIR / "update_readme.py")
+    readme = "# t\n\nbefore\n<!-- BEGIN measurements -->\nold\n<!-- END measurements -->\nafter\n"
+    new = update_readme.update(readme, "new body\n")
+    assert (
+        new
+        == "# t\n\nbefore\n<!-- BEGIN measurements -->\nnew body\n<!-- END measurements -->\nafter\n"
+    )
+    assert update_readme.update(new, "new body\n") == new  # idempotent
+    with pytest.raises(ValueError, match="no <!-- BEGIN measurements -->"):
+        update_readme.update("# no markers\n", "x")
+
+
+def test_committed_results_and_readme_agree():
+    """README.md's section is what update_readme.py renders from examples/results (full runs)."""
+    results = EXAMPLES_DIR / "results"
+    if not (results / "run_all.json").is_file():
+        pytest.skip("no committed full-run results (python examples/run_all.py)")
+    update_readme = load(EXAMPLES_DIR / "update_readme.py")
+    loaded = update_readme.load(str(results))
+    assert sorted(loaded) == [p.stem for p in EXAMPLES]
+    assert not any(r["quick"] for r in loaded.values()), "committed results come from --quick runs"
+    for name in loaded:
+        for png in (results / name).glob("*.png"):
+            assert png.stat().st_size < 200_000, f"{png} is over 200 kB"
+    assert update_readme.main(["--check"]) == 0, "README.md is stale: run examples/update_readme.py"
