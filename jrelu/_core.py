@@ -19,6 +19,7 @@ custom function for ``y``, so higher derivatives go through the same rules and n
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -49,6 +50,8 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
     Python ``int``/``float`` scalars are accepted everywhere (as weakly typed float, or int where the
     function keeps integers); integer *arrays* only where ``allow_int``; bool and complex never.
     """
+    if isinstance(x, jax.Array) and x.dtype in _FLOATS:  # the common case, kept cheap
+        return x
     if isinstance(x, bool | np.bool_):
         raise TypeError(f"jrelu.{fname}: x must be a real number or array, got bool {x!r}.")
     if isinstance(x, complex | np.complexfloating):
@@ -86,6 +89,9 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
     return x
 
 
+_FLOATS = frozenset(np.dtype(d) for d in ("float16", "float32", "float64", jnp.bfloat16))
+
+
 def compute_dtype(dtype: Any) -> Any:
     """The dtype the math runs in: float32 for every narrower float (bf16, f16, float8), else itself."""
     dtype = np.dtype(dtype)
@@ -116,6 +122,8 @@ def check_param(
     if isinstance(value, bool | np.bool_):
         raise TypeError(f"jrelu.{fname}: {pname} must be a real number, got bool {value!r}.")
     cdt = compute_dtype(x.dtype)
+    if type(value) in (float, int):  # a Python number: checked and converted once, then cached
+        return _python_number(fname, pname, value, nonzero, cdt)
     if is_concrete(value):
         try:
             arr = np.asarray(value)
@@ -158,6 +166,20 @@ def check_param(
             "(it is aligned with x's trailing axes and may not enlarge x); e.g. give one value per "
             "channel for channels-last input of shape (..., C), as shape (C,)."
         )
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _python_number(
+    fname: str, pname: str, value: float, nonzero: bool, cdt: np.dtype
+) -> np.ndarray:
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"jrelu.{fname}: {pname} must be finite, got {v!r}.")
+    if nonzero and v == 0:
+        raise ValueError(f"jrelu.{fname}: {pname} must be nonzero, got {v!r}.")
+    out = np.asarray(value, dtype=cdt)
+    out.flags.writeable = False  # shared between calls
     return out
 
 
