@@ -319,3 +319,18 @@ def test_format_stats_by_hand():
 def test_importing_diagnostics_does_not_import_flax():
     code = "import sys, jrelu.diagnostics; assert 'flax' not in sys.modules, sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_readme_toolkit_example_runs(capsys):
+    """The README's toolkit section runs as written (its numbers are computed, not typed)."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    (section,) = re.findall(r"<!-- BEGIN toolkit -->(.*?)<!-- END toolkit -->", readme, flags=re.S)
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert set(scope["stats"]) and all("dead_fraction" in v for v in scope["stats"].values())
+    assert "dead_fraction" in capsys.readouterr().out
+    assert scope["norms"]
