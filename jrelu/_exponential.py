@@ -100,12 +100,59 @@ def elu(x: Any, alpha: Any = 1.0) -> Array:
 # --------------------------------------------------------------------------------------------------
 
 
+def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
+    """``a * b = p + e`` exactly (Dekker's product with Veltkamp splitting; no FMA needed)."""
+    split = np.asarray(2.0 ** ((np.finfo(a.dtype).nmant + 2) // 2) + 1, a.dtype)
+
+    def halves(v: Array) -> tuple[Array, Array]:
+        c = split * v
+        hi = c - (c - v)
+        return hi, v - hi
+
+    p = a * b
+    (ah, al), (bh, bl) = halves(a), halves(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _celu_value_positive(x: Array, alpha: Array) -> Array:
+    # alpha > 0: z = x / alpha <= 0, where expm1 is well conditioned -- no compensation needed.
+    neg = jnp.minimum(x, 0)
+    tiny = jnp.abs(neg) < jnp.abs(alpha) * np.finfo(x.dtype).eps
+    return jnp.where(x > 0, x, jnp.where(tiny, neg, alpha * expm1(neg / alpha)))
+
+
 def _celu_value(x: Array, alpha: Array) -> Array:
     neg = jnp.minimum(x, 0)
     # Where |x / alpha| is below half an ulp of 1, alpha * expm1(x / alpha) is x to working precision
     # -- and x / alpha may underflow to a flushed subnormal there.
     tiny = jnp.abs(neg) < jnp.abs(alpha) * np.finfo(x.dtype).eps
-    return jnp.where(x > 0, x, jnp.where(tiny, neg, alpha * expm1(neg / alpha)))
+    z = neg / alpha
+    em1 = expm1(z)
+    # For a negative alpha, z = x / alpha > 0 and e^z amplifies the rounding of the quotient (by z,
+    # e.g. 4 ulp at x = -6, alpha = -0.625): add the quotient's rounding error back,
+    # expm1(z + dz) = expm1(z) + e^z dz, with dz = (neg - z * alpha) / alpha from an exact product.
+    # Far beyond log(max), expm1 is -1 or overflows anyway; clipping keeps the splitting finite.
+    bound = np.asarray(2.5 * np.log(np.finfo(x.dtype).max), x.dtype)
+    zc = jnp.clip(z, -bound, bound)
+    p, e = _two_product(zc, alpha)
+    dz = jnp.where(z == zc, ((neg - p) - e) / alpha, jnp.zeros_like(z))
+    corrected = em1 + (em1 + 1) * dz
+    em1 = jnp.where(jnp.isfinite(corrected), corrected, em1)
+    # Near float max, e^z may overflow while alpha e^z (|alpha| < 1) does not: alpha (e^z - 1) is then
+    # sign(alpha) e^(z + log|alpha|) to working precision.
+    huge = _sign_exp(alpha, zc, dz)
+    out = jnp.where(jnp.isinf(em1) & jnp.isfinite(huge), huge, alpha * em1)
+    return jnp.where(x > 0, x, jnp.where(tiny, neg, out))
+
+
+def _sign_exp(alpha: Array, z: Array, dz: Array) -> Array:
+    """``sign(alpha) * exp(z + dz + log|alpha|)``, for z where e^z alone overflows (the sum's rounding
+    error is carried separately, Knuth's two-sum, and applied as a factor)."""
+    log_a = jnp.log(jnp.abs(alpha))
+    w = z + log_a
+    t = w - z
+    err = (z - (w - t)) + (log_a - t) + dz
+    return jnp.sign(alpha) * ((expm1(w) + 1) * (1 + err))
 
 
 def _celu_slope(y: Array, pos: Array | None, alpha: Array, *, storage: Any) -> Array:
@@ -125,6 +172,10 @@ def _celu_dalpha(x: Array, alpha: Array) -> Array:
 
 _celu_rule = rectifier("celu", _celu_value, _celu_slope, (_celu_dalpha,))
 _celu_jit = jax.jit(_celu_rule, static_argnums=0)
+# The same rule with the plain value, for a concrete alpha > 0 (the common case: no compensation).
+_celu_positive_jit = jax.jit(
+    rectifier("celu", _celu_value_positive, _celu_slope, (_celu_dalpha,)), static_argnums=0
+)
 
 
 def celu(x: Any, alpha: Any = 1.0) -> Array:
@@ -163,6 +214,8 @@ def celu(x: Any, alpha: Any = 1.0) -> Array:
     """
     x = check_input("celu", x)
     alpha = check_param("celu", "alpha", alpha, x, nonzero=True)
+    if all_nonnegative(alpha):
+        return _celu_positive_jit("y", x, alpha)
     return _celu_jit("y", x, alpha)
 
 

@@ -44,6 +44,15 @@ def _times(a: NDArray, x: NDArray) -> NDArray:
     return np.where(a == 0, 0.0, a * x)
 
 
+def _celu_neg(x: NDArray, a: NDArray, d: bool = False) -> NDArray:
+    """celu's negative side (or its derivative) with x / alpha in extended precision: for a negative
+    alpha, e^(x/alpha) magnifies the rounding of the quotient by x/alpha, which a float64 quotient
+    would put into the float64 reference itself."""
+    z = np.minimum(x, 0).astype(np.longdouble) / np.asarray(a, np.longdouble)
+    out = np.exp(z) if d else np.asarray(a, np.longdouble) * np.expm1(z)
+    return out.astype(np.float64)
+
+
 def _neg_exp(x: NDArray, a: NDArray) -> NDArray:
     return a * np.expm1(np.minimum(x, 0))
 
@@ -200,12 +209,8 @@ _SPECS = (
         fn=celu,
         family="exponential",
         params={"alpha": 1.0},
-        value=_nan_aware(
-            lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
-        ),
-        derivative=_nan_aware(
-            lambda x, alpha: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))
-        ),
+        value=_nan_aware(lambda x, alpha: np.where(x > 0, x, _celu_neg(x, alpha))),
+        derivative=_nan_aware(lambda x, alpha: np.where(x > 0, 1.0, _celu_neg(x, alpha, d=True))),
         kinks=(0.0,),
         kink_rule="celu'(0) = 1 (continuous)",
         baseline=jax.nn.celu,
