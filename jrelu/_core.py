@@ -20,7 +20,6 @@ custom function for ``y``, so higher derivatives go through the same rules and n
 from __future__ import annotations
 
 import functools
-import numbers
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -353,10 +352,6 @@ def rectifier(
     f.defjvp(jvp, symbolic_zeros=True)
     f.__name__ = f"_{name}_rule"
     return f
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -114,18 +114,21 @@ def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
+def _celu_tiny(neg: Array, alpha: Array) -> Array:
+    """Where |x / alpha| is below half an ulp of 1, alpha * expm1(x / alpha) is x to working precision
+    -- and x / alpha may underflow to a flushed subnormal there."""
+    return jnp.abs(neg) < jnp.abs(alpha) * np.finfo(neg.dtype).eps
+
+
 def _celu_value_positive(x: Array, alpha: Array) -> Array:
     # alpha > 0: z = x / alpha <= 0, where expm1 is well conditioned -- no compensation needed.
     neg = jnp.minimum(x, 0)
-    tiny = jnp.abs(neg) < jnp.abs(alpha) * np.finfo(x.dtype).eps
-    return jnp.where(x > 0, x, jnp.where(tiny, neg, alpha * expm1(neg / alpha)))
+    return jnp.where(x > 0, x, jnp.where(_celu_tiny(neg, alpha), neg, alpha * expm1(neg / alpha)))
 
 
 def _celu_value(x: Array, alpha: Array) -> Array:
     neg = jnp.minimum(x, 0)
-    # Where |x / alpha| is below half an ulp of 1, alpha * expm1(x / alpha) is x to working precision
-    # -- and x / alpha may underflow to a flushed subnormal there.
-    tiny = jnp.abs(neg) < jnp.abs(alpha) * np.finfo(x.dtype).eps
+    tiny = _celu_tiny(neg, alpha)
     z = neg / alpha
     em1 = expm1(z)
     # For a negative alpha, z = x / alpha > 0 and e^z amplifies the rounding of the quotient (by z,
