@@ -39,10 +39,6 @@ _WORD = 8  # bits per mask word: uint8 words, 1/32 of a float32 activation
 # --------------------------------------------------------------------------------------------------
 
 
-def _dtype_name(dtype: Any) -> str:
-    return str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
-
-
 def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
     """Convert ``x`` to an array and check its dtype; the message names ``jrelu.<fname>``.
 
@@ -109,7 +105,6 @@ def check_param(
     x: Array,
     *,
     nonzero: bool = False,
-    scalar: bool = False,
 ) -> Any:
     """Check a hyperparameter and return it ready for the kernels.
 
@@ -138,11 +133,7 @@ def check_param(
             raise TypeError(
                 f"jrelu.{fname}: {pname} must be a real number or array, got dtype {arr.dtype}."
             )
-        arr64 = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr64)):
-            raise ValueError(f"jrelu.{fname}: {pname} must be finite, got {_show(arr64)}.")
-        if nonzero and np.any(arr64 == 0):
-            raise ValueError(f"jrelu.{fname}: {pname} must be nonzero, got {_show(arr64)}.")
+        _check_values(fname, pname, arr.astype(np.float64), nonzero)
         out = np.asarray(arr, dtype=cdt)
     else:
         dt = value.dtype
@@ -153,8 +144,6 @@ def check_param(
             raise TypeError(f"jrelu.{fname}: {pname} must be real, got dtype {dt}.")
         out = value
     shape = np.shape(out)
-    if scalar and shape != ():
-        raise ValueError(f"jrelu.{fname}: {pname} must be a scalar, got shape {shape}.")
     try:
         full = jnp.broadcast_shapes(x.shape, shape)
     except ValueError:
@@ -172,14 +161,18 @@ def check_param(
 def _python_number(
     fname: str, pname: str, value: float, nonzero: bool, cdt: np.dtype
 ) -> np.ndarray:
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"jrelu.{fname}: {pname} must be finite, got {v!r}.")
-    if nonzero and v == 0:
-        raise ValueError(f"jrelu.{fname}: {pname} must be nonzero, got {v!r}.")
+    _check_values(fname, pname, np.asarray(value, np.float64), nonzero)
     out = np.asarray(value, dtype=cdt)
     out.flags.writeable = False  # shared between calls
     return out
+
+
+def _check_values(fname: str, pname: str, arr64: np.ndarray, nonzero: bool) -> None:
+    """The value checks a concrete hyperparameter gets: finite, and nonzero where required."""
+    if not np.all(np.isfinite(arr64)):
+        raise ValueError(f"jrelu.{fname}: {pname} must be finite, got {_show(arr64)}.")
+    if nonzero and np.any(arr64 == 0):
+        raise ValueError(f"jrelu.{fname}: {pname} must be nonzero, got {_show(arr64)}.")
 
 
 def _show(arr: np.ndarray) -> str:

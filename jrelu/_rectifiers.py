@@ -158,9 +158,9 @@ _leaky_rule = rectifier("leaky_relu", _leaky_value, _leaky_slope, (_leaky_dslope
 _leaky_jit = jax.jit(_leaky_rule, static_argnums=0)
 
 
-def _leaky(fname: str, pname: str, x: Any, slope: Any, *, scalar: bool) -> Array:
+def _leaky(fname: str, pname: str, x: Any, slope: Any) -> Array:
     x = check_input(fname, x)
-    slope = check_param(fname, pname, slope, x, scalar=scalar)
+    slope = check_param(fname, pname, slope, x)
     mode = "y" if all_nonnegative(slope) else "mask"
     return _leaky_jit(mode, x, slope)
 
@@ -204,7 +204,7 @@ def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:
     References:
       Maas, Hannun & Ng, *Rectifier Nonlinearities Improve Neural Network Acoustic Models*, ICML 2013.
     """
-    return _leaky("leaky_relu", "negative_slope", x, negative_slope, scalar=False)
+    return _leaky("leaky_relu", "negative_slope", x, negative_slope)
 
 
 def prelu(x: Any, negative_slope: Any) -> Array:
@@ -247,4 +247,4 @@ def prelu(x: Any, negative_slope: Any) -> Array:
     References:
       He, Zhang, Ren & Sun, *Delving Deep into Rectifiers*, ICCV 2015.
     """
-    return _leaky("prelu", "negative_slope", x, negative_slope, scalar=False)
+    return _leaky("prelu", "negative_slope", x, negative_slope)
