@@ -49,7 +49,7 @@ def fmt_tensors(v: float | None) -> str:
 
 def _labels(results: dict[str, Any]) -> list[str]:
     seen: dict[str, None] = {}
-    for section in ("speed", "memory", "train_step"):
+    for section in ("speed", "memory", "train_step", "dispatch"):
         for r in results.get(section, []):
             if r.get("impl") not in ("identity", "copy"):
                 seen.setdefault(r["label"], None)

@@ -20,6 +20,7 @@ custom function for ``y``, so higher derivatives go through the same rules and n
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -117,7 +118,8 @@ def check_param(
         raise TypeError(f"jrelu.{fname}: {pname} must be a real number, got bool {value!r}.")
     cdt = compute_dtype(x.dtype)
     if type(value) in (float, int):  # a Python number: checked and converted once, then cached
-        return _python_number(fname, pname, value, nonzero, cdt)
+        # The sign bit is part of the key: 0.0 == -0.0 (and hashes alike), but they are not the same slope.
+        return _python_number(fname, pname, value, nonzero, cdt, math.copysign(1.0, value) < 0)
     if is_concrete(value):
         try:
             arr = np.asarray(value)
@@ -159,7 +161,7 @@ def check_param(
 
 @functools.lru_cache(maxsize=1024)
 def _python_number(
-    fname: str, pname: str, value: float, nonzero: bool, cdt: np.dtype
+    fname: str, pname: str, value: float, nonzero: bool, cdt: np.dtype, signbit: bool
 ) -> np.ndarray:
     _check_values(fname, pname, np.asarray(value, np.float64), nonzero)
     out = np.asarray(value, dtype=cdt)
@@ -184,7 +186,47 @@ def _show(arr: np.ndarray) -> str:
 
 def all_nonnegative(*params: Any) -> bool:
     """True when every parameter is concrete and >= 0: then ``x > 0`` can be read off ``y > 0``."""
-    return all(is_concrete(p) and bool(np.all(np.asarray(p) >= 0)) for p in params)
+    for p in params:
+        if not is_concrete(p):
+            return False
+        if (
+            isinstance(p, np.ndarray) and p.ndim == 0
+        ):  # the common case (a Python number), kept cheap
+            if not float(p) >= 0:
+                return False
+        elif not bool(np.all(np.asarray(p) >= 0)):
+            return False
+    return True
+
+
+_ON_DEVICE: dict[tuple[np.dtype, bytes], Array] = {}
+
+
+def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
+    """Hyperparameters ready for a jitted kernel.
+
+    In an eager call (``x`` concrete), a scalar NumPy hyperparameter -- what :func:`check_param` makes of
+    a Python number -- is swapped for a device array made once and cached: jit would otherwise copy it
+    to the device on every call, about 6 us of a 20 us eager call on CPU. Under a trace, and for
+    anything else, the values are returned as they are.
+    """
+    if not is_concrete(x):
+        return params
+    out = []
+    for p in params:
+        if isinstance(p, np.ndarray) and p.ndim == 0:
+            k = (p.dtype, p.tobytes())  # bytes: 0.0 and -0.0 stay apart
+            d = _ON_DEVICE.get(k)
+            if d is None:
+                d = jax.device_put(p)
+                if not is_concrete(d):  # x was a constant inside someone's trace
+                    out.append(p)
+                    continue
+                if len(_ON_DEVICE) < 4096:
+                    _ON_DEVICE[k] = d
+            p = d
+        out.append(p)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from jrelu._core import (
     check_input,
     check_param,
     expm1,
+    on_device,
     rectifier,
     rounded,
 )
@@ -92,7 +93,7 @@ def elu(x: Any, alpha: Any = 1.0) -> Array:
     x = check_input("elu", x)
     alpha = check_param("elu", "alpha", alpha, x)
     mode = "y" if all_nonnegative(alpha) else "mask"
-    return _elu_jit(mode, x, alpha)
+    return _elu_jit(mode, x, *on_device(x, alpha))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -217,9 +218,8 @@ def celu(x: Any, alpha: Any = 1.0) -> Array:
     """
     x = check_input("celu", x)
     alpha = check_param("celu", "alpha", alpha, x, nonzero=True)
-    if all_nonnegative(alpha):
-        return _celu_positive_jit("y", x, alpha)
-    return _celu_jit("y", x, alpha)
+    kernel = _celu_positive_jit if all_nonnegative(alpha) else _celu_jit
+    return kernel("y", x, *on_device(x, alpha))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from jrelu._core import (
     check_param,
     is_concrete,
     keep_nan,
+    on_device,
     rectifier,
     scaled,
 )
@@ -110,6 +111,17 @@ _rrelu_rule = rectifier("rrelu", _rrelu_value, _rrelu_slope, (None, _rrelu_dlowe
 _rrelu_jit = jax.jit(_rrelu_rule, static_argnums=0)
 
 
+def _exceeds(lower: Any, upper: Any) -> bool:
+    """``lower > upper`` anywhere, for concrete values (scalars, the common case, kept cheap)."""
+    if (
+        isinstance(lower, np.ndarray)
+        and isinstance(upper, np.ndarray)
+        and lower.ndim == upper.ndim == 0
+    ):
+        return float(lower) > float(upper)
+    return bool(np.any(np.asarray(lower) > np.asarray(upper)))
+
+
 def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = None) -> Array:
     r"""Randomised leaky ReLU.
 
@@ -155,7 +167,7 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
     given = (lower, upper)
     lower = check_param("rrelu", "lower", lower, x)
     upper = check_param("rrelu", "upper", upper, x)
-    if is_concrete(lower) and is_concrete(upper) and np.any(np.asarray(lower) > np.asarray(upper)):
+    if is_concrete(lower) and is_concrete(upper) and _exceeds(lower, upper):
         raise ValueError(
             f"jrelu.rrelu: lower must be <= upper, got lower={given[0]!r} and upper={given[1]!r}."
         )
@@ -166,6 +178,6 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
             slope = np.asarray(mean, lower.dtype)
         else:
             slope = (lower + upper) / 2
-        return _leaky_jit(mode, x, slope)
+        return _leaky_jit(mode, x, *on_device(x, slope))
     key = check_key("rrelu", key)
-    return _rrelu_jit(mode, x, key, lower, upper)
+    return _rrelu_jit(mode, x, key, *on_device(x, lower, upper))

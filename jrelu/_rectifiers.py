@@ -19,6 +19,7 @@ from jrelu._core import (
     check_input,
     check_param,
     keep_nan,
+    on_device,
     rectifier,
     scaled,
 )
@@ -162,7 +163,7 @@ def _leaky(fname: str, pname: str, x: Any, slope: Any) -> Array:
     x = check_input(fname, x)
     slope = check_param(fname, pname, slope, x)
     mode = "y" if all_nonnegative(slope) else "mask"
-    return _leaky_jit(mode, x, slope)
+    return _leaky_jit(mode, x, *on_device(x, slope))
 
 
 def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:

@@ -1,0 +1,66 @@
+"""Eager calls (no outer jit): a Python-number hyperparameter is checked once, put on the device once and
+reused. So an eager call makes no implicit host-to-device transfer (it works under
+``jax.transfer_guard("disallow")``), and the caches never hold a tracer or confuse 0.0 with -0.0."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import CASES
+
+import jrelu
+from jrelu import _core
+
+X = np.linspace(-7.0, 7.0, 29)
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_eager_call_makes_no_implicit_transfer(spec, params):
+    x = jnp.asarray(X, jnp.float32)
+    _core._ON_DEVICE.clear()  # the first call, which makes the device scalars, runs under the guard too
+    with jax.transfer_guard("disallow"):
+        first = spec.fn(x, **params)
+        again = spec.fn(x, **params)
+    want = spec.value(X, **params)
+    np.testing.assert_allclose(np.asarray(first, np.float64), want, rtol=3e-7, atol=1e-7)
+    np.testing.assert_array_equal(again, first)
+
+
+def test_eager_call_with_a_key_makes_no_implicit_transfer():
+    x = jnp.asarray(X, jnp.float32)
+    key = jax.random.key(3)
+    with jax.transfer_guard("disallow"):
+        y = jrelu.rrelu(x, 0.1, 0.3, key=key)
+    neg = X < 0
+    slope = np.asarray(y, np.float64)[neg] / X[neg]
+    assert np.all((slope >= 0.1 - 1e-6) & (slope <= 0.3 + 1e-6))
+    np.testing.assert_array_equal(np.asarray(y)[~neg], np.asarray(x)[~neg])
+    # Same slopes as under jit (up to one rounding: there lower and upper are folded in as constants).
+    under_jit = jax.jit(lambda x: jrelu.rrelu(x, 0.1, 0.3, key=key))(x)
+    np.testing.assert_allclose(y, under_jit, rtol=2.0**-23, atol=0)
+
+
+def test_a_constant_inside_a_trace_never_enters_the_cache():
+    """``c`` is concrete inside the traced function: the device scalar made there is a tracer, which
+    must not be cached (a later eager call would see a leaked tracer)."""
+    c = jnp.asarray([-2.0, 3.0])
+    _core._ON_DEVICE.clear()
+    traced = jax.jit(lambda: jrelu.leaky_relu(c, 0.375))()
+    assert not any(isinstance(v, jax.core.Tracer) for v in _core._ON_DEVICE.values())
+    eager = jrelu.leaky_relu(c, 0.375)
+    np.testing.assert_array_equal(traced, np.array([-0.75, 3.0], np.float32))
+    np.testing.assert_array_equal(eager, traced)
+
+
+@pytest.mark.parametrize("order", [(0.0, -0.0), (-0.0, 0.0)])
+def test_zero_and_negative_zero_slopes_stay_apart(order):
+    """0.0 == -0.0 and they hash alike, so a cache keyed by value alone would hand back the first one
+    seen. The slope's sign shows in the sign of the output at negative x (IEEE: -1 * -0.0 = +0.0)."""
+    x = jnp.asarray([-1.0, 2.0])
+    for slope in order:
+        for call in (lambda: jrelu.leaky_relu(x, slope), lambda: jrelu.prelu(x, slope)):
+            y = np.asarray(call())
+            assert np.signbit(y[0]) == np.signbit(np.float64(-1.0) * slope)
+            assert y[1] == 2.0
