@@ -36,8 +36,9 @@ def _relu_value(x: Array) -> Array:
 
 
 def _relu_gate(y: Array) -> Array:
-    # Saved: y only. y > 0 exactly where x > 0, so relu'(0) = 0 comes out on its own.
-    return y > 0
+    # Saved: y only. y > 0 exactly where x > 0, so relu'(0) = 0 comes out on its own. y is 0, positive
+    # or NaN, so y != 0 is open where y > 0 and at NaN (see rectifier's gate).
+    return y != 0
 
 
 _relu_rule = rectifier("relu", _relu_value, None, (), gate=_relu_gate)
@@ -91,8 +92,9 @@ def _relu6_value(x: Array) -> Array:
 
 
 def _relu6_gate(y: Array) -> Array:
-    # Saved: y only. 0 < y < 6 exactly where 0 < x < 6 (relu6'(0) = relu6'(6) = 0).
-    return (y > 0) & (y < 6)
+    # Saved: y only. 0 < y < 6 exactly where 0 < x < 6 (relu6'(0) = relu6'(6) = 0). y lies in [0, 6] or
+    # is NaN, so this is open on (0, 6) and at NaN (see rectifier's gate).
+    return (y != 0) & (y != 6)
 
 
 _relu6_rule = rectifier("relu6", _relu6_value, None, (), gate=_relu6_gate)

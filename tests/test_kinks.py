@@ -102,3 +102,6 @@ def test_nan_in_nan_out_and_nan_gradient(spec, params, dtype):
         # Forward mode too.
         _, t = jax.jvp(f, (x,), (jnp.ones_like(x),))
         assert np.isnan(float(t[0])) and np.isfinite(np.asarray(t[1:], np.float32)).all()
+        # And to second order (the rule's NaN factor must carry its NaN through its own derivative).
+        second = jax.vmap(jax.grad(jax.grad(f)))(x)
+        assert np.isnan(float(second[0])) and np.isfinite(np.asarray(second[1:], np.float32)).all()
