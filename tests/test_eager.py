@@ -60,7 +60,7 @@ def test_zero_and_negative_zero_slopes_stay_apart(order):
     seen. The slope's sign shows in the sign of the output at negative x (IEEE: -1 * -0.0 = +0.0)."""
     x = jnp.asarray([-1.0, 2.0])
     for slope in order:
-        for call in (lambda: jrelu.leaky_relu(x, slope), lambda: jrelu.prelu(x, slope)):
-            y = np.asarray(call())
+        for fn in (jrelu.leaky_relu, jrelu.prelu):
+            y = np.asarray(fn(x, slope))
             assert np.signbit(y[0]) == np.signbit(np.float64(-1.0) * slope)
             assert y[1] == 2.0
