@@ -1,0 +1,92 @@
+"""CNN training-step time, jrelu vs jax.nn, over several model shapes: is the bench's CNN ratio the rule?
+
+    python benchmarks/cnn_step_shapes.py     # about a minute on two CPU cores: prints, writes
+                                             # benchmarks/results/cnn-step-shapes-<backend>.json
+
+`jrelu bench` times one small CNN. On XLA:CPU that CNN's step was often slower with jrelu than with
+jax.nn, even where jrelu's own kernels are faster. A profile of leaky_relu at that shape shows why. The
+kernels take the same time, but two convolutions of the backward pass overlap under jax.nn and run one
+after the other under jrelu. Buffer assignment packs the tensors that a step keeps into one arena.
+Keeping y instead of x moves them, and a transposed copy then lands in the slot that a running
+convolution is still reading. XLA:CPU's executor must wait for that (write after read). Whether two
+kernels overlap also varies from run to run: jax.nn's ELU step at the bench shape measured 44 ms in one
+run and 54 ms in another. This script times the same Flax + optax step (3x3 convolutions, Adam) at a few
+batch/width/depth/side shapes, to show whether a ratio belongs to the activation or to one shape.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+import time
+
+import jax
+import numpy as np
+
+from jrelu import _bench_models as bm
+from jrelu import _bench_speed as bs
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FUNCTIONS = ("relu", "elu")
+# (batch, width, depth, side): the bench's own full-run shape first.
+SHAPES = ((32, 32, 3, 32), (32, 32, 4, 32), (16, 64, 3, 32), (32, 16, 3, 32), (64, 32, 3, 16))
+
+
+def time_pair(case: bs.Case, dims: bm.ModelDims, rounds: int = 10, steps: int = 3) -> dict:
+    progs = {
+        impl: bm.train_program(case, impl, "cnn", dims).compile() for impl in ("jrelu", "jax.nn")
+    }
+    states = {impl: list(p.args) for impl, p in progs.items()}
+
+    def run(impl: str, n: int) -> float:
+        s, p = states[impl], progs[impl]
+        t0 = time.perf_counter()
+        for _ in range(n):
+            s[0], s[1], loss = p.fn(*s)
+            loss.block_until_ready()
+        return (time.perf_counter() - t0) / n
+
+    for impl in progs:
+        run(impl, 2)
+    times: dict[str, list[float]] = {impl: [] for impl in progs}
+    for r in range(rounds):  # interleaved, the order flipped every round
+        for impl in ("jrelu", "jax.nn") if r % 2 else ("jax.nn", "jrelu"):
+            times[impl].append(run(impl, steps))
+    med = {impl: float(np.median(v)) for impl, v in times.items()}
+    return {"jrelu": med["jrelu"], "jax.nn": med["jax.nn"], "ratio": med["jrelu"] / med["jax.nn"]}
+
+
+def main() -> None:
+    cases = {c.label: c for c in bs.build_cases(FUNCTIONS)}
+    rows = []
+    for batch, width, depth, side in SHAPES:
+        dims = bm.ModelDims(batch=batch, width=width, depth=depth, side=side)
+        for label, case in cases.items():
+            r = time_pair(case, dims)
+            row = {"batch": batch, "width": width, "depth": depth, "side": side, "fn": label, **r}
+            rows.append(row)
+            print(
+                f"batch {batch:3d} width {width:3d} depth {depth} side {side:3d}  {label:5s}  "
+                f"jrelu {r['jrelu'] * 1e3:7.2f} ms  jax.nn {r['jax.nn'] * 1e3:7.2f} ms  "
+                f"ratio {r['ratio']:.3f}",
+                flush=True,
+            )
+    backend = jax.default_backend()
+    out = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "backend": backend,
+        "device": str(jax.devices()[0].device_kind),
+        "jax_version": jax.__version__,
+        "rows": rows,
+    }
+    path = ROOT / "benchmarks" / "results" / f"cnn-step-shapes-{backend}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    ratios = [r["ratio"] for r in rows]
+    print(
+        f"ratios {min(ratios):.2f}-{max(ratios):.2f}, median {np.median(ratios):.3f}; wrote {path}"
+    )
+
+
+if __name__ == "__main__":
+    main()
