@@ -261,3 +261,34 @@ def test_torch_rows_when_torch_is_importable(tmp_path):
     assert {(r["label"], r["pass"]) for r in rows} == {
         (lb, p) for lb in ("relu", "rrelu[eval]", "rrelu[train]") for p in ("fwd", "fwd+bwd")
     }
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_committed_bench_results_and_readme_agree(capsys):
+    """README.md's bench table is what update_readme.py renders from the newest committed full run."""
+    assert _load_script("update_readme").main(["--check"]) == 0, (
+        "README.md is stale: run benchmarks/update_readme.py"
+    )
+
+
+def test_committed_scheduler_figures_and_readme_agree():
+    """README.md's memory-schedulers section is rendered from benchmarks/results (not typed), and the
+    figures it quotes hold there: jrelu keeps no more than jax.nn in the CNN under either scheduler."""
+    mod = _load_script("memory_schedulers")
+    data = json.loads(mod.OUT.read_text())
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- BEGIN memory-schedulers -->\n", "\n<!-- END memory-schedulers -->"
+    assert readme.split(begin, 1)[1].split(end, 1)[0] == mod.render(data), (
+        "README.md is stale: run benchmarks/memory_schedulers.py"
+    )
+    for sched in data["schedulers"].values():
+        rows = {(r["model"], r["label"], r["impl"]): r["tensors"] for r in sched["rows"]}
+        for (model, label, impl), v in rows.items():
+            if model == "cnn" and impl == "jrelu" and label != "prelu":
+                assert v <= rows[(model, label, "jax.nn")] + 1e-9, (label, v)
