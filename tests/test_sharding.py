@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 from sharding_worker import MESH_SHAPE, MODES, SHAPES
 
+from jrelu import _core
+
 WORKER = Path(__file__).with_name("sharding_worker.py")
-WORD = 32  # bits per mask word in jrelu._core
+WORD = _core._WORD  # bits per mask word: the library's own, so the known case below stays exact
 
 
 def _run_worker() -> dict:
