@@ -41,36 +41,16 @@ def memory_dims() -> dict[str, Any]:
     return out
 
 
-def _identity_temp_bytes(model: str, depth: int, dims: dict[str, Any]) -> int:
-    """XLA's temporary bytes for ``jit(grad(loss))`` of the identity network (the models of
-    :mod:`jrelu._memory`: ``x -> layer(x) + b`` repeated, with no activation)."""
-    batch, width, side = dims["batch"], dims["width"], dims["cnn_side"]
-
-    def loss(params: list, x: jax.Array) -> jax.Array:
-        for w, b in params:
-            if model == "mlp":
-                x = x @ w + b
-            else:
-                dn = ("NHWC", "HWIO", "NHWC")
-                x = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn) + b
-        return jnp.sum(x.astype(jnp.float32) ** 2)
-
-    s = jax.ShapeDtypeStruct
-    wshape = (width, width) if model == "mlp" else (3, 3, width, width)
-    xshape = (batch, width) if model == "mlp" else (batch, side, side, width)
-    params = [(s(wshape, jnp.float32), s((width,), jnp.float32)) for _ in range(depth)]
-    compiled = jax.jit(jax.grad(loss)).lower(params, s(xshape, jnp.float32)).compile()
-    return int(compiled.memory_analysis().temp_size_in_bytes)
-
-
 def floor_tensors_per_layer(model: str) -> float:
     """What the identity network itself keeps per layer, in float32 activation-sized tensors: the
     floor that the extra figures are counted from (0 for the MLP; 1 for the CNN on XLA:CPU)."""
     dims = memory_dims()
-    lo, hi = dims["depths"]
     size = dims["batch"] * dims["width"] * 4 * (dims["cnn_side"] ** 2 if model == "cnn" else 1)
-    grow = _identity_temp_bytes(model, hi, dims) - _identity_temp_bytes(model, lo, dims)
-    return grow / (hi - lo) / size
+    # The same compiled measurement extra_tensors_per_layer subtracts (and caches).
+    grow = _memory._identity_slope(
+        model, dims["batch"], dims["width"], tuple(dims["depths"]), "float32"
+    )
+    return grow / size
 
 
 def extra_tensors(case: Case, impl: str, model: str) -> float:
