@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import json
 import pathlib
-import time
 
 import jax
 import numpy as np
@@ -33,28 +32,17 @@ FUNCTIONS = ("relu", "elu")
 SHAPES = ((32, 32, 3, 32), (32, 32, 4, 32), (16, 64, 3, 32), (32, 16, 3, 32), (64, 32, 3, 16))
 
 
-def time_pair(case: bs.Case, dims: bm.ModelDims, rounds: int = 10, steps: int = 3) -> dict:
+# The bench's own training-step timer: about 0.15 s of steps per repeat, 10 repeats, interleaved.
+PLAN = bs.Plan(target=0.15, repeats=10, min_repeats=10, budget=120.0, warmup=2)
+
+
+def time_pair(case: bs.Case, dims: bm.ModelDims) -> dict:
     progs = {
         impl: bm.train_program(case, impl, "cnn", dims).compile() for impl in ("jrelu", "jax.nn")
     }
-    states = {impl: list(p.args) for impl, p in progs.items()}
-
-    def run(impl: str, n: int) -> float:
-        s, p = states[impl], progs[impl]
-        t0 = time.perf_counter()
-        for _ in range(n):
-            s[0], s[1], loss = p.fn(*s)
-            loss.block_until_ready()
-        return (time.perf_counter() - t0) / n
-
-    for impl in progs:
-        run(impl, 2)
-    times: dict[str, list[float]] = {impl: [] for impl in progs}
-    for r in range(rounds):  # interleaved, the order flipped every round
-        for impl in ("jrelu", "jax.nn") if r % 2 else ("jax.nn", "jrelu"):
-            times[impl].append(run(impl, steps))
-    med = {impl: float(np.median(v)) for impl, v in times.items()}
-    return {"jrelu": med["jrelu"], "jax.nn": med["jax.nn"], "ratio": med["jrelu"] / med["jax.nn"]}
+    rows = {r["impl"]: r for r in bm.train_step_rows(case, "cnn", dims, progs, PLAN)}
+    a, b = rows["jrelu"]["seconds"], rows["jax.nn"]["seconds"]
+    return {"jrelu": a, "jax.nn": b, "ratio": a / b}
 
 
 def main() -> None:
