@@ -199,9 +199,10 @@ def _ulp(a: np.ndarray, dtype: str) -> np.ndarray:
 def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
     """``ref`` (float64) correctly rounded to ``dtype`` (returned as float64).
 
-    NumPy's conversions to float32 and float16 are correctly rounded; ml_dtypes' bfloat16 goes through
-    float32 and so rounds twice, which is wrong next to a tie. For 16-bit types the three neighbouring
-    values of the first guess are compared exactly in float64, ties going to the even one.
+    NumPy's conversions to float32 and float16 are correctly rounded; ml_dtypes' float64 -> bfloat16
+    went through float32 before version 0.7 and so rounded twice, which is wrong next to a tie. So as not
+    to depend on which version is installed, for 16-bit types the three neighbouring values of the first
+    guess are compared exactly in float64, ties going to the even one.
     """
     ref = np.asarray(ref, np.float64)
     dt = _np_dtype(dtype)
