@@ -851,15 +851,29 @@ def _environment(device: Any) -> dict[str, Any]:
     }
 
 
+def _function_name(name: Any) -> str:
+    """``name`` as a key of :data:`jrelu.FUNCTIONS` (any case, ``-`` or ``_``); ValueError naming
+    ``jrelu check`` (this tool, not :func:`jrelu.get`) and the known names otherwise."""
+    from jrelu._registry import FUNCTIONS
+
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
+    if key not in FUNCTIONS:
+        raise ValueError(
+            f"jrelu check: unknown function {name!r}; known: {', '.join(FUNCTIONS)} "
+            "(see `jrelu list`)."
+        )
+    return key
+
+
 def _validate(
     fns: Sequence[str] | None, backend: str | None, dtypes: Sequence[str] | None
 ) -> tuple[list[str], Any, list[str]]:
     """The function names, the device and the dtypes to check; ValueError/RuntimeError if unknown."""
     import jax
 
-    from jrelu._registry import FUNCTIONS, spec
+    from jrelu._registry import FUNCTIONS
 
-    names = list(FUNCTIONS) if not fns else list(dict.fromkeys(spec(n).name for n in fns))
+    names = list(FUNCTIONS) if not fns else list(dict.fromkeys(_function_name(n) for n in fns))
     wanted = list(dtypes) if dtypes else list(DTYPES)
     for d in wanted:
         if d not in DTYPES:

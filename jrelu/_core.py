@@ -40,6 +40,16 @@ _WORD = 8  # bits per mask word: uint8 words, 1/32 of a float32 activation
 # --------------------------------------------------------------------------------------------------
 
 
+def describe(v: Any) -> str:
+    """What ``v`` is, for a message: ``None``, a NumPy array's dtype and shape, or the type's name."""
+    if v is None:
+        return "None"
+    if isinstance(v, np.ndarray):
+        kind = " (Python objects, e.g. a list with None in it)" if v.dtype == object else ""
+        return f"a NumPy array of dtype {v.dtype}{kind} and shape {v.shape}"
+    return type(v).__name__
+
+
 def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
     """Convert ``x`` to an array and check its dtype; the message names ``jrelu.<fname>``.
 
@@ -61,7 +71,8 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
         x = jnp.asarray(x)
     except (TypeError, ValueError) as e:
         raise TypeError(
-            f"jrelu.{fname}: x must be an array or a number, got {type(x).__name__}."
+            f"jrelu.{fname}: x must be an array or a number, got {describe(x)}; convert it to a "
+            "floating point array first, e.g. jnp.asarray(x, jnp.float32)."
         ) from e
     dt = x.dtype
     if dt == jnp.bool_:
@@ -116,6 +127,11 @@ def check_param(
     """
     if isinstance(value, bool | np.bool_):
         raise TypeError(f"jrelu.{fname}: {pname} must be a real number, got bool {value!r}.")
+    if value is None:
+        raise TypeError(
+            f"jrelu.{fname}: {pname} must be a real number or array, got None; pass a number "
+            f"(e.g. {pname}=0.25) or an array of them, or leave it out where it has a default."
+        )
     cdt = compute_dtype(x.dtype)
     if type(value) in (float, int):  # a Python number: checked and converted once, then cached
         # The sign bit is part of the key: 0.0 == -0.0 (and hashes alike), but they are not the same slope.
@@ -132,6 +148,12 @@ def check_param(
             or np.issubdtype(arr.dtype, np.integer)
             or arr.dtype.name in ("bfloat16", "float16")
         ):
+            if arr.dtype == object:
+                raise TypeError(
+                    f"jrelu.{fname}: {pname} must be a real number or array, got "
+                    f"{describe(arr)}; pass a float or an array of floats, e.g. "
+                    "np.asarray(value, np.float32)."
+                )
             raise TypeError(
                 f"jrelu.{fname}: {pname} must be a real number or array, got dtype {arr.dtype}."
             )
@@ -144,7 +166,9 @@ def check_param(
             or dt == jnp.bool_
         ):
             raise TypeError(f"jrelu.{fname}: {pname} must be real, got dtype {dt}.")
-        out = value
+        # Cast explicitly, as a concrete value is: a float64 or integer slope never promotes x (and
+        # strict dtype promotion, which refuses float32 * float64, is honoured).
+        out = value.astype(cdt)
     shape = np.shape(out)
     try:
         full = jnp.broadcast_shapes(x.shape, shape)
@@ -267,16 +291,20 @@ def pack_mask(bits: Array) -> Array:
     if pad:
         bits = jnp.pad(bits, [(0, 0)] * (bits.ndim - 1) + [(0, pad)])
     words = bits.reshape(*bits.shape[:-1], (n + pad) // _WORD, _WORD).astype(jnp.uint8)
-    shifts = jnp.arange(_WORD, dtype=jnp.uint8)
-    return jnp.sum(words << shifts, axis=-1, dtype=jnp.uint8)
+    return jnp.sum(words << _shifts(words.ndim), axis=-1, dtype=jnp.uint8)
+
+
+def _shifts(ndim: int) -> Array:
+    """The bit positions 0..7 along the last of ``ndim`` axes: broadcast explicitly (same rank as the
+    words), so the mask works under ``jax_numpy_rank_promotion="raise"``."""
+    return jnp.arange(_WORD, dtype=jnp.uint8).reshape((1,) * (ndim - 1) + (_WORD,))
 
 
 def unpack_mask(words: Array, shape: tuple[int, ...]) -> Array:
     """Inverse of :func:`pack_mask` for an original array of ``shape``."""
     if words.dtype == jnp.bool_:
         return words.reshape(shape)
-    shifts = jnp.arange(_WORD, dtype=jnp.uint8)
-    bits = ((words[..., None] >> shifts) & 1).astype(jnp.bool_)
+    bits = ((words[..., None] >> _shifts(words.ndim + 1)) & 1).astype(jnp.bool_)
     bits = bits.reshape(*words.shape[:-1], -1)
     n = shape[-1] if shape else 1
     return bits[..., :n].reshape(shape)
@@ -304,6 +332,20 @@ def rounded(c: Any, storage: Any, like: Array) -> Array:
 def scaled(a: Array, x: Array) -> Array:
     """``a * x`` that is 0, not NaN, for ``a == 0`` and ``x = -inf`` (no NaN made inside the kernel)."""
     return jnp.where((a == 0) & jnp.isinf(x), jnp.zeros_like(x), a * x)
+
+
+def lift(a: Any, like: Any, ndim: int) -> Any:
+    """``a`` with leading size-1 axes, so that it has ``ndim`` axes, where ``like`` is a floating-point
+    hyperparameter of fewer (but some) axes than ``x``; anything else (scalars, keys) as it is.
+
+    A slope of shape ``(C,)`` broadcasts against ``x`` of shape ``(N, C)`` by NumPy's rules, but JAX
+    calls that *rank promotion* and refuses it under ``jax_numpy_rank_promotion="raise"``; a slope of
+    shape ``(1, C)`` is the same computation and always allowed. ``a`` is ``like`` itself or its tangent.
+    """
+    shape = np.shape(like)
+    if not 0 < len(shape) < ndim or not jnp.issubdtype(like.dtype, jnp.floating):
+        return a
+    return jnp.reshape(a, (1,) * (ndim - len(shape)) + shape)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -341,6 +383,7 @@ def rectifier(
 
     def primal(x: Array, *params: Array) -> Array:
         cdt = compute_dtype(x.dtype)
+        params = tuple(lift(p, p, x.ndim) for p in params)
         return value(x.astype(cdt), *params).astype(x.dtype)
 
     f = jax.custom_jvp(lambda mode, x, *params: primal(x, *params), nondiff_argnums=(0,))
@@ -370,6 +413,11 @@ def rectifier(
     def jvp(mode: str, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
         x, *params = primals
         tx, *tparams = tangents
+        tparams = [
+            tp if isinstance(tp, SymbolicZero) else lift(tp, p, x.ndim)
+            for tp, p in zip(tparams, params, strict=True)
+        ]
+        params = [lift(p, p, x.ndim) for p in params]
         y = f(mode, x, *params)  # through the rule again: higher derivatives stay on it
         terms = []
         if not isinstance(tx, SymbolicZero):
@@ -427,8 +475,8 @@ def expm1(x: Array) -> Array:
     itype = jnp.int32 if bits == 32 else jnp.int64
     mant = np.finfo(dt).nmant
     bias = np.finfo(dt).maxexp - 1
-    hi = np.log(np.finfo(dt).max)
-    lo = -(mant + 2) * np.log(2.0)  # below lo, exp(x) - 1 rounds to -1
+    hi = np.asarray(np.log(np.finfo(dt).max), dt)
+    lo = np.asarray(-(mant + 2) * np.log(2.0), dt)  # below lo, exp(x) - 1 rounds to -1
     xc = jnp.clip(x, lo, hi)
     k = jnp.round(xc * np.asarray(1 / np.log(2.0), dt))
     r = (xc - k * np.asarray(_LN2_HI[bits], dt)) - k * np.asarray(_LN2_LO[bits], dt)

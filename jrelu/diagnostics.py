@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jrelu._core import describe
+
 __all__ = [
     "STATS",
     "activations",
@@ -62,7 +64,18 @@ _CRITERIA = ("zero", "nonpositive")
 
 
 def _as_float(fname: str, x: Any) -> jax.Array:
-    x = jnp.asarray(x)
+    if x is None:
+        raise TypeError(
+            f"jrelu.diagnostics.{fname}: activations must be an array of real numbers, got None; "
+            "pass the layer's output, e.g. the array an activation returned."
+        )
+    try:
+        x = jnp.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"jrelu.diagnostics.{fname}: activations must be an array of real numbers, got "
+            f"{describe(x)}."
+        ) from e
     if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
         raise TypeError(
             f"jrelu.diagnostics.{fname}: activations must be real numbers, got dtype {x.dtype}."

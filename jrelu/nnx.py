@@ -22,7 +22,7 @@ from flax import nnx
 
 from jrelu import _flax_common as common
 from jrelu._exponential import celu, elu, selu
-from jrelu._random import rrelu
+from jrelu._random import check_key, rrelu
 from jrelu._rectifiers import leaky_relu, relu, relu6
 
 __all__ = ["CELU", "ELU", "SELU", "AlphaDropout", "LeakyReLU", "PReLU", "RReLU", "ReLU", "ReLU6"]
@@ -314,8 +314,23 @@ def _fork(owner: str, rngs: Any, collection: str) -> Any:
         return rngs.fork()
     if rngs is None:
         return _data(None)
+    if isinstance(rngs, jax.Array | np.ndarray) and (
+        jax.dtypes.issubdtype(rngs.dtype, jax.dtypes.prng_key) or rngs.dtype == np.uint32
+    ):
+        # A key at construction seeds the module's own stream (as nnx.Rngs(key) would): every call
+        # then draws a fresh key from it. (A key given at call time is used as it is.)
+        with common.renamed_errors(owner, "rrelu"):
+            check_key("rrelu", rngs)
+        try:
+            return nnx.Rngs(**{collection: rngs})[collection].fork()
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"{owner}: rngs is not a usable PRNG key (dtype {rngs.dtype}, shape {rngs.shape}); "
+                "pass jax.random.key(seed) or nnx.Rngs(seed)."
+            ) from e
     raise TypeError(
-        f"{owner}: rngs must be an nnx.Rngs, an nnx.RngStream or None, got {type(rngs)}."
+        f"{owner}: rngs must be an nnx.Rngs, an nnx.RngStream, a PRNG key or None, got "
+        f"{type(rngs).__name__}."
     )
 
 
@@ -365,7 +380,9 @@ class RReLU(nnx.Module):
       upper: largest slope (default 1/3); ``lower <= upper``, checked at construction.
       deterministic: True for the evaluation slope, False (default) to draw slopes.
       rng_collection: the stream drawn from (default ``"dropout"``).
-      rngs: the module's own forked stream, or None.
+      rngs: the module's own forked stream, or None. The constructor takes an ``nnx.Rngs``, an
+        ``nnx.RngStream`` or a PRNG key (which seeds the stream, as ``nnx.Rngs(key)``: each call then
+        draws a new key; a key given at call time is used as it is).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -390,7 +407,7 @@ class RReLU(nnx.Module):
         *,
         deterministic: bool | None = False,
         rng_collection: str = "dropout",
-        rngs: nnx.Rngs | nnx.RngStream | None = None,
+        rngs: nnx.Rngs | nnx.RngStream | Array | None = None,
     ) -> None:
         owner = _OWNER + "RReLU"
         common.check_hyperparameters(owner, rrelu, lower=lower, upper=upper)
@@ -439,7 +456,9 @@ class AlphaDropout(nnx.Module):
       broadcast_dims: axes that share one mask entry, e.g. ``(1, 2)`` on NHWC to drop whole channels.
       deterministic: True for the identity, False (default) to drop.
       rng_collection: the stream drawn from (default ``"dropout"``).
-      rngs: the module's own forked stream, or None.
+      rngs: the module's own forked stream, or None. The constructor takes an ``nnx.Rngs``, an
+        ``nnx.RngStream`` or a PRNG key (which seeds the stream, as ``nnx.Rngs(key)``: each call then
+        draws a new key; a key given at call time is used as it is).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -464,7 +483,7 @@ class AlphaDropout(nnx.Module):
         broadcast_dims: Sequence[int] = (),
         deterministic: bool | None = False,
         rng_collection: str = "dropout",
-        rngs: nnx.Rngs | nnx.RngStream | None = None,
+        rngs: nnx.Rngs | nnx.RngStream | Array | None = None,
     ) -> None:
         owner = _OWNER + "AlphaDropout"
         self.rate = common.check_dropout_attributes(owner, rate, broadcast_dims)

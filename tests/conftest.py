@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import ml_dtypes
@@ -9,6 +11,16 @@ import numpy as np
 import pytest
 
 import jrelu
+
+# Strict promotion, as Equinox tests: no implicit rank promotion (a (C,) slope against (N, C) input
+# must be written as (1, C)) and no implicit dtype promotion (float32 with float64 raises; Python
+# scalars are weak and stay fine). Set before any test runs: here (xdist workers import this file
+# themselves, and the doctests of jrelu/ run in the same processes) and, through the environment that
+# JAX reads at import, in every subprocess a test starts (the sharding workers, the CLI runs).
+STRICT = {"jax_numpy_rank_promotion": "raise", "jax_numpy_dtype_promotion": "strict"}
+for _name, _value in STRICT.items():
+    os.environ[_name.upper()] = _value
+    jax.config.update(_name, _value)
 
 # One entry per (function, hyperparameter variant): every code path of every function.
 CASES = [
