@@ -182,8 +182,9 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
       x: floating point input array.
       rate: probability of dropping a unit, in [0, 1] (not the keep rate). May be traced (no
         recompilation when it changes); a traced rate cannot be checked.
-      key: a PRNG key (typed ``jax.random.key`` or legacy ``jax.random.PRNGKey``). The same key gives
-        the same mask.
+      key: a PRNG key (typed ``jax.random.key`` of any implementation, or a legacy ``uint32``
+        ``jax.random.PRNGKey`` of shape ``(2,)`` or ``(4,)``). The same key gives the same mask, and
+        numbers independent of :func:`rrelu`'s from that key.
       broadcast_dims: axes along which the mask is shared (as in Flax's ``Dropout``), e.g. ``(1, 2)`` on
         NHWC input to drop whole channels (PyTorch's ``FeatureAlphaDropout``).
 
@@ -193,7 +194,8 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
     Raises:
       TypeError: if ``x`` is not floating point, ``rate`` is not a real number, or ``key`` is not a
         PRNG key.
-      ValueError: if a concrete ``rate`` is outside [0, 1] or ``broadcast_dims`` is out of range.
+      ValueError: if a concrete ``rate`` is outside [0, 1], ``broadcast_dims`` is out of range, or
+        ``key`` is an array of keys or a ``uint32`` array of a shape no key has.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jrelu

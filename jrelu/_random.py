@@ -6,6 +6,7 @@ re-draws them from the key (a PRNG key is a few bytes; a slope tensor is a whole
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from typing import Any
 
@@ -115,6 +116,13 @@ def _key_digest(key: Array, stream: int) -> tuple[Array, Array]:
     return a, b
 
 
+# Whether lax's iota and broadcast take the sharding of their result (JAX's explicit sharding).
+_SHARDED_LAX = all(
+    "out_sharding" in inspect.signature(f).parameters
+    for f in (jax.lax.broadcasted_iota, jax.lax.broadcast_in_dim)
+)
+
+
 def _sharding(x: Array, broadcast_dims: tuple[int, ...] = ()) -> Any:
     """``x``'s sharding as traced (None where JAX has none to give), with ``broadcast_dims`` unsharded.
 
@@ -122,6 +130,8 @@ def _sharding(x: Array, broadcast_dims: tuple[int, ...] = ()) -> Any:
     (``jax.set_mesh``), a replicated counter would not combine with a sharded ``x`` (and, made
     replicated, would cost communication); each device computes its own shard's counters instead.
     """
+    if not _SHARDED_LAX:
+        return None
     try:
         sharding = jax.typeof(x).sharding
         spec = tuple(sharding.spec)
@@ -161,14 +171,20 @@ def _uniform(key: Array, x: Array, stream: int, broadcast_dims: tuple[int, ...] 
             term = term * np.uint32(stride % 2**32) if stride > 1 else term
             index = term if index is None else index + term
         stride *= shape[axis]
-    if index is None:  # a single number
-        index = jnp.zeros(shape, jnp.uint32, **kw)
+    if index is None:  # a single number: position 0
+        index = (
+            jax.lax.broadcasted_iota(jnp.uint32, shape, 0, **kw)
+            if shape
+            else jnp.zeros((), jnp.uint32)
+        )
     h = _fmix32(index * _GOLDEN ^ d0)
     h = _fmix32(h ^ d1)
     u = (h >> 8).astype(x.dtype) * np.asarray(2.0**-24, x.dtype)
     if shape != x.shape:
         full = _sharding(x)
-        u = jnp.broadcast_to(u, x.shape, **({} if full is None else {"out_sharding": full}))
+        u = jax.lax.broadcast_in_dim(
+            u, x.shape, tuple(range(x.ndim)), **({} if full is None else {"out_sharding": full})
+        )
     return u
 
 
@@ -232,15 +248,20 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
       x: floating point input array.
       lower: smallest slope (default 1/8).
       upper: largest slope (default 1/3). ``lower <= upper`` is checked when both are concrete.
-      key: ``None`` for the deterministic (evaluation) slope, or a PRNG key (typed ``jax.random.key`` or
-        legacy ``jax.random.PRNGKey``). To draw per-example keys, ``jax.vmap`` over keys.
+      key: ``None`` for the deterministic (evaluation) slope, or a PRNG key (typed ``jax.random.key``
+        of any implementation, or a legacy ``uint32`` ``jax.random.PRNGKey`` of shape ``(2,)`` or
+        ``(4,)``). The slopes are a hash of every word of the key, a constant of rrelu's own (the same
+        key in :func:`alpha_dropout` draws independent numbers) and each element's position in ``x``
+        (global under ``jit`` on a mesh; local inside ``shard_map``, where ``fold_in`` the
+        ``axis_index`` for per-device slopes). To draw per-example keys, ``jax.vmap`` over keys.
 
     Returns:
       An array of ``x``'s shape and dtype.
 
     Raises:
       TypeError: if ``x`` is not floating point, a bound is not real, or ``key`` is not a PRNG key.
-      ValueError: if concrete bounds are not finite or ``lower > upper``.
+      ValueError: if concrete bounds are not finite or ``lower > upper``, or ``key`` is an array of
+        keys or a ``uint32`` array of a shape no key has.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jrelu

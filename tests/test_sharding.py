@@ -257,3 +257,11 @@ def test_shard_map_draws_as_the_readme_says(report, fname):
     gives each its own; outside shard_map (global positions) every row differs."""
     r = report["shard_map_streams"][fname]
     assert r == {"same key": 1.0, "fold_in": 0.0, "global": 0.0}, r
+
+
+def test_readme_sharding_section_runs_as_written(report):
+    r = report["readme_section"]
+    assert r["error"] is None and r["blocks"] == 3, r
+    assert all(r["sharding_kept"].values()) and r["sharding_kept"], r
+    assert r["dslope_spec"] == "P('model',)", r
+    assert r["loss_finite"] and r["per_device_blocks_distinct"], r
