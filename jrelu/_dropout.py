@@ -18,7 +18,9 @@ import numpy as np
 
 from jrelu._core import Array, check_input, compute_dtype, is_concrete, rectifier
 from jrelu._exponential import _SELU_SCALE_ALPHA
-from jrelu._random import _uniform, check_key
+from jrelu._random import STREAMS, _uniform, check_key
+
+_STREAM = STREAMS["alpha_dropout"]
 
 
 def check_rate(owner: str, rate: Any) -> Any:
@@ -106,16 +108,16 @@ def affine(rate: Any, dtype: Any) -> tuple[Any, Any, Any]:
 def _rule(broadcast_dims: tuple[int, ...]) -> Any:
     """The jitted rule for one static choice of ``broadcast_dims`` (axes sharing one mask entry)."""
 
-    def keep(key: Array, shape: tuple[int, ...], rate: Array, dtype: Any) -> Array:
-        mshape = tuple(1 if i in broadcast_dims else n for i, n in enumerate(shape))
-        return _uniform(key, mshape, dtype) >= rate
+    def keep(key: Array, like: Array, rate: Array) -> Array:
+        # Of like's shape and sharding; one draw shared along broadcast_dims.
+        return _uniform(key, like, _STREAM, broadcast_dims) >= rate
 
     def value(
         x: Array, key: Array, rate: Array, scale: Array, shift: Array, dropped: Array
     ) -> Array:
         # A NaN input stays NaN even where dropped (NaN in, NaN out); an infinite one is dropped.
         off = jnp.where(jnp.isnan(x), x, dropped.astype(x.dtype))
-        return jnp.where(keep(key, x.shape, rate, x.dtype), scale * x + shift, off)
+        return jnp.where(keep(key, x, rate), scale * x + shift, off)
 
     def slope(
         y: Array,
@@ -127,12 +129,29 @@ def _rule(broadcast_dims: tuple[int, ...]) -> Any:
         storage: Any = None,
     ) -> Array:
         # Saved: the key and four scalars. The mask is re-drawn from the key; y is not read.
-        d = jnp.where(
-            keep(key, y.shape, rate, y.dtype), scale.astype(y.dtype), jnp.zeros((), y.dtype)
-        )
+        d = jnp.where(keep(key, y, rate), scale.astype(y.dtype), jnp.zeros((), y.dtype))
         return jnp.broadcast_to(d, y.shape)
 
-    rule = rectifier("alpha_dropout", value, slope, (None, None, None, None, None))
+    def drate(
+        x: Array, key: Array, rate: Array, scale: Array, shift: Array, dropped: Array
+    ) -> Array:
+        # The pathwise derivative: the mask held fixed (it is a step function of the rate, whose
+        # derivative is 0 almost everywhere), the affine map differentiated. With s = -alpha' and
+        # q = (1 - p)(1 + p s^2), scale a = q^(-1/2), shift a s p, dropped -a s (1 - p):
+        #   kept:    d/dp (a x + a s p) = a'(p) (x + s p) + a s,  a'(p) = -a^3 (s^2 - 1 - 2 p s^2) / 2
+        #   dropped: d/dp (-s sqrt(r)) = s (1 + s^2) / (2 sqrt(r) (1 + p s^2)^2),  r = (1 - p) / (1 + p s^2)
+        # (the dropped form stays +inf, not inf - inf, at p = 1). The tangents of scale, shift and
+        # dropped are not used: they are functions of the rate, and this is the total derivative.
+        s = np.asarray(_SELU_SCALE_ALPHA, x.dtype)
+        p = rate.astype(x.dtype)
+        da = -(scale**3) * (s * s - 1 - 2 * p * s * s) / 2
+        kept = da * (x + s * p) + scale * s
+        grow = 1 + p * s * s
+        off = s * (1 + s * s) / (2 * jnp.sqrt((1 - p) / grow) * grow * grow)
+        d = jnp.where(keep(key, x, rate), kept, off)
+        return jnp.where(jnp.isnan(x), x, d)
+
+    rule = rectifier("alpha_dropout", value, slope, (None, drate, None, None, None))
     return jax.jit(rule, static_argnums=0)
 
 
@@ -151,14 +170,21 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
     and 0 for dropped ones. ``rate=0`` is the identity, ``rate=1`` gives zeros (the limit of the formula;
     PyTorch does the same). A NaN input stays NaN even where dropped; an infinite one is dropped.
 
-    Memory: the backward pass keeps only the key: the mask is re-drawn from it, not stored.
+    A traced ``rate`` can be differentiated: the derivative is the pathwise one, with the mask held
+    fixed (the mask is a step function of the rate), i.e. :math:`\partial_p (a x + b)` on kept units
+    and :math:`\partial_p (a \alpha' + b)` on dropped ones (:math:`+\infty` for dropped units at
+    ``rate=1``).
+
+    Memory: the backward pass keeps only the key: the mask is re-drawn from it, not stored
+    (differentiating with respect to a traced ``rate`` keeps ``x`` too).
 
     Args:
       x: floating point input array.
       rate: probability of dropping a unit, in [0, 1] (not the keep rate). May be traced (no
         recompilation when it changes); a traced rate cannot be checked.
-      key: a PRNG key (typed ``jax.random.key`` or legacy ``jax.random.PRNGKey``). The same key gives
-        the same mask.
+      key: a PRNG key (typed ``jax.random.key`` of any implementation, or a legacy ``uint32``
+        ``jax.random.PRNGKey`` of shape ``(2,)`` or ``(4,)``). The same key gives the same mask, and
+        numbers independent of :func:`rrelu`'s from that key.
       broadcast_dims: axes along which the mask is shared (as in Flax's ``Dropout``), e.g. ``(1, 2)`` on
         NHWC input to drop whole channels (PyTorch's ``FeatureAlphaDropout``).
 
@@ -168,7 +194,8 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
     Raises:
       TypeError: if ``x`` is not floating point, ``rate`` is not a real number, or ``key`` is not a
         PRNG key.
-      ValueError: if a concrete ``rate`` is outside [0, 1] or ``broadcast_dims`` is out of range.
+      ValueError: if a concrete ``rate`` is outside [0, 1], ``broadcast_dims`` is out of range, or
+        ``key`` is an array of keys or a ``uint32`` array of a shape no key has.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jrelu

@@ -6,6 +6,8 @@ re-draws them from the key (a PRNG key is a few bytes; a slope tensor is a whole
 
 from __future__ import annotations
 
+import inspect
+import zlib
 from typing import Any
 
 import jax
@@ -25,9 +27,18 @@ from jrelu._core import (
 )
 from jrelu._rectifiers import _leaky_jit
 
+# Shapes of a legacy ``uint32`` key (``jax.random.PRNGKey``) under JAX's own implementations:
+# threefry2x32 (the default) makes (2,), rbg and unsafe_rbg (``jax_default_prng_impl``) make (4,).
+_LEGACY_KEY_SHAPES = frozenset({(2,), (4,)})
+
 
 def check_key(fname: str, key: Any) -> Array:
-    """Accept a typed key (``jax.random.key``) or a legacy ``uint32`` key (``jax.random.PRNGKey``)."""
+    """Accept a typed key (``jax.random.key``) or a legacy ``uint32`` key (``jax.random.PRNGKey``).
+
+    A legacy key is a raw ``uint32`` array of a shape one of JAX's implementations gives its keys
+    (threefry2x32: ``(2,)``, rbg and unsafe_rbg: ``(4,)``); any other ``uint32`` array (``arange(5)``,
+    a batch of keys) is rejected rather than read as a key.
+    """
     if isinstance(key, jax.Array | np.ndarray) or hasattr(key, "dtype"):
         dt = key.dtype
         if jax.dtypes.issubdtype(dt, jax.dtypes.prng_key):
@@ -37,8 +48,21 @@ def check_key(fname: str, key: Any) -> Array:
                     f"{key.shape}; use jax.vmap to apply {fname} with many keys."
                 )
             return key
-        if dt == np.uint32 and np.ndim(key) == 1:
-            return key
+        if dt == np.uint32:
+            shape = tuple(np.shape(key))
+            if shape in _LEGACY_KEY_SHAPES:
+                return key
+            batch = len(shape) == 2 and shape[1:] in _LEGACY_KEY_SHAPES
+            raise ValueError(
+                f"jrelu.{fname}: key must be a PRNG key, got a uint32 array of shape {shape}, which "
+                "is not a legacy key (jax.random.PRNGKey gives shape (2,), or (4,) for the rbg "
+                "implementations). "
+                + (
+                    f"For many keys, use jax.vmap to apply {fname} with one key each."
+                    if batch
+                    else "Make a key with jax.random.key(seed)."
+                )
+            )
     raise TypeError(
         f"jrelu.{fname}: key must be a PRNG key from jax.random.key(seed) (or a legacy "
         f"jax.random.PRNGKey(seed)), got {type(key).__name__}"
@@ -56,37 +80,119 @@ def _fmix32(h: Array) -> Array:
     return h ^ (h >> 16)
 
 
-def _key_words(key: Array) -> tuple[Array, Array]:
+# One constant per function that draws numbers, so that the same key gives each function its own
+# stream (rrelu's slopes and alpha_dropout's mask from one key are independent). CRC-32 of the name.
+STREAMS = {name: zlib.crc32(f"jrelu.{name}".encode()) for name in ("rrelu", "alpha_dropout")}
+
+_GOLDEN = np.uint32(0x9E3779B9)  # 2^32 / golden ratio: Weyl increment that spreads the counters
+
+
+def _fmix32_int(h: int) -> int:
+    """:func:`_fmix32` on a Python int (for constants: NumPy warns when a scalar product wraps)."""
+    m = 2**32 - 1
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & m
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & m
+    return h ^ (h >> 16)
+
+
+def _key_digest(key: Array, stream: int) -> tuple[Array, Array]:
+    """Two 32-bit words from *every* word of the key's data and the function's stream constant.
+
+    The words are absorbed alternately into two lanes, ``lane <- fmix32(lane ^ word)``. fmix32 is a
+    bijection, so keys that differ in any single word (whatever the implementation: threefry's 2 words,
+    rbg's 4) always give different digests, and for a 2-word key the digest is a bijection of the key.
+    Scalar work, done once per call.
+    """
     data = (
         jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
     )
-    data = data.astype(jnp.uint32).reshape(-1)
-    return data[0], data[-1] ^ np.uint32(data.shape[0])
+    words = data.astype(jnp.uint32).reshape(-1)
+    n = words.shape[0]
+    a, b = np.uint32(stream), np.uint32(_fmix32_int((stream + n * int(_GOLDEN)) % 2**32))
+    for i in range(n):
+        a, b = b, _fmix32(a ^ words[i])
+    return a, b
 
 
-def _uniform(key: Array, shape: tuple[int, ...], dtype: Any) -> Array:
-    """Uniform [0, 1) numbers, a counter-based hash of (key, element position).
+# Whether lax's iota and broadcast take the sharding of their result (JAX's explicit sharding).
+_SHARDED_LAX = all(
+    "out_sharding" in inspect.signature(f).parameters
+    for f in (jax.lax.broadcasted_iota, jax.lax.broadcast_in_dim)
+)
+
+
+def _sharding(x: Array, broadcast_dims: tuple[int, ...] = ()) -> Any:
+    """``x``'s sharding as traced (None where JAX has none to give), with ``broadcast_dims`` unsharded.
+
+    Passed as ``out_sharding`` so that the counters are laid out like ``x``: under explicit sharding
+    (``jax.set_mesh``), a replicated counter would not combine with a sharded ``x`` (and, made
+    replicated, would cost communication); each device computes its own shard's counters instead.
+    """
+    if not _SHARDED_LAX:
+        return None
+    try:
+        sharding = jax.typeof(x).sharding
+        spec = tuple(sharding.spec)
+    except AttributeError:  # a JAX without explicit sharding in its types
+        return None
+    if not broadcast_dims:
+        return sharding
+    spec = spec + (None,) * (x.ndim - len(spec))
+    return jax.sharding.NamedSharding(
+        sharding.mesh,
+        jax.sharding.PartitionSpec(
+            *(None if i in broadcast_dims else s for i, s in enumerate(spec))
+        ),
+    )
+
+
+def _uniform(key: Array, x: Array, stream: int, broadcast_dims: tuple[int, ...] = ()) -> Array:
+    """Uniform [0, 1) numbers of ``x``'s shape, dtype and sharding: a counter-based hash of (key,
+    the function's ``stream`` constant, element position). Along ``broadcast_dims`` one number is
+    shared (drawn on the reduced shape, then broadcast).
 
     Not ``jax.random.uniform``: that is a ``while`` loop on CPU which XLA schedules early and whose
     output it then keeps alive until the backward pass. This is a few integer ops per element, so it fuses
     into the forward kernel and again into the backward kernel (re-drawing costs nothing and stores
-    nothing), and every device draws its own shard's numbers without communication.
+    nothing), and every device draws its own shard's numbers without communication. The numbers depend
+    on the global position only, so they are the same on one device and on any mesh.
     """
-    k0, k1 = _key_words(key)
-    index = jnp.zeros(shape, jnp.uint32)
+    d0, d1 = _key_digest(key, stream)
+    shape = tuple(1 if i in broadcast_dims else n for i, n in enumerate(x.shape))
+    out_sharding = _sharding(x, broadcast_dims)
+    kw = {} if out_sharding is None else {"out_sharding": out_sharding}
+    index = None
     stride = 1
     for axis in reversed(range(len(shape))):
-        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * np.uint32(
-            stride % 2**32
-        )
+        if shape[axis] > 1:
+            term = jax.lax.broadcasted_iota(jnp.uint32, shape, axis, **kw)
+            term = term * np.uint32(stride % 2**32) if stride > 1 else term
+            index = term if index is None else index + term
         stride *= shape[axis]
-    h = _fmix32(index * np.uint32(0x9E3779B9) ^ k0)
-    h = _fmix32(h ^ k1)
-    return (h >> 8).astype(dtype) * np.asarray(2.0**-24, dtype)
+    if index is None:  # a single number: position 0
+        index = (
+            jax.lax.broadcasted_iota(jnp.uint32, shape, 0, **kw)
+            if shape
+            else jnp.zeros((), jnp.uint32)
+        )
+    h = _fmix32(index * _GOLDEN ^ d0)
+    h = _fmix32(h ^ d1)
+    u = (h >> 8).astype(x.dtype) * np.asarray(2.0**-24, x.dtype)
+    if shape != x.shape:
+        full = _sharding(x)
+        u = jax.lax.broadcast_in_dim(
+            u, x.shape, tuple(range(x.ndim)), **({} if full is None else {"out_sharding": full})
+        )
+    return u
+
+
+_RRELU = STREAMS["rrelu"]
 
 
 def _rrelu_value(x: Array, key: Array, lower: Array, upper: Array) -> Array:
-    r = lower + (upper - lower) * _uniform(key, x.shape, x.dtype)
+    r = lower + (upper - lower) * _uniform(key, x, _RRELU)
     return jnp.where(x > 0, x, scaled(r, x))
 
 
@@ -94,17 +200,17 @@ def _rrelu_slope(
     y: Array, pos: Array | None, key: Array, lower: Array, upper: Array, *, storage: Any = None
 ) -> Array:
     # Saved: y, the key and (for possibly negative slopes) a 1-bit mask; the slopes are re-drawn.
-    r = lower + (upper - lower) * _uniform(key, y.shape, y.dtype)
+    r = lower + (upper - lower) * _uniform(key, y, _RRELU)
     side = (y > 0) if pos is None else pos
     return keep_nan(jnp.where(side, jnp.ones_like(y), r), y)
 
 
 def _rrelu_dlower(x: Array, key: Array, lower: Array, upper: Array) -> Array:
-    return jnp.where(x > 0, jnp.zeros_like(x), x * (1 - _uniform(key, x.shape, x.dtype)))
+    return jnp.where(x > 0, jnp.zeros_like(x), x * (1 - _uniform(key, x, _RRELU)))
 
 
 def _rrelu_dupper(x: Array, key: Array, lower: Array, upper: Array) -> Array:
-    return jnp.where(x > 0, jnp.zeros_like(x), x * _uniform(key, x.shape, x.dtype))
+    return jnp.where(x > 0, jnp.zeros_like(x), x * _uniform(key, x, _RRELU))
 
 
 _rrelu_rule = rectifier("rrelu", _rrelu_value, _rrelu_slope, (None, _rrelu_dlower, _rrelu_dupper))
@@ -142,15 +248,20 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
       x: floating point input array.
       lower: smallest slope (default 1/8).
       upper: largest slope (default 1/3). ``lower <= upper`` is checked when both are concrete.
-      key: ``None`` for the deterministic (evaluation) slope, or a PRNG key (typed ``jax.random.key`` or
-        legacy ``jax.random.PRNGKey``). To draw per-example keys, ``jax.vmap`` over keys.
+      key: ``None`` for the deterministic (evaluation) slope, or a PRNG key (typed ``jax.random.key``
+        of any implementation, or a legacy ``uint32`` ``jax.random.PRNGKey`` of shape ``(2,)`` or
+        ``(4,)``). The slopes are a hash of every word of the key, a constant of rrelu's own (the same
+        key in :func:`alpha_dropout` draws independent numbers) and each element's position in ``x``
+        (global under ``jit`` on a mesh; local inside ``shard_map``, where ``fold_in`` the
+        ``axis_index`` for per-device slopes). To draw per-example keys, ``jax.vmap`` over keys.
 
     Returns:
       An array of ``x``'s shape and dtype.
 
     Raises:
       TypeError: if ``x`` is not floating point, a bound is not real, or ``key`` is not a PRNG key.
-      ValueError: if concrete bounds are not finite or ``lower > upper``.
+      ValueError: if concrete bounds are not finite or ``lower > upper``, or ``key`` is an array of
+        keys or a ``uint32`` array of a shape no key has.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jrelu

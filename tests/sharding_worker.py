@@ -403,6 +403,297 @@ def training_step() -> dict[str, dict[str, Any]]:
     return report
 
 
+# Under ``jax.set_mesh`` (issue 10): the mesh is in the context, as a user of explicit sharding has it.
+SET_MESH_SHAPE = (16, 128)  # 16 per device on either axis of an 8-device mesh: 2 mask words
+SET_MESH_PLACEMENTS = {  # (mesh shape, axis names, the input's spec)
+    "8:data,-": ((8,), ("data",), ("data", None)),
+    "8:-,data": ((8,), ("data",), (None, "data")),
+    "2x4:model,data": ((2, 4), ("data", "model"), ("model", "data")),
+}
+
+
+def random_variants() -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """Every registered variant, and alpha_dropout (not in the registry) with and without shared axes."""
+    yield from variants()
+    for dims in ((), (0,), (1,)):
+        yield "alpha_dropout", {"rate": 0.2, "broadcast_dims": dims}, True
+
+
+def _fn(name: str, params: dict[str, Any], with_key: bool) -> Callable[[Any], Any]:
+    import jax
+
+    import jrelu
+
+    fn = jrelu.alpha_dropout if name == "alpha_dropout" else jrelu.FUNCTIONS[name].fn
+    kw = {"key": jax.random.key(0)} if with_key else {}
+    return lambda v: fn(v, **params, **kw)
+
+
+def set_mesh_cases() -> dict[str, dict[str, Any]]:
+    """Per placement and variant, under ``with jax.set_mesh(mesh)``: fwd, bwd and jvp compiled apart,
+    their collectives, whether they keep the input's sharding, their distance from one device; and the
+    same three run eagerly (no jit around them)."""
+    import jax
+    import numpy as np
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    rng = np.random.default_rng(3)
+    host = [rng.normal(scale=3.0, size=SET_MESH_SHAPE).astype(np.float32) for _ in range(3)]
+    host[0].reshape(-1)[:4] = [0.0, -0.0, 6.0, 0.0]
+    report = {}
+    for name, params, with_key in random_variants():
+        f = _fn(name, params, with_key)
+        programs = {
+            "fwd": lambda v, ct, tt, f=f: f(v),
+            "bwd": lambda v, ct, tt, f=f: jax.vjp(f, v)[1](ct)[0],
+            "jvp": lambda v, ct, tt, f=f: jax.jvp(f, (v,), (tt,)),
+        }
+        ref = {k: jax.jit(p)(*host) for k, p in programs.items()}  # one device, no mesh
+        for placement, (mshape, names, spec) in SET_MESH_PLACEMENTS.items():
+            mesh = _mesh("explicit", mshape, names)
+            sharding = NamedSharding(mesh, P(*spec))
+            entry: dict[str, Any] = {
+                "function": name,
+                "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+                "key": with_key,
+                "placement": placement,
+                "collectives": {},
+                "hlo": [],
+                "error": None,
+            }
+            try:
+                with jax.set_mesh(mesh):
+                    x, c, t = (jax.device_put(a, sharding) for a in host)
+                    outs, eager = {}, {}
+                    for label, fn in programs.items():
+                        compiled = jax.jit(fn).lower(x, c, t).compile()
+                        found = collectives(compiled.as_text())
+                        entry["collectives"][label] = len(found)
+                        entry["hlo"] += [f"{label}: {h['hlo']}" for h in found]
+                        outs[label] = compiled(x, c, t)
+                        eager[label] = fn(x, c, t)
+                entry["sharding_kept"] = {
+                    f"{how}-{k}": all(
+                        leaf.sharding.is_equivalent_to(sharding, leaf.ndim) for leaf in _leaves(v)
+                    )
+                    for how, d in (("jit", outs), ("eager", eager))
+                    for k, v in d.items()
+                }
+                incoming = {"fwd": 0.0, "bwd": host[1], "jvp": host[2]}
+                entry["ulps_from_one_device"] = {
+                    f"{how}-{k}": _ulps(d[k], ref[k], incoming[k])
+                    for how, d in (("jit", outs), ("eager", eager))
+                    for k in d
+                }
+            except Exception as e:
+                entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+            report[f"{placement}-{case_id('explicit', '', name, {}, with_key)}-{params}"] = entry
+    return report
+
+
+def set_mesh_modules() -> dict[str, dict[str, Any]]:
+    """The random Flax modules (nnx and linen) under ``jax.set_mesh``, input on P('data'): output
+    and input gradient against the same module, same seed, on one device."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    import jrelu.linen as jl
+    import jrelu.nnx as jx
+
+    rng = np.random.default_rng(4)
+    xh = rng.normal(size=(16, 64)).astype(np.float32)
+    ch = rng.normal(size=(16, 64)).astype(np.float32)
+    key = jax.random.key(1)
+    modules: dict[str, Callable[[], Callable[[Any], Any]]] = {
+        "nnx.AlphaDropout": lambda: jx.AlphaDropout(0.2, rngs=nnx.Rngs(dropout=1)),
+        "nnx.RReLU": lambda: jx.RReLU(rngs=nnx.Rngs(dropout=1)),
+        "nnx.RReLU(-0.2, 0.1)": lambda: jx.RReLU(-0.2, 0.1, rngs=nnx.Rngs(dropout=1)),
+        "linen.AlphaDropout": lambda: (
+            lambda v: jl.AlphaDropout(0.2, deterministic=False).apply({}, v, rngs={"dropout": key})
+        ),
+        "linen.RReLU": lambda: (
+            lambda v: jl.RReLU(deterministic=False).apply({}, v, rngs={"dropout": key})
+        ),
+    }
+
+    def run(make: Callable[[], Callable[[Any], Any]], x: Any, ct: Any) -> Any:
+        m = make()
+        if isinstance(m, nnx.Module):
+
+            @nnx.jit
+            def both(m: Any, x: Any, ct: Any) -> Any:
+                # One call of the module (one key drawn): the cotangent's dot product, with y aside.
+                def loss(v: Any, m: Any) -> Any:
+                    y = m(v)
+                    return jnp.sum(y * ct), y
+
+                (_, y), dx = nnx.value_and_grad(loss, has_aux=True)(x, m)
+                return y, dx
+
+            return both(m, x, ct)
+        return jax.jit(lambda x, ct: (lambda y, vjp: (y, vjp(ct)[0]))(*jax.vjp(m, x)))(x, ct)
+
+    mesh = _mesh("explicit", (8,), ("data",))
+    sharding = NamedSharding(mesh, P("data"))
+    report = {}
+    for label, make in modules.items():
+        ref = run(make, xh, ch)
+        entry: dict[str, Any] = {"error": None}
+        try:
+            with jax.set_mesh(mesh):
+                x, c = jax.device_put(xh, sharding), jax.device_put(ch, sharding)
+                y, dx = run(make, x, c)
+            entry["y_equal"] = _equal(y, ref[0])
+            entry["dx_ulps"] = _ulps(dx, ref[1], ch)
+            entry["sharding_kept"] = all(v.sharding.is_equivalent_to(sharding, 2) for v in (y, dx))
+            entry["dropped_or_scaled"] = bool(jnp.any(y != x))
+        except Exception as e:
+            entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+        report[label] = entry
+
+    # A data-parallel linen step with AlphaDropout (and RReLU) under set_mesh, against one device.
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x: Any, train: bool) -> Any:
+            x = jl.SELU()(nn.Dense(32)(x))
+            x = jl.AlphaDropout(0.2)(x, deterministic=not train)
+            x = jl.RReLU()(nn.Dense(32)(x), deterministic=not train)
+            return nn.Dense(1)(x)
+
+    import optax
+
+    model, tx = Net(), optax.sgd(1e-2)
+    xb = rng.normal(size=(64, 8)).astype(np.float32)
+    yb = np.cos(xb.sum(axis=1, keepdims=True)).astype(np.float32)
+    params0 = model.init(jax.random.key(0), xb[:1], False)
+
+    def step(params: Any, opt: Any, x: Any, y: Any, k: Any) -> Any:
+        def loss_fn(p: Any) -> Any:
+            out = model.apply(p, x, True, rngs={"dropout": k})
+            return jnp.mean((out - y) ** 2)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt = tx.update(grads, opt, params)
+        return optax.apply_updates(params, updates), opt, loss
+
+    def train(params: Any, x: Any, y: Any) -> tuple[Any, list[float], str]:
+        opt, losses, fn = tx.init(params), [], jax.jit(step)
+        hlo = fn.lower(params, opt, x, y, jax.random.key(0)).compile().as_text()
+        for i in range(3):
+            params, opt, loss = fn(params, opt, x, y, jax.random.fold_in(jax.random.key(7), i))
+            losses.append(float(loss))
+        return params, losses, hlo
+
+    ref_params, ref_losses, _ = train(params0, xb, yb)
+    entry = {"error": None}
+    try:
+        with jax.set_mesh(mesh):
+            rep = NamedSharding(mesh, P())
+            params = jax.device_put(params0, rep)
+            x, y = jax.device_put(xb, sharding), jax.device_put(yb, sharding)
+            new, losses, hlo = train(params, x, y)
+        entry.update(
+            losses=losses,
+            ref_losses=ref_losses,
+            max_param_diff=max(
+                float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                for a, b in zip(_leaves(new), _leaves(ref_params), strict=True)
+            ),
+            collective_ops=sorted({c["op"] for c in collectives(hlo)}),
+            params_replicated=all(leaf.sharding.is_fully_replicated for leaf in _leaves(new)),
+        )
+    except Exception as e:
+        entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+    report["linen training step"] = entry
+    return report
+
+
+def shard_map_streams() -> dict[str, Any]:
+    """What the README's sharding section says of ``shard_map``: inside it every device draws the same
+    numbers from the same key (positions are local), and ``fold_in(key, axis_index)`` gives each
+    device its own; a jitted call on the global array draws per global position."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    import jrelu
+
+    mesh = _mesh("explicit", (8,), ("data",))
+    key = jax.random.key(5)
+    draws = {
+        "rrelu": lambda v, k: -jrelu.rrelu(-jnp.ones_like(v), 0.0, 1.0, key=k),
+        "alpha_dropout": lambda v, k: jrelu.alpha_dropout(jnp.zeros_like(v), 0.5, key=k),
+    }
+    report = {}
+    with jax.set_mesh(mesh):
+        x = jax.device_put(np.zeros((8, 256), np.float32), NamedSharding(mesh, P("data")))
+        for name, draw in draws.items():
+
+            def same(v: Any, draw: Any = draw) -> Any:
+                return draw(v, key)
+
+            def folded(v: Any, draw: Any = draw) -> Any:
+                return draw(v, jax.random.fold_in(key, jax.lax.axis_index("data")))
+
+            rows = {}
+            for label, fn in (("same key", same), ("fold_in", folded)):
+                mapped = jax.shard_map(fn, mesh=mesh, in_specs=P("data"), out_specs=P("data"))
+                rows[label] = np.asarray(jax.jit(mapped)(x))
+            rows["global"] = np.asarray(jax.jit(same)(x))
+
+            def identical_rows(a: Any) -> float:
+                return float(np.mean([np.array_equal(a[i], a[0]) for i in range(1, 8)]))
+
+            report[name] = {label: identical_rows(a) for label, a in rows.items()}
+    return report
+
+
+def readme_section() -> dict[str, Any]:
+    """The README's sharding section, run as written (its code blocks in order, one namespace), and
+    what it claims of the results."""
+    import pathlib
+
+    import jax
+    import numpy as np
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = text[text.index("<!-- BEGIN sharding -->") : text.index("<!-- END sharding -->")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    ns: dict[str, Any] = {}
+    same = {}
+    try:
+        for i, block in enumerate(blocks):
+            exec(compile(block, "README.md (sharding)", "exec"), ns)
+            if i == 0:  # the next block reuses the name x
+                x = ns["x"]
+                same = {
+                    k: ns[k].sharding.is_equivalent_to(x.sharding, 2) for k in ("y", "g", "r", "d")
+                }
+    except Exception as e:
+        return {"blocks": len(blocks), "error": f"{type(e).__name__}: {e}"}
+    mesh8 = ns["mesh"]
+    z = jax.device_put(-np.ones((16, 64), np.float32), NamedSharding(mesh8, P("data")))
+    rows = np.asarray(ns["per_device"](z)).reshape(8, -1)  # one block of 2 rows per device
+    return {
+        "blocks": len(blocks),
+        "error": None,
+        "sharding_kept": same,
+        "dslope_spec": str(ns["dslope"].sharding.spec),
+        "loss_finite": bool(np.isfinite(float(ns["loss"]))),
+        "per_device_blocks_distinct": len({r.tobytes() for r in rows}) == 8,
+    }
+
+
 def main() -> int:
     import jax
 
@@ -412,7 +703,18 @@ def main() -> int:
     import time
 
     report: dict[str, Any] = {"devices": jax.device_count(), "jax": jax.__version__, "seconds": {}}
-    for part in (activations, prelu_slope, training_step):
+    parts = sys.argv[1:]
+    for part in (
+        activations,
+        prelu_slope,
+        training_step,
+        set_mesh_cases,
+        set_mesh_modules,
+        shard_map_streams,
+        readme_section,
+    ):
+        if parts and part.__name__ not in parts:
+            continue
         start = time.perf_counter()
         report[part.__name__] = part()
         report["seconds"][part.__name__] = round(time.perf_counter() - start, 1)
