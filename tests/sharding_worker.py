@@ -18,7 +18,12 @@ What is measured, on a 2-D ``('data', 'model')`` mesh of 2 x 4 devices, for both
 * ``prelu`` with a per-channel slope sharded along the channel axis: the slope's gradient, its
   sharding, and the one all-reduce (over the ``data`` axis) it needs;
 * a data-parallel training step of a small Flax model built from ``jrelu.linen`` modules against the
-  same step on one device.
+  same step on one device;
+* under ``jax.set_mesh`` (issue 10): every variant and alpha_dropout on three placements, jitted and
+  eager; the random nnx and linen modules; a data-parallel linen step with AlphaDropout and RReLU; the
+  draws inside ``shard_map`` with and without ``fold_in``; the README's sharding section, run as written.
+
+Pass part names (``set_mesh_cases``, ...) as arguments to run only those.
 """
 
 from __future__ import annotations

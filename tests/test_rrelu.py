@@ -12,7 +12,11 @@ import jrelu
 N = 200_000
 
 
-@pytest.mark.parametrize("key", [jax.random.key(7), jax.random.PRNGKey(7)], ids=["typed", "legacy"])
+@pytest.mark.parametrize(
+    "key",
+    [jax.random.key(7), jax.random.PRNGKey(7), jax.random.key(7, impl="rbg")],
+    ids=["typed", "legacy", "rbg"],
+)
 def test_slopes_are_uniform_in_range_and_reproducible(key):
     x = -jnp.ones(N)
     slope = -np.asarray(jrelu.rrelu(x, key=key), np.float64)
