@@ -265,9 +265,9 @@ class PReLU(nn.Module):
     def __post_init__(self) -> None:
         owner = _OWNER + "PReLU"
         common.check_axis(owner, self.axis)
-        common.check_init(owner, self.negative_slope_init)
         common.check_param_dtype(owner, "dtype", self.dtype, optional=True)
         common.check_param_dtype(owner, "param_dtype", self.param_dtype, optional=False)
+        common.check_init(owner, self.negative_slope_init, self.param_dtype)
         super().__post_init__()
 
     @nn.compact
