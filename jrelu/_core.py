@@ -99,6 +99,13 @@ def is_concrete(v: Any) -> bool:
     return not isinstance(v, jax.core.Tracer)
 
 
+def is_host(v: Any) -> bool:
+    """True for a value whose elements can be read now without a device-to-host copy: a Python number
+    or a NumPy array. A concrete ``jax.Array`` is not: reading it would block dispatch (on an
+    accelerator) and trip ``jax.transfer_guard_device_to_host("disallow")``."""
+    return is_concrete(v) and not isinstance(v, jax.Array)
+
+
 def check_param(
     fname: str,
     pname: str,
@@ -112,8 +119,10 @@ def check_param(
     Concrete values (Python numbers, NumPy or concrete JAX arrays) are checked now -- finite, real, nonzero
     where required, in float64 and again in the compute dtype they will be used in (see
     :func:`_check_values`), shaped so that they broadcast against ``x`` without enlarging it -- and returned as a
-    NumPy array in ``x``'s compute dtype, so a Python float never promotes ``x``. Traced values can only have
-    their dtype and shape checked; their values are the caller's responsibility (see the docstrings).
+    NumPy array in ``x``'s compute dtype, so a Python float never promotes ``x``. Traced values, and
+    ``jax.Array`` values even when concrete, only have their dtype and shape checked: reading a device
+    array's elements would copy it to the host on every call (see :func:`is_host`); their values are the
+    caller's responsibility (see the docstrings).
     """
     if isinstance(value, bool | np.bool_):
         raise TypeError(f"jrelu.{fname}: {pname} must be a real number, got bool {value!r}.")
@@ -121,7 +130,7 @@ def check_param(
     if type(value) in (float, int):  # a Python number: checked and converted once, then cached
         # The sign bit is part of the key: 0.0 == -0.0 (and hashes alike), but they are not the same slope.
         return _python_number(fname, pname, value, nonzero, cdt, math.copysign(1.0, value) < 0)
-    if is_concrete(value):
+    if is_host(value):
         try:
             arr = np.asarray(value)
         except Exception as e:
@@ -221,9 +230,10 @@ def _show(arr: np.ndarray) -> str:
 
 
 def all_nonnegative(*params: Any) -> bool:
-    """True when every parameter is concrete and >= 0: then ``x > 0`` can be read off ``y > 0``."""
+    """True when every parameter is a host value (:func:`is_host`) >= 0: then ``x > 0`` can be read off
+    ``y > 0``. A ``jax.Array`` is not read (no device-to-host copy): it takes the masked rule."""
     for p in params:
-        if not is_concrete(p):
+        if not is_host(p):
             return False
         # A scalar (what check_param makes of a Python number) is the common case: kept cheap.
         if isinstance(p, np.ndarray) and p.ndim == 0:
