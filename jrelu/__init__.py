@@ -19,6 +19,7 @@ from jrelu._rectifiers import prelu as prelu
 from jrelu._rectifiers import relu as relu
 from jrelu._rectifiers import relu6 as relu6
 from jrelu._registry import FUNCTIONS as FUNCTIONS
+from jrelu._registry import Activation as Activation
 from jrelu._registry import Spec as Spec
 from jrelu._registry import get as get
 from jrelu._version import __version__ as __version__
@@ -27,6 +28,7 @@ __all__ = [
     "FUNCTIONS",
     "SELU_ALPHA",
     "SELU_SCALE",
+    "Activation",
     "Spec",
     "__version__",
     "alpha_dropout",

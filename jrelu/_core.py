@@ -110,6 +110,13 @@ def is_concrete(v: Any) -> bool:
     return not isinstance(v, jax.core.Tracer)
 
 
+def is_host(v: Any) -> bool:
+    """True for a value whose elements can be read now without a device-to-host copy: a Python number
+    or a NumPy array. A concrete ``jax.Array`` is not: reading it would block dispatch (on an
+    accelerator) and trip ``jax.transfer_guard_device_to_host("disallow")``."""
+    return is_concrete(v) and not isinstance(v, jax.Array)
+
+
 def check_param(
     fname: str,
     pname: str,
@@ -121,9 +128,12 @@ def check_param(
     """Check a hyperparameter and return it ready for the kernels.
 
     Concrete values (Python numbers, NumPy or concrete JAX arrays) are checked now -- finite, real, nonzero
-    where required, shaped so that they broadcast against ``x`` without enlarging it -- and returned as a
-    NumPy array in ``x``'s compute dtype, so a Python float never promotes ``x``. Traced values can only have
-    their dtype and shape checked; their values are the caller's responsibility (see the docstrings).
+    where required, in float64 and again in the compute dtype they will be used in (see
+    :func:`_check_values`), shaped so that they broadcast against ``x`` without enlarging it -- and returned as a
+    NumPy array in ``x``'s compute dtype, so a Python float never promotes ``x``. Traced values, and
+    ``jax.Array`` values even when concrete, only have their dtype and shape checked: reading a device
+    array's elements would copy it to the host on every call (see :func:`is_host`); their values are the
+    caller's responsibility (see the docstrings).
     """
     if isinstance(value, bool | np.bool_):
         raise TypeError(f"jrelu.{fname}: {pname} must be a real number, got bool {value!r}.")
@@ -136,7 +146,7 @@ def check_param(
     if type(value) in (float, int):  # a Python number: checked and converted once, then cached
         # The sign bit is part of the key: 0.0 == -0.0 (and hashes alike), but they are not the same slope.
         return _python_number(fname, pname, value, nonzero, cdt, math.copysign(1.0, value) < 0)
-    if is_concrete(value):
+    if is_host(value):
         try:
             arr = np.asarray(value)
         except Exception as e:
@@ -157,8 +167,9 @@ def check_param(
             raise TypeError(
                 f"jrelu.{fname}: {pname} must be a real number or array, got dtype {arr.dtype}."
             )
-        _check_values(fname, pname, arr.astype(np.float64), nonzero)
-        out = np.asarray(arr, dtype=cdt)
+        with np.errstate(over="ignore"):  # an overflow to inf is reported by _check_values
+            out = np.asarray(arr, dtype=cdt)
+        _check_values(fname, pname, arr.astype(np.float64), nonzero, out)
     else:
         dt = value.dtype
         if (
@@ -188,18 +199,51 @@ def _python_number(
     fname: str, pname: str, value: float, nonzero: bool, cdt: np.dtype, signbit: bool
 ) -> np.ndarray:
     """``value`` checked and converted to ``cdt``, read-only; ``signbit`` only keys the cache."""
-    _check_values(fname, pname, np.asarray(value, np.float64), nonzero)
-    out = np.asarray(value, dtype=cdt)
+    with np.errstate(over="ignore"):  # an overflow to inf is reported by _check_values
+        out = np.asarray(value, dtype=cdt)
+    _check_values(fname, pname, np.asarray(value, np.float64), nonzero, out)
     out.flags.writeable = False  # shared between calls
     return out
 
 
-def _check_values(fname: str, pname: str, arr64: np.ndarray, nonzero: bool) -> None:
-    """The value checks a concrete hyperparameter gets: finite, and nonzero where required."""
+def _check_values(
+    fname: str, pname: str, arr64: np.ndarray, nonzero: bool, used: np.ndarray
+) -> None:
+    """The value checks a concrete hyperparameter gets: finite, and nonzero where required -- both as
+    given (``arr64``) and as it will be used (``used``, in the compute dtype).
+
+    A value finite in float64 can overflow to inf in float32 (``1e39``); a nonzero one can underflow to
+    0 (``1e-300``) or to a subnormal, which XLA may flush to 0 (CPU does): where nonzero is required,
+    those are rejected too, since the kernel would divide by 0 and return NaN. A slope that may be 0
+    and underflows to 0 or a subnormal is only rounded: ``slope * x`` would underflow alike.
+    """
     if not np.all(np.isfinite(arr64)):
         raise ValueError(f"jrelu.{fname}: {pname} must be finite, got {_show(arr64)}.")
     if nonzero and np.any(arr64 == 0):
         raise ValueError(f"jrelu.{fname}: {pname} must be nonzero, got {_show(arr64)}.")
+    dt = used.dtype
+    info = np.finfo(dt)
+    fix = (
+        " Use float64 input (with jax.config.update('jax_enable_x64', True)), or a value"
+        if dt != np.float64
+        else " Use a value"
+    )
+    if not np.all(np.isfinite(used)):
+        bad = np.broadcast_to(arr64, used.shape)[~np.isfinite(used)].reshape(-1)[0]
+        raise ValueError(
+            f"jrelu.{fname}: {pname}={_show(bad)} overflows to inf in {dt}, the "
+            f"dtype {fname} computes in for this input.{fix} within ±{float(info.max):.4g}."
+        )
+    tiny = np.abs(used) < info.smallest_normal
+    if nonzero and np.any(tiny):
+        bad = np.broadcast_to(arr64, used.shape)[tiny].reshape(-1)[0]
+        to = "0" if np.broadcast_to(used, tiny.shape)[tiny].reshape(-1)[0] == 0 else "a subnormal"
+        raise ValueError(
+            f"jrelu.{fname}: {pname} must be nonzero, but {pname}={_show(bad)} "
+            f"underflows to {to} in {dt}, the dtype "
+            f"{fname} computes in for this input (XLA may flush subnormals to 0).{fix} of "
+            f"magnitude at least {float(info.smallest_normal):.4g}."
+        )
 
 
 def _show(arr: np.ndarray) -> str:
@@ -210,9 +254,10 @@ def _show(arr: np.ndarray) -> str:
 
 
 def all_nonnegative(*params: Any) -> bool:
-    """True when every parameter is concrete and >= 0: then ``x > 0`` can be read off ``y > 0``."""
+    """True when every parameter is a host value (:func:`is_host`) >= 0: then ``x > 0`` can be read off
+    ``y > 0``. A ``jax.Array`` is not read (no device-to-host copy): it takes the masked rule."""
     for p in params:
-        if not is_concrete(p):
+        if not is_host(p):
             return False
         # A scalar (what check_param makes of a Python number) is the common case: kept cheap.
         if isinstance(p, np.ndarray) and p.ndim == 0:

@@ -42,7 +42,10 @@ def check_hyperparameters(owner: str, fn: Callable[..., Array], **params: Any) -
     """Check concrete hyperparameters now, with ``fn``'s own rules and ``owner``'s name.
 
     ``fn`` runs once on a zero input of the parameters' broadcast shape (eagerly, even under a trace), so
-    the checks are the function's: nothing is restated here.
+    the checks are the function's: nothing is restated here. The input is JAX's default float (float32,
+    or float64 under ``jax_enable_x64``), so a value that float32 cannot hold (``1e39``; ``1e-300`` where
+    nonzero is required) is rejected at construction unless x64 is on; the call checks again in the
+    input's own compute dtype.
     """
     concrete = {k: v for k, v in params.items() if is_concrete(v)}
     if not concrete:
@@ -53,7 +56,7 @@ def check_hyperparameters(owner: str, fn: Callable[..., Array], **params: Any) -
         except ValueError:
             shape = ()  # the function names the parameter that does not broadcast
         with jax.ensure_compile_time_eval():
-            fn(np.zeros(shape, np.float32), **concrete)
+            fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete)
 
 
 def check_flag(owner: str, name: str, value: Any) -> None:
@@ -188,8 +191,9 @@ def apply_prelu(
         return prelu(x, slope)
 
 
-def check_init(owner: str, init: Any) -> None:
-    """``negative_slope_init`` is a finite real number or an initializer ``(key, shape, dtype)``."""
+def check_init(owner: str, init: Any, param_dtype: Any = None) -> None:
+    """``negative_slope_init`` is a finite real number (also in ``param_dtype``, the slope's dtype) or an
+    initializer ``(key, shape, dtype)``."""
     if callable(init):
         return
     if isinstance(init, bool) or not isinstance(init, numbers.Real | np.ndarray | jax.Array):
@@ -205,6 +209,15 @@ def check_init(owner: str, init: Any) -> None:
         )
     if not np.isfinite(float(arr)):
         raise ValueError(f"{owner}: negative_slope_init must be finite, got {float(arr)!r}.")
+    if param_dtype is not None:
+        dt = jnp.dtype(param_dtype)
+        with np.errstate(over="ignore"):
+            as_param = np.asarray(float(arr), dt)
+        if not np.isfinite(as_param):
+            raise ValueError(
+                f"{owner}: negative_slope_init={float(arr)!r} overflows to inf in param_dtype {dt}; "
+                f"use a value within ±{float(jnp.finfo(dt).max):.4g}, or a wider param_dtype."
+            )
 
 
 def init_slope(init: Any, key: Array | None, shape: tuple[int, ...], dtype: Any) -> Array:

@@ -19,7 +19,7 @@ from jrelu._core import (
     all_nonnegative,
     check_input,
     check_param,
-    is_concrete,
+    is_host,
     keep_nan,
     on_device,
     rectifier,
@@ -278,13 +278,13 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
     given = (lower, upper)
     lower = check_param("rrelu", "lower", lower, x)
     upper = check_param("rrelu", "upper", upper, x)
-    if is_concrete(lower) and is_concrete(upper) and _exceeds(lower, upper):
+    if is_host(lower) and is_host(upper) and _exceeds(lower, upper):
         raise ValueError(
             f"jrelu.rrelu: lower must be <= upper, got lower={given[0]!r} and upper={given[1]!r}."
         )
     mode = "y" if all_nonnegative(lower, upper) else "mask"
     if key is None:
-        if is_concrete(lower) and is_concrete(upper):  # average before rounding: one rounding only
+        if is_host(lower) and is_host(upper):  # average before rounding: one rounding only
             mean = (np.asarray(given[0], np.float64) + np.asarray(given[1], np.float64)) / 2
             slope = np.asarray(mean, lower.dtype)
         else:

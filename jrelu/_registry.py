@@ -8,7 +8,10 @@ the value and the derivative (with the kink convention), the kinks, and the peer
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
+import math
+import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -18,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrelu._exponential import SELU_ALPHA, SELU_SCALE, celu, elu, selu
-from jrelu._random import rrelu
+from jrelu._random import check_key, rrelu
 from jrelu._rectifiers import leaky_relu, prelu, relu, relu6
 
 NDArray = np.ndarray
@@ -100,6 +103,33 @@ class Spec:
 
     def __call__(self, x: Any, **params: Any) -> jax.Array:
         return self.fn(x, **{**self.params, **params})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Specs hold lambdas, which do not pickle: a Spec pickles as its name and unpickles as the
+        # registry's own Spec of that name.
+        return (spec, (self.name,))
+
+
+class _Functions(Mapping[str, Spec]):
+    """A read-only name -> Spec mapping that pickles (a ``mappingproxy`` does not)."""
+
+    def __init__(self, specs: tuple[Spec, ...]) -> None:
+        self._d = {s.name: s for s in specs}
+
+    def __getitem__(self, name: str) -> Spec:
+        return self._d[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return f"jrelu.FUNCTIONS({', '.join(self._d)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_functions, ())
 
 
 def _where_leaky(x: jax.Array, negative_slope: Any) -> jax.Array:
@@ -237,8 +267,19 @@ _SPECS = (
     ),
 )
 
-FUNCTIONS: Mapping[str, Spec] = MappingProxyType({s.name: s for s in _SPECS})
+FUNCTIONS: Mapping[str, Spec] = _Functions(_SPECS)
 """Every activation by name, in a fixed order: the table the tests, CLI, benchmarks and plots use."""
+
+
+def _functions() -> Mapping[str, Spec]:
+    return FUNCTIONS
+
+
+def _snake(name: str) -> str:
+    """``LeakyReLU`` -> ``leaky_relu``, ``ReLU6`` -> ``relu6``, ``CELU`` -> ``celu``."""
+    name = name.strip().replace("-", "_")
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return name.replace("re_lu", "relu")
 
 
 def spec(name: str) -> Spec:
@@ -247,13 +288,87 @@ def spec(name: str) -> Spec:
         raise TypeError(f"jrelu.get: name must be a string, got {type(name).__name__}.")
     key = name.strip().lower().replace("-", "_")
     if key not in FUNCTIONS:
+        # Suggest, never silently accept, a close name: a CamelCase class name or a typo.
+        close = [k for k in (_snake(name),) if k in FUNCTIONS] or difflib.get_close_matches(
+            key, list(FUNCTIONS), n=1
+        )
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(
-            f"jrelu.get: unknown activation {name!r}; known names: {', '.join(FUNCTIONS)}."
+            f"jrelu.get: unknown activation {name!r}; {hint}known names: {', '.join(FUNCTIONS)}."
         )
     return FUNCTIONS[key]
 
 
-def get(name: str, **params: Any) -> Callable[..., jax.Array]:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Activation:
+    """An activation with bound hyperparameters: what :func:`get` returns.
+
+    A value: frozen, picklable (by name), equal and hashed by ``(name, params)``, so two identical
+    ``get`` calls give equal objects (one ``jax.jit``/``eqx.filter_jit`` trace for both as a static
+    argument). Called as ``act(x, **override)``.
+
+    Array parameters (NumPy or JAX arrays, tracers): equality compares them by identity (never
+    element-wise, so ``==`` never raises), and hashing raises a clear TypeError, as an array's own
+    hash does; bind a Python number to get a hashable activation.
+    """
+
+    name: str
+    params: Mapping[str, Any]
+
+    def __call__(self, x: Any, **override: Any) -> jax.Array:
+        return FUNCTIONS[self.name].fn(x, **{**self.params, **override})
+
+    @property
+    def __name__(self) -> str:  # read like the function's (Flax and Equinox reprs use it)
+        return self.name
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name, tuple(sorted((k, _hashable(v)) for k, v in self.params.items())))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Activation):
+            return NotImplemented
+        if self.name != other.name or set(self.params) != set(other.params):
+            return False
+        return all(_same(self.params[k], other.params[k]) for k in self.params)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"jrelu.get({self.name!r}{args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_activation, (self.name, dict(self.params)))
+
+
+def _activation(name: str, params: dict[str, Any]) -> Activation:
+    return Activation(name, MappingProxyType(dict(params)))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if _is_number(a) and _is_number(b):
+        # 0.0 and -0.0 are different slopes (the output's sign differs); NaN cannot be bound.
+        return bool(a == b) and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a is b
+
+
+def _hashable(v: Any) -> Any:
+    if _is_number(v):
+        return (float(v), math.copysign(1.0, v))
+    raise TypeError(
+        f"jrelu.get: an activation with the array parameter {type(v).__name__} is not hashable "
+        "(arrays are not); bind a Python number instead, e.g. jrelu.get('leaky_relu', "
+        "negative_slope=0.2), to use it as a static argument."
+    )
+
+
+def get(name: str, **params: Any) -> Activation:
     """Look up an activation by name, optionally binding its hyperparameters.
 
     Args:
@@ -264,7 +379,9 @@ def get(name: str, **params: Any) -> Callable[..., jax.Array]:
         checked now.
 
     Returns:
-      A function of ``x`` (further keyword arguments override the bound ones).
+      An :class:`Activation`: called as ``act(x, **override)`` (keyword arguments override the bound
+      ones); frozen, picklable, equal and hashed by name and parameters, shown as
+      ``jrelu.get('leaky_relu', negative_slope=0.2)``.
 
     Raises:
       ValueError: for an unknown name (the message lists the known ones), a missing required
@@ -276,6 +393,10 @@ def get(name: str, **params: Any) -> Callable[..., jax.Array]:
       >>> act = jrelu.get("leaky_relu", negative_slope=0.2)
       >>> act(jnp.array([-1.0, 1.0]))
       Array([-0.2,  1. ], dtype=float32)
+      >>> act
+      jrelu.get('leaky_relu', negative_slope=0.2)
+      >>> act == jrelu.get("leaky_relu", negative_slope=0.2)
+      True
     """
     s = spec(name)
     allowed = set(s.params) | ({"key"} if s.random else set())
@@ -296,11 +417,8 @@ def get(name: str, **params: Any) -> Callable[..., jax.Array]:
     }
     if concrete:  # check the values now, with the function's own messages
         shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
-        s.fn(np.zeros(shape, np.float32), **concrete)
-
-    def act(x: Any, **override: Any) -> jax.Array:
-        return s.fn(x, **{**params, **override})
-
-    act.__name__ = act.__qualname__ = s.name
-    act.__doc__ = s.fn.__doc__
-    return act
+        with jax.ensure_compile_time_eval():
+            s.fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete)
+    if "key" in params and params["key"] is not None:
+        check_key("rrelu", params["key"])  # rrelu's own check, with its message
+    return _activation(s.name, params)

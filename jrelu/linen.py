@@ -217,9 +217,11 @@ class PReLU(nn.Module):
     d/dx = the slope and d/dslope = 0, as in PyTorch). The slope shape is inferred at init from the
     input and ``axis``:
 
-    * ``axis=-1`` (default): one slope per channel, channels last (NHWC, ``(batch, features)``);
+    * ``axis=None`` (default): one shared slope, as Flax's ``nn.PReLU``, PyTorch's ``PReLU()`` and
+      ``jrelu.nnx.PReLU()``;
+    * ``axis=-1``: one slope per channel, channels last (NHWC, ``(batch, features)``), as
+      ``jrelu.nnx.PReLU(C)``;
     * ``axis=1``: one per channel for channels-first (NCHW) input, as PyTorch's ``PReLU(C)``;
-    * ``axis=None``: one shared slope (Flax's ``nn.PReLU``, PyTorch's ``PReLU()``);
     * a tuple, e.g. ``(-3, -2, -1)`` on NHWC: one slope per element of those axes, shape ``(H, W, C)``
       (Keras' default).
 
@@ -233,7 +235,7 @@ class PReLU(nn.Module):
       Parameter ``negative_slope``: ``()`` for ``axis=None``, else the input's sizes on ``axis``.
 
     Attributes:
-      axis: an int, a tuple of ints, or None (see above). Negative axes keep working when a batch axis
+      axis: None (default: one shared slope), an int or a tuple of ints (see above). Negative axes keep working when a batch axis
         is added or removed.
       negative_slope_init: the initial slope (default 0.25), or a Flax initializer
         ``(key, shape, dtype) -> array``.
@@ -247,17 +249,17 @@ class PReLU(nn.Module):
       >>> import jax, jax.numpy as jnp
       >>> from jrelu import linen as jnn
       >>> x = jnp.array([[-1.0, -2.0, 3.0]])
-      >>> variables = jnn.PReLU().init(jax.random.key(0), x)
+      >>> variables = jnn.PReLU(axis=-1).init(jax.random.key(0), x)
       >>> variables["params"]["negative_slope"]
       Array([0.25, 0.25, 0.25], dtype=float32)
-      >>> jnn.PReLU().apply(variables, x)
+      >>> jnn.PReLU(axis=-1).apply(variables, x)
       Array([[-0.25, -0.5 ,  3.  ]], dtype=float32)
 
     References:
       He, Zhang, Ren & Sun, *Delving Deep into Rectifiers*, ICCV 2015.
     """
 
-    axis: int | Sequence[int] | None = -1
+    axis: int | Sequence[int] | None = None
     negative_slope_init: Any = 0.25
     dtype: Dtype | None = None
     param_dtype: Dtype = jnp.float32
@@ -265,9 +267,9 @@ class PReLU(nn.Module):
     def __post_init__(self) -> None:
         owner = _OWNER + "PReLU"
         common.check_axis(owner, self.axis)
-        common.check_init(owner, self.negative_slope_init)
         common.check_param_dtype(owner, "dtype", self.dtype, optional=True)
         common.check_param_dtype(owner, "param_dtype", self.param_dtype, optional=False)
+        common.check_init(owner, self.negative_slope_init, self.param_dtype)
         super().__post_init__()
 
     @nn.compact

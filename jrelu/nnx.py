@@ -254,9 +254,9 @@ class PReLU(nnx.Module):
                 "use axis=-1 (channels last), or num_channels=None for one shared slope."
             )
         shape = _channel_shape(owner, num_channels, axes or ())
-        common.check_init(owner, negative_slope_init)
         common.check_param_dtype(owner, "dtype", dtype, optional=True)
         common.check_param_dtype(owner, "param_dtype", param_dtype, optional=False)
+        common.check_init(owner, negative_slope_init, param_dtype)
         key = None
         if callable(negative_slope_init):
             if rngs is None:

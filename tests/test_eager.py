@@ -64,3 +64,38 @@ def test_zero_and_negative_zero_slopes_stay_apart(order):
             y = np.asarray(fn(x, slope))
             assert np.signbit(y[0]) == np.signbit(np.float64(-1.0) * slope)
             assert y[1] == 2.0
+
+
+@pytest.mark.parametrize(("spec", "params"), [c for c in CASES if c.values[1]])
+def test_a_jax_array_hyperparameter_is_never_copied_to_the_host(spec, params, monkeypatch):
+    """A concrete jax.Array hyperparameter is used on the device as it is: no device-to-host copy (which
+    on an accelerator blocks dispatch) on any eager call. Its values are therefore not checked, as a
+    traced value's are not (the docstrings say so)."""
+    x = jnp.asarray(X, jnp.float32)
+    on_device = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    # On CPU a host read is zero-copy (the buffer protocol) and passes the guard: catch it in NumPy too.
+    for name in ("asarray", "array"):
+        monkeypatch.setattr(np, name, _refusing_jax_arrays(getattr(np, name)))
+    with jax.transfer_guard_device_to_host("disallow"):
+        y = spec.fn(x, **on_device)
+        y.block_until_ready()
+    monkeypatch.undo()
+    want = spec.value(X, **params)
+    np.testing.assert_allclose(np.asarray(y, np.float64), want, rtol=3e-7, atol=1e-7)
+
+
+def _refusing_jax_arrays(convert):
+    def wrapped(a, *args, **kwargs):
+        if isinstance(a, jax.Array):
+            raise AssertionError("a jax.Array hyperparameter was copied to the host")
+        return convert(a, *args, **kwargs)
+
+    return wrapped
+
+
+def test_a_jax_array_hyperparameter_keeps_its_gradient_without_a_host_copy():
+    x = jnp.asarray(X, jnp.float32)
+    slope = jnp.float32(-0.2)
+    with jax.transfer_guard_device_to_host("disallow"):
+        g = jax.grad(lambda x: jrelu.leaky_relu(x, slope).sum())(x)
+    np.testing.assert_array_equal(np.asarray(g), np.where(X > 0, 1.0, -0.2).astype(np.float32))

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import jrelu
+import jrelu.linen
+import jrelu.nnx
 
 X = jnp.ones((2, 3))
 
@@ -153,3 +155,94 @@ def test_traced_values_cannot_be_checked_and_the_docstring_says_so():
     grad = jax.grad(lambda x: f(x, jnp.float32(0.0)).sum())(-X)
     assert np.isnan(np.asarray(grad)).all()
     assert "at a traced 0 the value is relu's (the limit)" in " ".join(jrelu.celu.__doc__.split())
+
+
+# Values checked as they will be used: finite in float64 but not in the compute dtype.
+UNREPRESENTABLE = [
+    (
+        lambda: jrelu.celu(X, 1e-300),
+        r"jrelu\.celu: alpha must be nonzero, but alpha=1e-300 underflows to 0 in float32.*float64 input.*at least 1\.175e-38",
+    ),
+    (
+        lambda: jrelu.celu(X, 1e-40),
+        r"jrelu\.celu: alpha must be nonzero, but alpha=1e-40 underflows to a subnormal in float32",
+    ),
+    (
+        lambda: jrelu.celu(X, np.array([1.0, 2.0, -1e-300])),
+        r"jrelu\.celu: .*alpha=-1e-300 underflows to 0 in float32",
+    ),
+    (
+        lambda: jrelu.elu(X, 1e39),
+        r"jrelu\.elu: alpha=1e\+39 overflows to inf in float32.*float64 input.*within ±3\.403e\+38",
+    ),
+    (
+        lambda: jrelu.leaky_relu(X, 1e39),
+        r"jrelu\.leaky_relu: negative_slope=1e\+39 overflows to inf in float32",
+    ),
+    (
+        lambda: jrelu.leaky_relu(X.astype(jnp.bfloat16), -1e39),
+        r"jrelu\.leaky_relu: negative_slope=-1e\+39 overflows to inf in float32",
+    ),
+    (
+        lambda: jrelu.prelu(X, np.full(3, 1e39)),
+        r"jrelu\.prelu: negative_slope=1e\+39 overflows to inf in float32",
+    ),
+    (lambda: jrelu.rrelu(X, 0.1, 1e39), r"jrelu\.rrelu: upper=1e\+39 overflows to inf in float32"),
+    (
+        lambda: jrelu.linen.ELU(alpha=1e39),
+        r"jrelu\.linen\.ELU: alpha=1e\+39 overflows to inf in float32",
+    ),
+    (
+        lambda: jrelu.linen.CELU(alpha=1e-300),
+        r"jrelu\.linen\.CELU: alpha must be nonzero, but alpha=1e-300 underflows",
+    ),
+    (
+        lambda: jrelu.nnx.CELU(alpha=1e-300),
+        r"jrelu\.nnx\.CELU: alpha must be nonzero, but alpha=1e-300 underflows",
+    ),
+    (lambda: jrelu.nnx.LeakyReLU(1e39), r"jrelu\.nnx\.LeakyReLU: negative_slope=1e\+39 overflows"),
+    (
+        lambda: jrelu.linen.PReLU(negative_slope_init=1e39),
+        r"jrelu\.linen\.PReLU: negative_slope_init=1e\+39 overflows to inf in param_dtype float32",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"), UNREPRESENTABLE, ids=[p[:40] for _, p in UNREPRESENTABLE]
+)
+def test_a_value_the_compute_dtype_cannot_hold_is_rejected(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("fn", "value"),
+    [
+        (jrelu.elu, 1e30),
+        (jrelu.leaky_relu, 1e30),
+        (jrelu.celu, 1e30),
+        (jrelu.celu, 1.2e-38),
+        (jrelu.leaky_relu, 1e-300),
+        (jrelu.leaky_relu, -1e-300),
+    ],
+)
+def test_representable_extremes_keep_working(fn, value):
+    """Compared with the float64 reference rounded to float32 (a slope that underflows is a rounding)."""
+    spec = jrelu.FUNCTIONS[fn.__name__]
+    xs = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    pname = next(iter(spec.params))
+    with np.errstate(over="ignore", under="ignore"):
+        want = spec.value(xs, **{pname: np.float64(np.float32(value))}).astype(np.float32)
+    got = np.asarray(fn(jnp.asarray(xs, jnp.float32), value))
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=0)
+    assert np.all(np.isfinite(got))
+
+
+def test_float64_input_holds_what_float32_cannot():
+    with jax.enable_x64(True):
+        x = jnp.asarray([-1.0, 1.0], jnp.float64)
+        np.testing.assert_allclose(jrelu.leaky_relu(x, 1e39), [-1e39, 1.0], rtol=1e-15)
+        np.testing.assert_allclose(
+            jrelu.celu(x, 1e-300), [-1e-300, 1.0], rtol=1e-15
+        )  # alpha * expm1(-1e300) = -alpha

@@ -105,9 +105,11 @@ def test_prelu_channels_first_like_torch(golden):
 
 def test_prelu_default_init_is_torchs(golden):
     x = jnp.ones((2, 3))
-    linen = jl.PReLU().init(jax.random.key(0), x)["params"]["negative_slope"]
+    linen = jl.PReLU(axis=-1).init(jax.random.key(0), x)["params"]["negative_slope"]
     np.testing.assert_array_equal(linen, np.broadcast_to(golden["prelu/default_init"], (3,)))
     np.testing.assert_array_equal(jx.PReLU().negative_slope[...], golden["prelu/default_init"][0])
+    shared = jl.PReLU().init(jax.random.key(0), x)["params"]["negative_slope"]
+    np.testing.assert_array_equal(shared, golden["prelu/default_init"][0])  # torch's PReLU(): one
 
 
 @pytest.mark.parametrize("case", ["default", "custom", "negative"])

@@ -189,7 +189,7 @@ def test_prelu_parity(layout, shape, axis, num, nnx_axis, dtype, param_dtype):
 def test_prelu_dtype_attribute():
     x = _x((4, 3), jnp.float32)
     for mod, params in (
-        (jl.PReLU(dtype=jnp.bfloat16), None),
+        (jl.PReLU(axis=-1, dtype=jnp.bfloat16), None),
         (jx.PReLU(3, dtype=jnp.bfloat16), None),
     ):
         if params is None and isinstance(mod, nn.Module):
@@ -226,22 +226,41 @@ def test_prelu_bf16_uses_float32_slopes():
 def test_prelu_initializers():
     x = _x((2, 6))
     init = nn.initializers.uniform(0.5)
-    lin = jl.PReLU(negative_slope_init=init)
+    lin = jl.PReLU(axis=-1, negative_slope_init=init)
     a = lin.init(jax.random.key(0), x)["params"]["negative_slope"]
     assert a.shape == (6,) and bool(jnp.all((a >= 0) & (a < 0.5))) and len(set(a.tolist())) == 6
     b = jx.PReLU(6, negative_slope_init=init, rngs=nnx.Rngs(0)).negative_slope[...]
     assert b.shape == (6,) and bool(jnp.all((b >= 0) & (b < 0.5)))
     assert float(
-        jl.PReLU(negative_slope_init=-0.1).init(jax.random.key(0), x)["params"]["negative_slope"][0]
+        jl.PReLU(negative_slope_init=-0.1).init(jax.random.key(0), x)["params"]["negative_slope"]
     ) == pytest.approx(-0.1)
     # Flax metadata boxes pass through (sharding annotations).
-    boxed = jl.PReLU(negative_slope_init=nn.with_partitioning(init, ("model",)))
+    boxed = jl.PReLU(axis=-1, negative_slope_init=nn.with_partitioning(init, ("model",)))
     v = boxed.init(jax.random.key(0), x)
     assert v["params"]["negative_slope"].names == ("model",)
     assert boxed.apply(v, x).shape == x.shape
     # The defaults: 0.25 (He et al., PyTorch), not Flax's 0.01.
     assert jx.PReLU().negative_slope[...].item() == 0.25
     assert jl.PReLU(axis=None).init(jax.random.key(0), x)["params"]["negative_slope"].item() == 0.25
+
+
+def test_prelu_no_argument_constructors_agree_one_shared_slope():
+    """linen and nnx PReLU() both learn one shared slope, as Flax's nn.PReLU / nnx.PReLU and PyTorch's
+    nn.PReLU() do; per-channel is one argument away (linen axis=-1, nnx num_channels=C)."""
+    x = _x((2, 5, 3))
+    lin = jl.PReLU().init(jax.random.key(0), x)["params"]["negative_slope"]
+    flax_lin = nn.PReLU().init(jax.random.key(0), x)["params"]["negative_slope"]
+    assert lin.shape == flax_lin.shape == () == jx.PReLU().negative_slope[...].shape
+    assert nnx.PReLU().negative_slope[...].shape == ()
+    per_lin = jl.PReLU(axis=-1).init(jax.random.key(0), x)["params"]["negative_slope"]
+    assert per_lin.shape == (3,) == jx.PReLU(3).negative_slope[...].shape
+    slope = 0.3
+    want = np.where(np.asarray(x) > 0, np.asarray(x), slope * np.asarray(x))
+    got_lin = jl.PReLU().apply({"params": {"negative_slope": jnp.float32(slope)}}, x)
+    mod = jx.PReLU()
+    mod.negative_slope[...] = jnp.float32(slope)
+    np.testing.assert_allclose(got_lin, want, rtol=1e-6)
+    np.testing.assert_allclose(mod(x), want, rtol=1e-6)
 
 
 def test_prelu_negative_axes_survive_batching():
@@ -257,7 +276,7 @@ def test_prelu_in_a_jitted_model():
         @nn.compact
         def __call__(self, x):
             x = nn.Dense(4)(x)
-            x = jl.PReLU()(x)
+            x = jl.PReLU(axis=-1)(x)
             return jl.PReLU(axis=(-3, -2, -1))(x).mean()
 
     x = _x((2, 6, 6, 3))
@@ -428,10 +447,10 @@ def test_nnx_prelu_errors():
 def test_call_errors():
     x = _x((2, 5))
     # The channel axis does not match the slopes: both shapes in the message.
-    v = jl.PReLU().init(jax.random.key(0), _x((2, 3)))
+    v = jl.PReLU(axis=-1).init(jax.random.key(0), _x((2, 3)))
     msg = r"jrelu.linen.PReLU: input of shape \(2, 5\) has sizes \(5,\) on axis=-1, but the slopes have shape \(3,\)"
     with pytest.raises(ValueError, match=msg):
-        jl.PReLU().apply(v, x)
+        jl.PReLU(axis=-1).apply(v, x)
     with pytest.raises(ValueError, match=msg.replace("linen", "nnx")):
         jx.PReLU(3)(x)
     with pytest.raises(

@@ -42,7 +42,7 @@ def _data():
 
 def test_linen_prelu_learns_the_teachers_slopes():
     x, target = _data()
-    model = jl.PReLU()
+    model = jl.PReLU(axis=-1)
     params = model.init(jax.random.key(1), x)["params"]
     tx = optax.adamw(0.05, weight_decay=0.1, mask=jrelu.weight_decay_mask)
     opt_state = tx.init(params)
@@ -107,7 +107,7 @@ def _decay_once(params, mask):
 class _MLP(nn.Module):
     @nn.compact
     def __call__(self, x):
-        x = jl.PReLU()(nn.Dense(3)(x))
+        x = jl.PReLU(axis=-1)(nn.Dense(3)(x))
         x = nn.PReLU()(nn.Dense(3)(x))  # Flax's own PReLU names its slope the same way
         return nn.LayerNorm()(x)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -35,3 +38,92 @@ def test_get_is_forgiving_about_spelling_and_allows_overrides():
     assert float(act(x)[0]) == pytest.approx(-0.2)
     assert float(act(x, negative_slope=0.5)[0]) == pytest.approx(-0.5)
     assert jrelu.get("relu") is not jrelu.relu and jrelu.get("relu")(x) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# get() returns a value: frozen, equal and hashed by (name, params), picklable
+# --------------------------------------------------------------------------------------------------
+
+
+def test_get_returns_a_value_that_compares_hashes_and_pickles():
+    import pickle
+
+    a = jrelu.get("leaky_relu", negative_slope=0.2)
+    b = jrelu.get("leaky_relu", negative_slope=0.2)
+    assert a == b and hash(a) == hash(b)
+    assert a != jrelu.get("leaky_relu", negative_slope=0.3) and a != jrelu.get("leaky_relu")
+    assert jrelu.get("leaky_relu", negative_slope=0.0) != jrelu.get(
+        "leaky_relu", negative_slope=-0.0
+    )
+    assert repr(a) == "jrelu.get('leaky_relu', negative_slope=0.2)"
+    back = pickle.loads(pickle.dumps(a))
+    assert back == a
+    x = jnp.array([-2.0, 3.0])
+    np.testing.assert_array_equal(back(x), jax.nn.leaky_relu(x, 0.2))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.name = "relu"
+    # FUNCTIONS and its Specs (which hold lambdas) pickle by name.
+    assert pickle.loads(pickle.dumps(jrelu.FUNCTIONS)) is jrelu.FUNCTIONS
+    assert pickle.loads(pickle.dumps(jrelu.FUNCTIONS["elu"])) is jrelu.FUNCTIONS["elu"]
+    with pytest.raises(TypeError):
+        jrelu.FUNCTIONS["relu"] = jrelu.FUNCTIONS["elu"]
+
+
+def test_get_with_array_parameters_compares_by_identity_and_does_not_hash():
+    s = jnp.full(3, 0.2)
+    a = jrelu.get("prelu", negative_slope=s)
+    assert a == a and a == jrelu.get("prelu", negative_slope=s)  # never element-wise: no raise
+    assert a != jrelu.get("prelu", negative_slope=jnp.full(3, 0.2))
+    with pytest.raises(TypeError, match=r"jrelu\.get: .*not hashable.*bind a Python number"):
+        hash(a)
+    x = -jnp.ones((2, 3))
+    np.testing.assert_array_equal(a(x), jnp.where(x >= 0, x, s * x))
+
+
+def test_get_with_a_traced_parameter_works_under_jit():
+    f = jax.jit(lambda s, x: jrelu.get("leaky_relu", negative_slope=s)(x))
+    x = jnp.array([-2.0, 3.0])
+    np.testing.assert_array_equal(f(0.5, x), jax.nn.leaky_relu(x, 0.5))
+
+
+def test_three_identical_equinox_mlps_trace_once():
+    eqx = pytest.importorskip("equinox")
+    traces = []
+
+    @eqx.filter_jit
+    def apply(model, x):
+        traces.append(1)
+        return model(x)
+
+    x = jnp.linspace(-1.0, 1.0, 4)
+    outs = []
+    for _ in range(3):
+        mlp = eqx.nn.MLP(
+            4,
+            2,
+            8,
+            2,
+            activation=jrelu.get("leaky_relu", negative_slope=0.2),
+            key=jax.random.key(0),
+        )
+        outs.append(apply(mlp, x))
+    assert len(traces) == 1
+    ref = eqx.nn.MLP(
+        4, 2, 8, 2, activation=lambda v: jax.nn.leaky_relu(v, 0.2), key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(outs[0], ref(x), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (lambda: jrelu.get("LeakyReLU"), ValueError, r"did you mean 'leaky_relu'\?"),
+        (lambda: jrelu.get("lekay_relu"), ValueError, r"did you mean 'leaky_relu'\?"),
+        (lambda: jrelu.get("swish"), ValueError, r"unknown activation 'swish'; known names"),
+        (lambda: jrelu.get("rrelu", key=0), TypeError, r"jrelu\.rrelu: key must be a PRNG key"),
+        (lambda: jrelu.get("elu", alpha=1e39), ValueError, r"jrelu\.elu: alpha=1e\+39 overflows"),
+    ],
+)
+def test_get_rejects_what_it_can_know_and_suggests_names(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
