@@ -269,24 +269,50 @@ def all_nonnegative(*params: Any) -> bool:
 
 
 _ON_DEVICE: dict[tuple[np.dtype, bytes], Array] = {}
+# Values met once: not (yet) worth a device copy.
+_SEEN_ONCE: dict[tuple[np.dtype, bytes], None] = {}
+_GUARDS = ("jax_transfer_guard", "jax_transfer_guard_host_to_device")
+
+
+def _transfers_guarded() -> bool:
+    """True inside ``jax.transfer_guard(...)`` (or a global guard) set to anything but "allow"."""
+    return any(getattr(jax.config, g, None) not in (None, "allow") for g in _GUARDS)
 
 
 def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
     """Hyperparameters ready for a jitted kernel.
 
     In an eager call (``x`` concrete), a scalar NumPy hyperparameter -- what :func:`check_param` makes of
-    a Python number -- is swapped for a device array made once and cached: jit would otherwise copy it
-    to the device on every call, about 6 us of a 20 us eager call on CPU. Under a trace, and for
-    anything else, the values are returned as they are.
+    a Python number -- is handled by how often it is met:
+
+    * a value met before is swapped for a device array made once and cached: jit would otherwise copy
+      it to the device on every call (about 6 us of a 20 us eager call on CPU);
+    * a value met for the first time is handed to jit as it is, which copies it inside jit's own fast
+      dispatch path -- what ``jax.nn`` does with a Python number. An explicit ``jax.device_put`` of a
+      scalar costs more than the whole call, so a value used once (a schedule, a sweep) is not cached;
+      the second time it is met, it is.
+    * Under a transfer guard (``jax.transfer_guard("disallow")``) even a first value is put on the
+      device explicitly, so that an eager call never makes an implicit transfer.
+
+    Under a trace, and for anything else, the values are returned as they are.
     """
     if not is_concrete(x):
         return params
     out = []
+    guarded: bool | None = None  # read the guard only when a new value needs it
     for p in params:
         if isinstance(p, np.ndarray) and p.ndim == 0:
             k = (p.dtype, p.tobytes())  # bytes: 0.0 and -0.0 stay apart
             d = _ON_DEVICE.get(k)
             if d is None:
+                if guarded is None:
+                    guarded = _transfers_guarded()
+                if not guarded and k not in _SEEN_ONCE:
+                    if len(_SEEN_ONCE) >= 4096:
+                        _SEEN_ONCE.clear()
+                    _SEEN_ONCE[k] = None
+                    out.append(p)
+                    continue
                 d = jax.device_put(p)
                 if not is_concrete(d):  # x was a constant inside someone's trace
                     out.append(p)
