@@ -290,7 +290,8 @@ def squared_relu(x: Any) -> Array:
 
     Memory: the backward pass keeps only the output ``y`` (which the next layer keeps anyway) and reads
     the derivative off it as :math:`2\sqrt{y}`; the square root is guarded so that no derivative of any
-    order is NaN at 0.
+    order is NaN at 0. The price: where ``x**2`` overflows (``x`` above about 1.8e19 in float32) the
+    output is ``inf`` and so is the derivative read off it (``2 x`` would still be finite).
 
     Args:
       x: floating point input array (any shape).
