@@ -212,7 +212,7 @@ def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:
     return _leaky("leaky_relu", "negative_slope", x, negative_slope)
 
 
-def prelu(x: Any, negative_slope: Any) -> Array:
+def prelu(x: Any, negative_slope: Any, *, axis: int | None = None) -> Array:
     r"""Parametric ReLU: a leaky ReLU whose slope is a (learned) array.
 
     .. math::
@@ -231,6 +231,9 @@ def prelu(x: Any, negative_slope: Any) -> Array:
       x: floating point input array.
       negative_slope: the slope array, broadcastable against ``x``'s trailing axes without enlarging
         ``x``. Any real values.
+      axis: with a 1-D slope, the axis of ``x`` it runs along (e.g. ``axis=0`` for an unbatched
+        channels-first ``(C, H, W)`` input, ``axis=1`` for NCHW). Default None: the trailing-axes
+        broadcast above. The slope's gradient is summed over every other axis.
 
     Returns:
       An array of ``x``'s shape and dtype.
@@ -238,7 +241,8 @@ def prelu(x: Any, negative_slope: Any) -> Array:
     Raises:
       TypeError: if ``x`` is not floating point, or the slope is not real.
       ValueError: if the slope's shape does not broadcast against ``x`` (the message names both shapes),
-        or a concrete slope is not finite.
+        or a concrete slope is not finite; with ``axis``, if the slope is not 1-D of length
+        ``x.shape[axis]`` or ``axis`` is out of range.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jrelu
@@ -248,11 +252,36 @@ def prelu(x: Any, negative_slope: Any) -> Array:
              [ 2.  ,  0.  ]], dtype=float32)
       >>> jax.grad(lambda a: jrelu.prelu(x, a).sum())(jnp.array([0.25, 0.5]))
       Array([-1., -1.], dtype=float32)
+      >>> jrelu.prelu(-jnp.ones((2, 1, 3)), jnp.array([0.25, 0.5]), axis=0)[:, 0, 0]
+      Array([-0.25, -0.5 ], dtype=float32)
 
     References:
       He, Zhang, Ren & Sun, *Delving Deep into Rectifiers*, ICCV 2015.
     """
+    if axis is not None:
+        x = check_input("prelu", x)
+        negative_slope = _along_axis(x, negative_slope, axis)
     return _leaky("prelu", "negative_slope", x, negative_slope)
+
+
+def _along_axis(x: Array, slope: Any, axis: Any) -> Any:
+    """A 1-D slope reshaped to ``(C, 1, ..., 1)`` so that it runs along ``x``'s ``axis``."""
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"jrelu.prelu: axis must be an int or None, got {type(axis).__name__}.")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"jrelu.prelu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "
+            f"[-{x.ndim}, {x.ndim}) or axis=None for the trailing-axes broadcast."
+        )
+    axis %= x.ndim
+    shape = jnp.shape(slope)
+    if len(shape) != 1 or shape[0] != x.shape[axis]:
+        raise ValueError(
+            f"jrelu.prelu: with axis={axis}, negative_slope must be 1-D of length x.shape[{axis}] = "
+            f"{x.shape[axis]} (x has shape {x.shape}), got shape {shape}; give one slope per channel "
+            "along that axis, or pass axis=None for the trailing-axes broadcast."
+        )
+    return jnp.reshape(slope, (shape[0],) + (1,) * (x.ndim - 1 - axis))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -109,3 +109,14 @@ def test_reglu_keeps_no_more_than_jax_nn_in_the_residual_ffn():
     ours = _ffn_slope(jrelu.reglu, 2048, dtype) - floor
     theirs = _ffn_slope(lambda h: h[..., :1024] * jax.nn.relu(h[..., 1024:]), 2048, dtype) - floor
     assert ours <= theirs + 1e-3, (ours, theirs)
+
+
+def test_prelu_axis_runs_along_channels_and_its_gradient_reduces():
+    a = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], np.float32)
+    y = jrelu.prelu(-jnp.ones((8, 8, 8)), a, axis=0)
+    np.testing.assert_allclose(y, -np.broadcast_to(a[:, None, None], (8, 8, 8)))
+    x = np.random.default_rng(1).normal(size=(8, 3, 5)).astype(np.float32)
+    g = jax.grad(lambda s: jrelu.prelu(x, s, axis=0).sum())(jnp.asarray(a))
+    np.testing.assert_allclose(g, np.where(x > 0, 0.0, x).sum(axis=(1, 2)), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"jrelu\.prelu: with axis=0, negative_slope must be 1-D"):
+        jrelu.prelu(x, jnp.ones(3), axis=0)
