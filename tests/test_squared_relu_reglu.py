@@ -120,3 +120,15 @@ def test_prelu_axis_runs_along_channels_and_its_gradient_reduces():
     np.testing.assert_allclose(g, np.where(x > 0, 0.0, x).sum(axis=(1, 2)), rtol=1e-5)
     with pytest.raises(ValueError, match=r"jrelu\.prelu: with axis=0, negative_slope must be 1-D"):
         jrelu.prelu(x, jnp.ones(3), axis=0)
+
+
+def test_linen_and_nnx_modules_match_the_functions():
+    from jrelu import linen, nnx
+
+    x = np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32)
+    np.testing.assert_array_equal(linen.SquaredReLU().apply({}, x), _ref_sq(x).astype(np.float32))
+    np.testing.assert_array_equal(nnx.SquaredReLU()(x), _ref_sq(x).astype(np.float32))
+    np.testing.assert_allclose(linen.ReGLU(axis=0).apply({}, x), _ref_reglu(x, 0), rtol=1e-6)
+    np.testing.assert_allclose(nnx.ReGLU(axis=0)(x), _ref_reglu(x, 0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"jrelu\.nnx\.ReGLU"):
+        nnx.ReGLU()(jnp.ones((2, 3)))
