@@ -132,3 +132,28 @@ def test_linen_and_nnx_modules_match_the_functions():
     np.testing.assert_allclose(nnx.ReGLU(axis=0)(x), _ref_reglu(x, 0), rtol=1e-6)
     with pytest.raises(ValueError, match=r"jrelu\.nnx\.ReGLU"):
         nnx.ReGLU()(jnp.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    ("fn", "ref"),
+    [
+        (jrelu.squared_relu, lambda x: jnp.square(jax.nn.relu(x))),
+        (jrelu.reglu, lambda x: jnp.split(x, 2, -1)[0] * jax.nn.relu(jnp.split(x, 2, -1)[1])),
+    ],
+    ids=["squared_relu", "reglu"],
+)
+def test_vmap_scan_checkpoint_agree_with_jax_nn(fn, ref):
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(3, 4)), jnp.float32)
+
+    def through(f):
+        def body(c, xi):
+            return c + jax.checkpoint(f)(xi).sum(), jax.vmap(f)(xi[None])[0]
+
+        return lambda x: jax.lax.scan(body, jnp.zeros(()), x)
+
+    pairs = [
+        (jax.jit(through(fn)), jax.jit(through(ref))),
+        (jax.grad(lambda x: through(fn)(x)[0]), jax.grad(lambda x: through(ref)(x)[0])),
+    ]
+    for ours, theirs in pairs:
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), ours(x), theirs(x))
