@@ -16,8 +16,10 @@ from jrelu._optim import weight_decay_mask as weight_decay_mask
 from jrelu._random import rrelu as rrelu
 from jrelu._rectifiers import leaky_relu as leaky_relu
 from jrelu._rectifiers import prelu as prelu
+from jrelu._rectifiers import reglu as reglu
 from jrelu._rectifiers import relu as relu
 from jrelu._rectifiers import relu6 as relu6
+from jrelu._rectifiers import squared_relu as squared_relu
 from jrelu._registry import FUNCTIONS as FUNCTIONS
 from jrelu._registry import Activation as Activation
 from jrelu._registry import Spec as Spec
@@ -37,9 +39,11 @@ __all__ = [
     "get",
     "leaky_relu",
     "prelu",
+    "reglu",
     "relu",
     "relu6",
     "rrelu",
     "selu",
+    "squared_relu",
     "weight_decay_mask",
 ]

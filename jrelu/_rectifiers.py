@@ -8,6 +8,7 @@ leaky_relu and prelu); relu6 has derivative 0 at both of its kinks, 0 and 6.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -18,6 +19,7 @@ from jrelu._core import (
     all_nonnegative,
     check_input,
     check_param,
+    compute_dtype,
     keep_nan,
     on_device,
     rectifier,
@@ -210,7 +212,7 @@ def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:
     return _leaky("leaky_relu", "negative_slope", x, negative_slope)
 
 
-def prelu(x: Any, negative_slope: Any) -> Array:
+def prelu(x: Any, negative_slope: Any, *, axis: int | None = None) -> Array:
     r"""Parametric ReLU: a leaky ReLU whose slope is a (learned) array.
 
     .. math::
@@ -229,6 +231,9 @@ def prelu(x: Any, negative_slope: Any) -> Array:
       x: floating point input array.
       negative_slope: the slope array, broadcastable against ``x``'s trailing axes without enlarging
         ``x``. Any real values.
+      axis: with a 1-D slope, the axis of ``x`` it runs along (e.g. ``axis=0`` for an unbatched
+        channels-first ``(C, H, W)`` input, ``axis=1`` for NCHW). Default None: the trailing-axes
+        broadcast above. The slope's gradient is summed over every other axis.
 
     Returns:
       An array of ``x``'s shape and dtype.
@@ -236,7 +241,8 @@ def prelu(x: Any, negative_slope: Any) -> Array:
     Raises:
       TypeError: if ``x`` is not floating point, or the slope is not real.
       ValueError: if the slope's shape does not broadcast against ``x`` (the message names both shapes),
-        or a concrete slope is not finite.
+        or a concrete slope is not finite; with ``axis``, if the slope is not 1-D of length
+        ``x.shape[axis]`` or ``axis`` is out of range.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jrelu
@@ -246,8 +252,194 @@ def prelu(x: Any, negative_slope: Any) -> Array:
              [ 2.  ,  0.  ]], dtype=float32)
       >>> jax.grad(lambda a: jrelu.prelu(x, a).sum())(jnp.array([0.25, 0.5]))
       Array([-1., -1.], dtype=float32)
+      >>> jrelu.prelu(-jnp.ones((2, 1, 3)), jnp.array([0.25, 0.5]), axis=0)[:, 0, 0]
+      Array([-0.25, -0.5 ], dtype=float32)
 
     References:
       He, Zhang, Ren & Sun, *Delving Deep into Rectifiers*, ICCV 2015.
     """
+    if axis is not None:
+        x = check_input("prelu", x)
+        negative_slope = _along_axis(x, negative_slope, axis)
     return _leaky("prelu", "negative_slope", x, negative_slope)
+
+
+def _along_axis(x: Array, slope: Any, axis: Any) -> Any:
+    """A 1-D slope reshaped to ``(C, 1, ..., 1)`` so that it runs along ``x``'s ``axis``."""
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"jrelu.prelu: axis must be an int or None, got {type(axis).__name__}.")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"jrelu.prelu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "
+            f"[-{x.ndim}, {x.ndim}) or axis=None for the trailing-axes broadcast."
+        )
+    axis %= x.ndim
+    shape = jnp.shape(slope)
+    if len(shape) != 1 or shape[0] != x.shape[axis]:
+        raise ValueError(
+            f"jrelu.prelu: with axis={axis}, negative_slope must be 1-D of length x.shape[{axis}] = "
+            f"{x.shape[axis]} (x has shape {x.shape}), got shape {shape}; give one slope per channel "
+            "along that axis, or pass axis=None for the trailing-axes broadcast."
+        )
+    return jnp.reshape(slope, (shape[0],) + (1,) * (x.ndim - 1 - axis))
+
+
+# --------------------------------------------------------------------------------------------------
+# squared_relu
+# --------------------------------------------------------------------------------------------------
+
+
+def _squared_value(x: Array) -> Array:
+    # One multiply in the compute dtype: half precision rounds once, at the boundary.
+    return jnp.where(x <= 0, jnp.zeros_like(x), x * x)
+
+
+def _squared_slope(y: Array, pos: Array | None, *, storage: Any = None) -> Array:
+    # Saved: y only (the next matmul keeps it anyway). 2 relu(x) = 2 sqrt(y). The double where keeps the
+    # square root away from 0 (where its derivative is infinite), so no order of differentiation meets
+    # 0 * inf: at y = 0 the derivative is exactly 0 and so is its derivative. NaN passes (NaN != 0).
+    open_ = y != 0
+    safe = jnp.where(open_, y, jnp.ones_like(y))
+    return jnp.where(open_, 2 * jnp.sqrt(safe), jnp.zeros_like(y))
+
+
+_squared_rule = rectifier("squared_relu", _squared_value, _squared_slope, ())
+_squared_jit = jax.jit(_squared_rule, static_argnums=0)
+
+
+def squared_relu(x: Any) -> Array:
+    r"""Squared ReLU (Primer's FFN activation).
+
+    .. math::
+        \mathrm{squared\_relu}(x) = \mathrm{relu}(x)^2 = \begin{cases} x^2 & x > 0 \\ 0 & x \le 0 \end{cases}
+
+    The derivative is :math:`2\,\mathrm{relu}(x)`, **0 at the kink**; the second derivative is 2 for
+    :math:`x > 0` and 0 for :math:`x \le 0` (**0 at x = 0**: the left-hand value, as relu'(0) = 0).
+    NaN in, NaN out and NaN gradient.
+
+    Memory: the backward pass keeps only the output ``y`` (which the next layer keeps anyway) and reads
+    the derivative off it as :math:`2\sqrt{y}`; the square root is guarded so that no derivative of any
+    order is NaN at 0. The price: where ``x**2`` overflows (``x`` above about 1.8e19 in float32) the
+    output is ``inf`` and so is the derivative read off it (``2 x`` would still be finite).
+
+    Args:
+      x: floating point input array (any shape).
+
+    Returns:
+      An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once
+      (PyTorch's ``F.relu(x) ** 2`` in bfloat16 rounds twice: after relu, exact, and after the square).
+
+    Raises:
+      TypeError: if ``x`` is not floating point.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jrelu
+      >>> jrelu.squared_relu(jnp.array([-2.0, 0.0, 3.0]))
+      Array([0., 0., 9.], dtype=float32)
+      >>> print(jax.grad(jrelu.squared_relu)(0.0), jax.grad(jrelu.squared_relu)(3.0))
+      0.0 6.0
+      >>> print(jax.hessian(jrelu.squared_relu)(0.0), jax.hessian(jrelu.squared_relu)(3.0))
+      0.0 2.0
+
+    References:
+      So et al., *Primer: Searching for Efficient Transformers for Language Modeling*, NeurIPS 2021.
+    """
+    x = check_input("squared_relu", x)
+    return _squared_jit("y", x)
+
+
+# --------------------------------------------------------------------------------------------------
+# reglu
+# --------------------------------------------------------------------------------------------------
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _reglu_rule(axis: int, x: Array) -> Array:
+    a, b = jnp.split(x, 2, axis=axis)
+    cdt = compute_dtype(x.dtype)
+    return (a.astype(cdt) * _relu_value(b.astype(cdt))).astype(x.dtype)
+
+
+def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
+    # d(a r) = r da + a relu'(b) db, with relu'(b) read off r = relu(b) (r != 0 where b > 0 and at NaN).
+    # Zero factors give zero terms even for an infinite tangent (0 * inf would be NaN).
+    cdt = compute_dtype(a.dtype)
+    a, r, ta, tb = (v.astype(cdt) for v in (a, r, ta, tb))
+    da = jnp.where(r == 0, jnp.zeros_like(r), r * ta)
+    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), a * tb)
+    return da + db
+
+
+@_reglu_rule.defjvp
+def _reglu_jvp(axis: int, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+    (x,), (tx,) = primals, tangents
+    y = _reglu_rule(axis, x)
+
+    def tangent(x: Array, tx: Array) -> Array:
+        a, b = jnp.split(x, 2, axis=axis)
+        ta, tb = jnp.split(tx, 2, axis=axis)
+        r = _relu_rule("y", b)  # through relu's rule: higher derivatives stay on the rules
+        return _reglu_tangent(a, r, ta, tb)
+
+    # checkpoint: the backward pass keeps x alone (what the projection before made) and recomputes
+    # a and relu(b) from it.
+    t = jax.checkpoint(tangent)(x, tx)
+    return y, t.astype(y.dtype)
+
+
+_reglu_jit = jax.jit(_reglu_rule, static_argnums=0)
+
+
+def reglu(x: Any, axis: int = -1) -> Array:
+    r"""Gated ReLU (ReGLU): the first half of ``x`` along ``axis`` gated by the relu of the second.
+
+    .. math::
+        a, b = \mathrm{split}(x, 2, \text{axis}), \qquad \mathrm{reglu}(x) = a \cdot \mathrm{relu}(b)
+
+    The same split as ``jax.nn.glu`` and ``torch.nn.functional.glu`` (first half the value, second half
+    the gate). d/da = relu(b); d/db = a for b > 0 and 0 for b <= 0 (**0 at the kink**, as relu'(0) = 0).
+    NaN in, NaN out.
+
+    Memory: the backward pass keeps ``x`` alone and recomputes ``a`` and ``relu(b)`` from it. The floor
+    for an exact rule is two half-sized tensors: the cotangent of ``a`` needs ``relu(b)`` and the
+    cotangent of ``b`` needs ``a`` where ``b > 0``, and neither can be read exactly off the output
+    ``a * relu(b)`` (a division would round). ``x`` is exactly those two halves. In a residual FFN
+    (float32, 256 x 256 -> 2 * 1024 -> 1024) this costs 0.25 hidden-sized tensors per layer beyond the
+    identity FFN, the same as ``a * jax.nn.relu(b)`` (``a * jrelu.relu(b)`` costs 1.25).
+
+    Args:
+      x: floating point input array whose size along ``axis`` is even.
+      axis: the axis to split (default -1).
+
+    Returns:
+      ``x``'s dtype, with half of ``x``'s size along ``axis``. Half precision is computed in float32 and
+      rounded once.
+
+    Raises:
+      TypeError: if ``x`` is not floating point.
+      ValueError: if ``axis`` is out of range or ``x``'s size along it is odd.
+
+    Examples:
+      >>> import jax.numpy as jnp, jrelu
+      >>> jrelu.reglu(jnp.array([2.0, 3.0, -1.0, 0.5]))
+      Array([0. , 1.5], dtype=float32)
+
+    References:
+      Shazeer, *GLU Variants Improve Transformer*, 2020.
+    """
+    x = check_input("reglu", x)
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"jrelu.reglu: axis must be an int, got {type(axis).__name__} {axis!r}.")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"jrelu.reglu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "
+            f"[-{x.ndim}, {x.ndim})."
+        )
+    axis %= x.ndim
+    if x.shape[axis] % 2:
+        raise ValueError(
+            f"jrelu.reglu: x of shape {x.shape} has odd size {x.shape[axis]} along axis {axis}; reglu "
+            "splits that axis into two equal halves (value, gate), so make it even (e.g. a projection "
+            "to 2 * hidden features)."
+        )
+    return _reglu_jit(axis, x)

@@ -412,3 +412,54 @@ class AlphaDropout(nn.Module):
             return common.check_float_input(owner, inputs)
         key = self.make_rng(self.rng_collection) if rng is None else rng
         return common.apply_alpha_dropout(owner, inputs, self.rate, self.broadcast_dims, key)
+
+
+class SquaredReLU(nn.Module):
+    """:func:`jrelu.squared_relu` as a linen module: ``relu(x) ** 2``.
+
+    Shape:
+      Input: any shape, floating point. Output: the input's shape and dtype.
+
+    Attributes:
+      None.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import linen as jnn
+      >>> jnn.SquaredReLU().apply({}, jnp.array([-1.0, 3.0]))
+      Array([0., 9.], dtype=float32)
+    """
+
+    def __call__(self, inputs: Any) -> Array:
+        from jrelu._rectifiers import squared_relu
+
+        with common.renamed_errors(_OWNER + "SquaredReLU", "squared_relu"):
+            return squared_relu(inputs)
+
+
+class ReGLU(nn.Module):
+    """:func:`jrelu.reglu` as a linen module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
+
+    Shape:
+      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
+
+    Attributes:
+      axis: the axis split into value and gate halves (default -1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import linen as jnn
+      >>> jnn.ReGLU().apply({}, jnp.array([2.0, 3.0, -1.0, 0.5]))
+      Array([0. , 1.5], dtype=float32)
+    """
+
+    axis: int = -1
+
+    def __call__(self, inputs: Any) -> Array:
+        from jrelu._rectifiers import reglu
+
+        with common.renamed_errors(_OWNER + "ReGLU", "reglu"):
+            return reglu(inputs, axis=self.axis)
+
+
+__all__ += ["ReGLU", "SquaredReLU"]

@@ -510,3 +510,55 @@ class AlphaDropout(nnx.Module):
         """Used by ``nnx.view``: ``deterministic=True`` for the identity."""
         if deterministic is not None:
             self.deterministic = deterministic
+
+
+class SquaredReLU(nnx.Module):
+    """:func:`jrelu.squared_relu` as an NNX module: ``relu(x) ** 2``.
+
+    Shape:
+      Input: any shape, floating point. Output: the input's shape and dtype.
+
+    Attributes:
+      None.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import nnx as jnn
+      >>> jnn.SquaredReLU()(jnp.array([-1.0, 3.0]))
+      Array([0., 9.], dtype=float32)
+    """
+
+    def __call__(self, inputs: Any) -> Array:
+        from jrelu._rectifiers import squared_relu
+
+        with common.renamed_errors(_OWNER + "SquaredReLU", "squared_relu"):
+            return squared_relu(inputs)
+
+
+class ReGLU(nnx.Module):
+    """:func:`jrelu.reglu` as an NNX module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
+
+    Shape:
+      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
+
+    Attributes:
+      axis: the axis split into value and gate halves (default -1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import nnx as jnn
+      >>> jnn.ReGLU()(jnp.array([2.0, 3.0, -1.0, 0.5]))
+      Array([0. , 1.5], dtype=float32)
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def __call__(self, inputs: Any) -> Array:
+        from jrelu._rectifiers import reglu
+
+        with common.renamed_errors(_OWNER + "ReGLU", "reglu"):
+            return reglu(inputs, axis=self.axis)
+
+
+__all__ += ["ReGLU", "SquaredReLU"]
