@@ -29,9 +29,11 @@ _SIDE = 16  # the CNN's images are _SIDE x _SIDE
 
 def _layer(model: str, x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
     if model == "mlp":
-        return x @ w + b
-    dims = ("NHWC", "HWIO", "NHWC")
-    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dims) + b
+        z = x @ w
+    else:
+        dims = ("NHWC", "HWIO", "NHWC")
+        z = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dims)
+    return z + b.reshape((1,) * (z.ndim - 1) + b.shape)  # explicit: no rank promotion
 
 
 def _temp_bytes(
