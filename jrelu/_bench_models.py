@@ -176,7 +176,10 @@ def train_program(case: Case, impl: str, kind: str, dims: ModelDims, seed: int =
             return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
+        # optax's bias correction raises a Python float to an int32 count, which strict dtype
+        # promotion refuses: its own code, not the activations', so standard promotion just there.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     return Program.lower(jax.jit(step), params, opt_state, x, labels, ka)

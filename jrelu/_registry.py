@@ -133,11 +133,12 @@ class _Functions(Mapping[str, Spec]):
 
 
 def _where_leaky(x: jax.Array, negative_slope: Any) -> jax.Array:
-    return jnp.where(x >= 0, x, negative_slope * x)
+    # broadcast_to: a (C,) slope against (N, C) input without rank promotion (which strict mode refuses).
+    return jnp.where(x >= 0, x, jnp.broadcast_to(negative_slope, x.shape) * x)
 
 
 def _where_rrelu(x: jax.Array, lower: Any = 1 / 8, upper: Any = 1 / 3) -> jax.Array:
-    return jnp.where(x >= 0, x, (lower + upper) / 2 * x)
+    return jnp.where(x >= 0, x, jnp.broadcast_to((lower + upper) / 2, x.shape) * x)
 
 
 _SPECS = (

@@ -80,7 +80,9 @@ def _as_float(fname: str, x: Any) -> jax.Array:
         raise TypeError(
             f"jrelu.diagnostics.{fname}: activations must be real numbers, got dtype {x.dtype}."
         )
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    # float32 or wider, as promote_types(dtype, float32) says (which strict promotion refuses to ask).
+    wide = jnp.issubdtype(x.dtype, jnp.floating) and x.dtype.itemsize >= 4
+    return x if wide else x.astype(jnp.float32)
 
 
 def _batch_axes(fname: str, x: jax.Array, axis: int | Sequence[int]) -> tuple[int, ...]:

@@ -128,7 +128,7 @@ def test_memory_regression_fails(monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--fns", "relu,swish"], "known names"),
+        (["--fns", "relu,swish"], "jrelu check: unknown function 'swish'; known: relu"),
         (["--dtypes", "float8"], "unknown dtype"),
     ],
 )

@@ -220,8 +220,8 @@ def test_capture_linen_returns_each_jrelu_module_output():
     # Call order; Dense outputs are not included; a module called twice gives #0 and #1.
     assert list(acts) == ["ReLU_0", "act2", "mine", "twice#0", "twice#1"]
     p = variables["params"]
-    h1 = jrelu.relu(x @ p["fc1"]["kernel"] + p["fc1"]["bias"])
-    pre2 = h1 @ p["fc2"]["kernel"] + p["fc2"]["bias"]
+    h1 = jrelu.relu(x @ p["fc1"]["kernel"] + p["fc1"]["bias"][None])
+    pre2 = h1 @ p["fc2"]["kernel"] + p["fc2"]["bias"][None]
     h2 = jrelu.prelu(pre2, p["act2"]["negative_slope"])
     np.testing.assert_allclose(acts["ReLU_0"], h1, rtol=1e-6)
     np.testing.assert_allclose(acts["act2"], h2, rtol=1e-6)

@@ -105,7 +105,7 @@ BAD_CALLS = [
     (
         lambda: jrelu.relu(None),
         TypeError,
-        r"jrelu\.relu: x must be an array or a number, got NoneType\.",
+        r"jrelu\.relu: x must be an array or a number, got None; convert it",
     ),
     (
         lambda: jrelu.get("swish"),

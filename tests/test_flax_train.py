@@ -27,6 +27,16 @@ import jrelu
 from jrelu import linen as jl
 from jrelu import nnx as jx
 
+
+@pytest.fixture(autouse=True)
+def _optax_promotes_dtypes():
+    # optax's Adam bias correction raises a Python float to an int32 step count, which strict dtype
+    # promotion refuses (optax's code, not jrelu's): these tests train with it, so standard dtype
+    # promotion here; rank promotion stays "raise".
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
 TEACHER = np.array([-0.3, 0.05, 0.6, 0.9], np.float32)
 
 
