@@ -23,7 +23,19 @@ import jrelu
 from jrelu import linen as jl
 from jrelu import nnx as jx
 
-NAMES = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "CELU", "SELU", "AlphaDropout"]
+NAMES = [
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "PReLU",
+    "RReLU",
+    "ELU",
+    "CELU",
+    "SELU",
+    "AlphaDropout",
+    "SquaredReLU",
+    "ReGLU",
+]
 
 # The stateless modules, driven by the registry: module class name for each function name.
 STATELESS = {

@@ -77,7 +77,7 @@ def test_get_with_array_parameters_compares_by_identity_and_does_not_hash():
     with pytest.raises(TypeError, match=r"jrelu\.get: .*not hashable.*bind a Python number"):
         hash(a)
     x = -jnp.ones((2, 3))
-    np.testing.assert_array_equal(a(x), jnp.where(x >= 0, x, s * x))
+    np.testing.assert_array_equal(a(x), jnp.where(x >= 0, x, s[None, :] * x))
 
 
 def test_get_with_a_traced_parameter_works_under_jit():
