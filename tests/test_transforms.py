@@ -154,3 +154,26 @@ def test_rrelu_with_key_under_transformations():
     keys = jax.random.split(key, 4)
     ys = jax.vmap(lambda k: jrelu.rrelu(x, key=k))(keys)
     assert len({tuple(np.asarray(r).round(6)) for r in ys}) == 4
+
+
+@pytest.mark.parametrize(("spec", "params"), CASES)
+def test_checkify_inside_jit_under_enable_checks(spec, params):
+    """``jit(checkify(f))`` with every error class, under ``jax_enable_checks`` (JAX's internal
+    consistency checks): value and gradient equal the float64 reference, and no check fires."""
+    from jax.experimental import checkify
+
+    x = jnp.asarray(X, jnp.float32)
+    f = functools.partial(spec.fn, **params)
+    with jax.enable_checks(True):
+        err, (y, g) = jax.jit(
+            checkify.checkify(
+                lambda x: (f(x), jax.grad(lambda x: f(x).sum())(x)), errors=checkify.all_checks
+            )
+        )(x)
+    err.throw()  # no user, NaN, division or index error on these inputs
+    np.testing.assert_allclose(
+        np.asarray(y, np.float64), spec.value(X, **params), rtol=3e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        np.asarray(g, np.float64), spec.derivative(X, **params), rtol=3e-6, atol=1e-7
+    )
