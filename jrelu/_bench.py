@@ -199,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         use_torch=not args.no_torch,
         hlo_dir=Path(args.hlo) if args.hlo else None,
+        checkpoint=(lambda r: _write_json(args.json, r)) if args.json else None,
     )
 
     from rich.console import Console
@@ -210,14 +211,14 @@ def run(args: argparse.Namespace) -> int:
         console = Console(width=170)
     print_report(console, results)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+        _write_json(args.json, results)
         print(f"wrote {args.json}")
     if args.plot:
         from jrelu._bench_report import plot
 
         plot(results, args.plot)
         print(f"wrote {args.plot}")
-    return 0
+    return 1 if results["errors"] else 0
 
 
 def collect(
@@ -230,8 +231,14 @@ def collect(
     repeats: int | None,
     use_torch: bool,
     hlo_dir: Path | None = None,
+    checkpoint: Any = None,
 ) -> dict[str, Any]:
-    """Run the selected sections and return the results dict (the ``--json`` document)."""
+    """Run the selected sections and return the results dict (the ``--json`` document).
+
+    A section that raises is recorded in ``results["errors"]`` and the run goes on with the next one;
+    ``checkpoint(results)``, if given, is called after every section (``--json`` writes the file then,
+    so a run cut short by a timeout still leaves what it measured).
+    """
     import jax
     import jax.numpy as jnp
     from rich.console import Console
@@ -307,6 +314,7 @@ def collect(
         train_step=[],
         dispatch=[],
         skipped=[],
+        errors=[],
     )
 
     workers = bs.compile_workers()
@@ -339,127 +347,175 @@ def collect(
 
         # Compile-only, in parallel: nothing is being timed yet.
         if "memory" in sections:
-            t0 = time.perf_counter()
-            step(f"memory: compiling training steps ({workers} at a time)")
-            jobs: list[tuple[Any, str, str, Any]] = []
-            for model in bm.MODELS:
-                jobs.append((None, "identity", model, partial(bm.floor_tensors_per_layer, model)))
-                for case in cases:
-                    for impl in impls:
-                        jobs.append(
-                            (case, impl, model, partial(bm.extra_tensors, case, impl, model))
+            try:
+                t0 = time.perf_counter()
+                step(f"memory: compiling training steps ({workers} at a time)")
+                jobs: list[tuple[Any, str, str, Any]] = []
+                for model in bm.MODELS:
+                    jobs.append(
+                        (None, "identity", model, partial(bm.floor_tensors_per_layer, model))
+                    )
+                    for case in cases:
+                        for impl in impls:
+                            jobs.append(
+                                (case, impl, model, partial(bm.extra_tensors, case, impl, model))
+                            )
+                values = bs.run_parallel([job[3] for job in jobs], workers, done)
+                for (case, impl, model, _), value in zip(jobs, values, strict=True):
+                    if case is None:
+                        row = bm.memory_row(
+                            None, "identity", model, 0.0, floor_tensors_per_layer=value
                         )
-            values = bs.run_parallel([job[3] for job in jobs], workers, done)
-            for (case, impl, model, _), value in zip(jobs, values, strict=True):
-                if case is None:
-                    row = bm.memory_row(None, "identity", model, 0.0, floor_tensors_per_layer=value)
-                else:
-                    row = bm.memory_row(case, impl, model, value)
-                results["memory"].append(row)
-            console.log(f"memory: {time.perf_counter() - t0:.1f} s (compile only)")
+                    else:
+                        row = bm.memory_row(case, impl, model, value)
+                    results["memory"].append(row)
+                console.log(f"memory: {time.perf_counter() - t0:.1f} s (compile only)")
+            except Exception as e:  # keep the other sections; say what failed
+                _record_error(results, "memory", e)
+            if checkpoint:
+                checkpoint(results)
 
         if "speed" in sections:
-            t0 = time.perf_counter()
-            for dt in dtypes:
-                for n in sizes:
-                    where = f"{dt} {bs.size_text(n)}"
-                    x, g, key = bs.make_inputs(n, jnp.dtype(dt))
-                    step(f"speed {where}: compiling")
-                    ceiling = bs.copy_programs(x)
-                    progs = {
-                        (case.label, pass_, impl): bs.jax_program(case, impl, pass_, x, g, key)
-                        for case in cases
-                        for pass_ in bs.PASSES
-                        for impl in impls
-                    }
-                    bs.compile_all([*ceiling.values(), *progs.values()], workers)
-                    if hlo_dir and n == sizes[-1]:
-                        for (label, pass_, impl), prog in progs.items():
-                            _write_hlo(hlo_dir, f"speed-{label}-{pass_}-{impl}-{dt}-{n}", prog)
-                    step(f"speed {where}: copy ceiling")
-                    copy_row = bs.measure_copy(ceiling, speed_plan)
-                    results["copy"].append(copy_row)
-                    done()
-                    rows = []
-                    for case in cases:
-                        for pass_ in bs.PASSES:
-                            step(f"speed {case.label} {where} {pass_}")
-                            pair = {impl: progs[(case.label, pass_, impl)] for impl in impls}
-                            rows.extend(bs.measure_jax(case, pass_, pair, speed_plan))
-                            for _ in impls:
-                                done()
-                    del progs, ceiling
-                    # PyTorch after JAX, not interleaved: each one's idle worker threads spin for a
-                    # while after a call and would slow the other down.
-                    if tch:
-                        xt, gt = tch.inputs(x, g)
+            try:
+                t0 = time.perf_counter()
+                for dt in dtypes:
+                    for n in sizes:
+                        where = f"{dt} {bs.size_text(n)}"
+                        x, g, key = bs.make_inputs(n, jnp.dtype(dt))
+                        step(f"speed {where}: compiling")
+                        ceiling = bs.copy_programs(x)
+                        progs = {
+                            (case.label, pass_, impl): bs.jax_program(case, impl, pass_, x, g, key)
+                            for case in cases
+                            for pass_ in bs.PASSES
+                            for impl in impls
+                        }
+                        bs.compile_all([*ceiling.values(), *progs.values()], workers)
+                        if hlo_dir and n == sizes[-1]:
+                            for (label, pass_, impl), prog in progs.items():
+                                _write_hlo(hlo_dir, f"speed-{label}-{pass_}-{impl}-{dt}-{n}", prog)
+                        step(f"speed {where}: copy ceiling")
+                        copy_row = bs.measure_copy(ceiling, speed_plan)
+                        results["copy"].append(copy_row)
+                        done()
+                        rows = []
                         for case in cases:
                             for pass_ in bs.PASSES:
-                                step(f"speed {case.label} {where} {pass_} torch")
-                                try:
-                                    rows.append(
-                                        bs.measure_torch(
-                                            tch, case, pass_, xt, gt, dt, n, speed_plan
+                                step(f"speed {case.label} {where} {pass_}")
+                                pair = {impl: progs[(case.label, pass_, impl)] for impl in impls}
+                                rows.extend(bs.measure_jax(case, pass_, pair, speed_plan))
+                                for _ in impls:
+                                    done()
+                        del progs, ceiling
+                        # PyTorch after JAX, not interleaved: each one's idle worker threads spin for a
+                        # while after a call and would slow the other down.
+                        if tch:
+                            xt, gt = tch.inputs(x, g)
+                            for case in cases:
+                                for pass_ in bs.PASSES:
+                                    step(f"speed {case.label} {where} {pass_} torch")
+                                    try:
+                                        rows.append(
+                                            bs.measure_torch(
+                                                tch, case, pass_, xt, gt, dt, n, speed_plan
+                                            )
                                         )
-                                    )
-                                except Exception as e:  # e.g. an op PyTorch lacks for this dtype
-                                    results["skipped"].append(
-                                        {
-                                            "section": "speed",
-                                            "label": case.label,
-                                            "impl": "torch",
-                                            "dtype": dt,
-                                            "size": n,
-                                            "pass": pass_,
-                                            "reason": f"{type(e).__name__}: {str(e)[:200]}",
-                                        }
-                                    )
-                                done()
-                        del xt, gt
-                    for row in rows:
-                        row["fraction_of_copy"] = row["gbps"] / copy_row["gbps"]
-                    results["speed"].extend(rows)
-                    del x, g
-            console.log(f"speed: {time.perf_counter() - t0:.1f} s")
+                                    except (
+                                        Exception
+                                    ) as e:  # e.g. an op PyTorch lacks for this dtype
+                                        results["skipped"].append(
+                                            {
+                                                "section": "speed",
+                                                "label": case.label,
+                                                "impl": "torch",
+                                                "dtype": dt,
+                                                "size": n,
+                                                "pass": pass_,
+                                                "reason": f"{type(e).__name__}: {str(e)[:200]}",
+                                            }
+                                        )
+                                    done()
+                            del xt, gt
+                        for row in rows:
+                            row["fraction_of_copy"] = row["gbps"] / copy_row["gbps"]
+                        results["speed"].extend(rows)
+                        del x, g
+                console.log(f"speed: {time.perf_counter() - t0:.1f} s")
+            except Exception as e:  # keep the other sections; say what failed
+                _record_error(results, "speed", e)
+            if checkpoint:
+                checkpoint(results)
 
         if "train" in sections:
-            t0 = time.perf_counter()
-            step(f"train: compiling ({workers} at a time)")
-            tprogs = {
-                (model, case.label, impl): bm.train_program(case, impl, model, dims[model])
-                for model in bm.MODELS
-                for case in cases
-                for impl in impls
-            }
-            bs.compile_all(list(tprogs.values()), workers)
-            if hlo_dir:
-                for (model, label, impl), prog in tprogs.items():
-                    _write_hlo(hlo_dir, f"train-{model}-{label}-{impl}", prog)
-            for model in bm.MODELS:
-                for case in cases:
-                    step(f"train {model} {case.label}")
-                    pair = {impl: tprogs.pop((model, case.label, impl)) for impl in impls}
-                    results["train_step"].extend(
-                        bm.train_step_rows(case, model, dims[model], pair, train_plan)
-                    )
-                    for _ in impls:
-                        done()
-            console.log(f"train: {time.perf_counter() - t0:.1f} s")
+            try:
+                t0 = time.perf_counter()
+                step(f"train: compiling ({workers} at a time)")
+                tprogs = {
+                    (model, case.label, impl): bm.train_program(case, impl, model, dims[model])
+                    for model in bm.MODELS
+                    for case in cases
+                    for impl in impls
+                }
+                bs.compile_all(list(tprogs.values()), workers)
+                if hlo_dir:
+                    for (model, label, impl), prog in tprogs.items():
+                        _write_hlo(hlo_dir, f"train-{model}-{label}-{impl}", prog)
+                for model in bm.MODELS:
+                    for case in cases:
+                        step(f"train {model} {case.label}")
+                        pair = {impl: tprogs.pop((model, case.label, impl)) for impl in impls}
+                        results["train_step"].extend(
+                            bm.train_step_rows(case, model, dims[model], pair, train_plan)
+                        )
+                        for _ in impls:
+                            done()
+                console.log(f"train: {time.perf_counter() - t0:.1f} s")
+            except Exception as e:  # keep the other sections; say what failed
+                _record_error(results, "train", e)
+            if checkpoint:
+                checkpoint(results)
 
         if "dispatch" in sections:
-            t0 = time.perf_counter()
-            for case in cases:
-                for impl in impls:
-                    step(f"dispatch {case.label} {impl}")
-                    results["dispatch"].append(bs.measure_dispatch(case, impl, dispatch_plan))
-                    done()
-            console.log(f"dispatch: {time.perf_counter() - t0:.1f} s")
+            try:
+                t0 = time.perf_counter()
+                for case in cases:
+                    for impl in impls:
+                        step(f"dispatch {case.label} {impl}")
+                        results["dispatch"].append(bs.measure_dispatch(case, impl, dispatch_plan))
+                        done()
+                console.log(f"dispatch: {time.perf_counter() - t0:.1f} s")
+            except Exception as e:  # keep the other sections; say what failed
+                _record_error(results, "dispatch", e)
+            if checkpoint:
+                checkpoint(results)
 
     results["compile"] = compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
     )
     results["wall_seconds"] = time.perf_counter() - t_start
     return results
+
+
+def _record_error(results: dict[str, Any], section: str, error: Exception) -> None:
+    import traceback
+
+    results["errors"].append(
+        {
+            "section": section,
+            "error": f"{type(error).__name__}: {str(error)[:500]}",
+            "traceback": traceback.format_exc(limit=8)[-4000:],
+        }
+    )
+    print(
+        f"jrelu bench: the {section} section failed ({type(error).__name__}: {error})",
+        file=sys.stderr,
+    )
+
+
+def _write_json(path: str, results: dict[str, Any]) -> None:
+    tmp = Path(path).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+    tmp.replace(path)  # never a half-written file
 
 
 def _write_hlo(directory: Path, name: str, program: Any) -> None:

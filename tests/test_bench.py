@@ -12,7 +12,7 @@ import time
 import pytest
 
 import jrelu
-from jrelu import _bench_report, _bench_speed
+from jrelu import _bench, _bench_report, _bench_speed
 from jrelu._cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -170,6 +170,33 @@ def test_rrelu_runs_without_a_key_and_with_one(tmp_path):
     programs = {i: bm.train_program(train, i, "mlp", dims).compile() for i in ("jrelu", "jax.nn")}
     for r in bm.train_step_rows(train, "mlp", dims, programs, plan):
         assert r["label"] == "rrelu[train]" and r["loss_finite"] and r["seconds"] > 0
+
+
+def test_a_failing_section_is_recorded_and_the_json_kept_after_each_section(tmp_path, monkeypatch):
+    """A section that raises is recorded in the JSON's "errors" and the run goes on (exit status 1);
+    the JSON is written after every section, so what came before a failure (or a timeout) is kept."""
+    path = tmp_path / "b.json"
+    written = []
+    real_write = _bench._write_json
+
+    def spy(p, results):
+        real_write(p, results)
+        written.append(json.loads(pathlib.Path(p).read_text()))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no such kernel")
+
+    monkeypatch.setattr(_bench, "_write_json", spy)
+    monkeypatch.setattr(_bench_speed, "measure_dispatch", broken)
+    argv = ["bench", "--sections", "speed", "dispatch", "--fns", "relu", "--sizes", "10"]
+    argv += ["--no-torch", "--dtypes", "float32", "--repeats", "1", "--json", str(path)]
+    assert main(argv) == 1
+    final = json.loads(path.read_text())
+    assert [e["section"] for e in final["errors"]] == ["dispatch"]
+    assert "RuntimeError: no such kernel" in final["errors"][0]["error"]
+    # after the speed section (its rows there, no error yet), after dispatch, and at the end
+    assert len(written) == 3 and written[0]["speed"] and not written[0]["errors"]
+    assert {r["impl"] for r in final["speed"]} == {"jrelu", "jax.nn"}
 
 
 def test_goal_lines_judge_the_figures():
