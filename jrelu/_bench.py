@@ -18,6 +18,7 @@ and reports the median of repeats with the interquartile range. See ``docs/readm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import importlib.util
@@ -317,6 +318,16 @@ def collect(
         errors=[],
     )
 
+    @contextlib.contextmanager
+    def section(name: str) -> Any:
+        """A section that raises is recorded and the run goes on; the results are kept after each."""
+        try:
+            yield
+        except Exception as e:  # keep the other sections; say what failed
+            _record_error(results, name, e)
+        if checkpoint:
+            checkpoint(results)
+
     workers = bs.compile_workers()
     total = 0
     if "memory" in sections:
@@ -347,7 +358,7 @@ def collect(
 
         # Compile-only, in parallel: nothing is being timed yet.
         if "memory" in sections:
-            try:
+            with section("memory"):
                 t0 = time.perf_counter()
                 step(f"memory: compiling training steps ({workers} at a time)")
                 jobs: list[tuple[Any, str, str, Any]] = []
@@ -370,13 +381,9 @@ def collect(
                         row = bm.memory_row(case, impl, model, value)
                     results["memory"].append(row)
                 console.log(f"memory: {time.perf_counter() - t0:.1f} s (compile only)")
-            except Exception as e:  # keep the other sections; say what failed
-                _record_error(results, "memory", e)
-            if checkpoint:
-                checkpoint(results)
 
         if "speed" in sections:
-            try:
+            with section("speed"):
                 t0 = time.perf_counter()
                 for dt in dtypes:
                     for n in sizes:
@@ -441,13 +448,9 @@ def collect(
                         results["speed"].extend(rows)
                         del x, g
                 console.log(f"speed: {time.perf_counter() - t0:.1f} s")
-            except Exception as e:  # keep the other sections; say what failed
-                _record_error(results, "speed", e)
-            if checkpoint:
-                checkpoint(results)
 
         if "train" in sections:
-            try:
+            with section("train"):
                 t0 = time.perf_counter()
                 step(f"train: compiling ({workers} at a time)")
                 tprogs = {
@@ -470,13 +473,9 @@ def collect(
                         for _ in impls:
                             done()
                 console.log(f"train: {time.perf_counter() - t0:.1f} s")
-            except Exception as e:  # keep the other sections; say what failed
-                _record_error(results, "train", e)
-            if checkpoint:
-                checkpoint(results)
 
         if "dispatch" in sections:
-            try:
+            with section("dispatch"):
                 t0 = time.perf_counter()
                 for case in cases:
                     for impl in impls:
@@ -484,10 +483,6 @@ def collect(
                         results["dispatch"].append(bs.measure_dispatch(case, impl, dispatch_plan))
                         done()
                 console.log(f"dispatch: {time.perf_counter() - t0:.1f} s")
-            except Exception as e:  # keep the other sections; say what failed
-                _record_error(results, "dispatch", e)
-            if checkpoint:
-                checkpoint(results)
 
     results["compile"] = compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
