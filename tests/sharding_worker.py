@@ -699,7 +699,8 @@ def readme_section() -> dict[str, Any]:
         "blocks": len(blocks),
         "error": None,
         "sharding_kept": same,
-        "dslope_spec": str(ns["dslope"].sharding.spec),
+        # As a list: the PartitionSpec's repr changed between jax releases (P(...) / PartitionSpec(...)).
+        "dslope_spec": list(ns["dslope"].sharding.spec),
         "loss_finite": bool(np.isfinite(float(ns["loss"]))),
         "per_device_blocks_distinct": len({r.tobytes() for r in rows}) == 8,
     }

@@ -268,5 +268,5 @@ def test_readme_sharding_section_runs_as_written(report):
     r = report["readme_section"]
     assert r["error"] is None and r["blocks"] == 3, r
     assert all(r["sharding_kept"].values()) and r["sharding_kept"], r
-    assert r["dslope_spec"] == "P('model',)", r
+    assert r["dslope_spec"] == ["model"], r
     assert r["loss_finite"] and r["per_device_blocks_distinct"], r
