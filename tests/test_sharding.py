@@ -32,6 +32,10 @@ from sharding_worker import MESH_SHAPE, MODES, SET_MESH_PLACEMENTS, SHAPES
 
 from jrelu import _core
 
+# All of this module on one xdist worker (pyproject's --dist loadgroup): the other worker runs the rest
+# of the suite while this one waits about 90 s for the child process, instead of both waiting for it.
+pytestmark = pytest.mark.xdist_group("sharding")
+
 WORKER = Path(__file__).with_name("sharding_worker.py")
 WORD = _core._WORD  # bits per mask word: the library's own, so the known case below stays exact
 
