@@ -56,7 +56,7 @@ def measure(rounds: int, calls: int, size: int) -> list[dict]:
     for label, ours, theirs, base in CASES:
         impls = {"jrelu": ours, "jax.nn": theirs}
         times: dict[tuple[str, str], list[float]] = {}
-        for impl, fn in impls.items():  # warm up: compile, fill the repeated value's cache
+        for fn in impls.values():  # warm up: compile, fill the repeated value's cache
             fn(x, base).block_until_ready()
             fn(x, base).block_until_ready()
         for _ in range(rounds):

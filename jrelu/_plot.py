@@ -150,15 +150,21 @@ def draw(names: Sequence[str] | None = None) -> Any:
             if lab not in handles:
                 handles[lab] = h
                 labels.append(lab)
+    # A narrow figure (one or two panels) gets a two-row legend and a two-line title, so neither is
+    # clipped at the figure's edges.
     fig.legend(
         [handles[lab] for lab in labels],
         labels,
         loc="outside lower center",
-        ncols=len(labels),
+        ncols=len(labels) if ncols > 2 else 2,
         fontsize=8,
         frameon=False,
     )
-    fig.suptitle("jrelu: activations (solid) and derivatives (dashed); kinks dotted", fontsize=11)
+    sep = "; " if ncols > 2 else "\n"
+    fig.suptitle(
+        f"jrelu: activations (solid) and derivatives (dashed){sep}kinks dotted",
+        fontsize=11 if ncols > 2 else 9,
+    )
     return fig
 
 

@@ -517,8 +517,9 @@ def collect(
     :func:`capture`; ``axis`` and ``atol`` go to :func:`summary`.
 
     Returns:
-      ``(output, {"layer/path": {"mean": ..., "std": ..., "negative_fraction": ..., "sparsity": ...,
-      "dead_fraction": ...}})`` with 0-d arrays: log them, or print them with :func:`format_stats`.
+      ``(output, stats)`` with ``stats = {"layer/path": {statistic: value}}``, the statistics being
+      ``mean``, ``std``, ``negative_fraction``, ``sparsity`` and ``dead_fraction`` as 0-d arrays: log
+      them, or print them with :func:`format_stats`.
     """
     out, acts = capture(model, *args, **kwargs)
     return out, layer_stats(acts, axis, atol=atol)

@@ -1,0 +1,77 @@
+"""Sphinx configuration for the jrelu documentation site.
+
+Build: ``pip install -e ".[docs]"`` then ``sphinx-build -W -b html docs docs/_build/html``.
+The per-function pages and their figures are generated from ``jrelu.FUNCTIONS`` at build time
+(``docs/_generate.py``), so a new activation gets its page without editing the docs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+os.environ.setdefault(
+    "JAX_PLATFORMS", "cpu"
+)  # the figures are drawn on the CPU wherever docs build
+
+import jrelu  # noqa: E402
+
+project = "jrelu"
+author = "the jrelu authors"
+release = jrelu.__version__
+copyright = "2026, the jrelu authors"
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served from the built site: math renders with no network
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "_generate.py"]
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_heading_anchors = 3
+
+autodoc_typehints = "signature"
+autodoc_member_order = "bysource"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_ivar = (
+    True  # "Attributes:" as fields, not a second description of each dataclass field
+)
+# The guides include README sections, whose headings start at "###" under the page's "#".
+suppress_warnings = ["myst.header"]
+
+html_theme = "sphinx_book_theme"
+html_title = f"jrelu {release}"
+html_static_path = ["_static"]
+html_theme_options = {
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+}
+
+
+def _generate(app) -> None:  # builder-inited: write the function pages before Sphinx reads sources
+    import _generate
+
+    _generate.main(HERE)
+
+
+_REPO_LINK = re.compile(r"\[([^\]]+)\]\(((?:examples|benchmarks|tests|jrelu)/[^)#]*)\)")
+
+
+def _repo_links(app, relative_path, parent_docname, content) -> None:
+    """include-read: a README link to a file of the repository (``examples/01_gallery.py``) has no page on
+    this site; show the path instead of a broken link."""
+    content[0] = _REPO_LINK.sub(lambda m: f"{m[1]} (`{m[2]}` in the repository)", content[0])
+
+
+def setup(app) -> None:
+    app.connect("builder-inited", _generate)
+    app.connect("include-read", _repo_links)
