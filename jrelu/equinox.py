@@ -36,7 +36,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess without
     ) from e
 
 from jrelu import _flax_common as common
-from jrelu._core import is_concrete
+from jrelu._core import check_input, is_concrete
 from jrelu._random import rrelu
 from jrelu._rectifiers import prelu
 
@@ -132,7 +132,12 @@ class PReLU(eqx.Module):
     axis: int | None = eqx.field(static=True)
 
     def __init__(
-        self, num_channels: int | None = None, axis: int = 0, init: float = 0.25, *, dtype: Any = None
+        self,
+        num_channels: int | None = None,
+        axis: int = 0,
+        init: float = 0.25,
+        *,
+        dtype: Any = None,
     ) -> None:
         owner = _OWNER + "PReLU"
         if num_channels is not None and (
@@ -171,7 +176,7 @@ class PReLU(eqx.Module):
         with jax.named_scope(owner), common.renamed_errors(owner, "prelu"):
             if self.axis is None:
                 return prelu(x, self.negative_slope)
-            x = common.check_float_input(owner, x)
+            x = check_input("prelu", x)
             (channels,) = self.negative_slope.shape
             if not -x.ndim <= self.axis < x.ndim or x.shape[self.axis] != channels:
                 raise ValueError(
@@ -253,7 +258,10 @@ class RReLU(eqx.Module):
             if _inference(owner, self.inference, inference):
                 return rrelu(x, self.lower, self.upper)
             return rrelu(
-                x, self.lower, self.upper, key=_need_key(owner, key, "the slope (lower + upper) / 2")
+                x,
+                self.lower,
+                self.upper,
+                key=_need_key(owner, key, "the slope (lower + upper) / 2"),
             )
 
 
@@ -307,7 +315,7 @@ class AlphaDropout(eqx.Module):
         common.check_flag(owner, "inference", inference)
         if inference is None:
             raise TypeError(f"{owner}: inference must be True or False, got None.")
-        self.broadcast_dims = tuple(int(d) for d in common.check_dims_type(owner, broadcast_dims))
+        self.broadcast_dims = common.check_dims_type(owner, broadcast_dims)
         self.inference = bool(inference)
 
     def __call__(self, x: Any, *, key: Any = None, inference: bool | None = None) -> Array:
