@@ -3,7 +3,7 @@
 Pure, jit-compiled functions with PyTorch's values and kink conventions, hand-written derivative rules that
 keep only the output (plus a 1-bit mask where needed) for the backward pass, and full support for every JAX
 transformation (jit, grad, jvp, jacfwd, hessian, vmap, sharding). Flax modules live in ``jrelu.linen`` and
-``jrelu.nnx`` (importing ``jrelu`` does not import Flax).
+``jrelu.nnx``, Equinox modules in ``jrelu.equinox`` (importing ``jrelu`` imports neither Flax nor Equinox).
 """
 
 from jrelu._dropout import alpha_dropout as alpha_dropout
