@@ -198,12 +198,35 @@ def check_param(
 def _python_number(
     fname: str, pname: str, value: float, nonzero: bool, cdt: np.dtype, signbit: bool
 ) -> np.ndarray:
-    """``value`` checked and converted to ``cdt``, read-only; ``signbit`` only keys the cache."""
+    """``value`` checked and converted to ``cdt``, read-only; ``signbit`` only keys the cache.
+
+    A new value each call (a schedule, a sweep) misses the cache, so the common case -- finite, and
+    representable in ``cdt`` -- is decided with Python floats and two thresholds (about 1 us); only a
+    value that fails goes through :func:`_check_values`, which writes the message.
+    """
+    v = float(value)
+    overflow, normal = _limits(cdt)
+    if math.isfinite(v) and abs(v) < overflow and not (nonzero and v == 0):
+        out = np.asarray(v, dtype=cdt)  # no overflow possible below the threshold
+        if not (nonzero and abs(float(out)) < normal):
+            out.flags.writeable = False  # shared between calls
+            return out
     with np.errstate(over="ignore"):  # an overflow to inf is reported by _check_values
         out = np.asarray(value, dtype=cdt)
     _check_values(fname, pname, np.asarray(value, np.float64), nonzero, out)
-    out.flags.writeable = False  # shared between calls
-    return out
+    raise AssertionError(f"jrelu.{fname}: {pname}={value!r} passed the checks it failed")
+
+
+@functools.cache
+def _limits(cdt: np.dtype) -> tuple[float, float]:
+    """``(overflow, smallest normal)`` of ``cdt``: a float64 ``v`` rounds to inf in ``cdt`` exactly when
+    ``|v| >= overflow``, the largest finite value plus half its ulp (the tie rounds to even, which is
+    inf, as the largest value's last mantissa bit is 1)."""
+    info = np.finfo(cdt)
+    if cdt == np.float64:
+        return math.inf, float(info.smallest_normal)
+    half_ulp = 2.0 ** (int(info.maxexp) - 1 - int(info.nmant) - 1)
+    return float(info.max) + half_ulp, float(info.smallest_normal)
 
 
 def _check_values(
@@ -269,8 +292,9 @@ def all_nonnegative(*params: Any) -> bool:
 
 
 _ON_DEVICE: dict[tuple[np.dtype, bytes], Array] = {}
-# Values met once: not (yet) worth a device copy.
-_SEEN_ONCE: dict[tuple[np.dtype, bytes], None] = {}
+# Values met fewer than _CACHE_AFTER times: how often (not yet worth a device copy).
+_SEEN: dict[tuple[np.dtype, bytes], int] = {}
+_CACHE_AFTER = 3
 _GUARDS = ("jax_transfer_guard", "jax_transfer_guard_host_to_device")
 
 
@@ -285,12 +309,12 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
     In an eager call (``x`` concrete), a scalar NumPy hyperparameter -- what :func:`check_param` makes of
     a Python number -- is handled by how often it is met:
 
-    * a value met before is swapped for a device array made once and cached: jit would otherwise copy
-      it to the device on every call (about 6 us of a 20 us eager call on CPU);
-    * a value met for the first time is handed to jit as it is, which copies it inside jit's own fast
-      dispatch path -- what ``jax.nn`` does with a Python number. An explicit ``jax.device_put`` of a
-      scalar costs more than the whole call, so a value used once (a schedule, a sweep) is not cached;
-      the second time it is met, it is.
+    * a value met ``_CACHE_AFTER`` (3) times is swapped for a device array made once and cached: jit
+      would otherwise copy it to the device on every call (about 6 us of a 20 us eager call on CPU);
+    * a value met fewer times is handed to jit as it is, which copies it inside jit's own fast dispatch
+      path -- what ``jax.nn`` does with a Python number. An explicit ``jax.device_put`` of a scalar
+      costs more than the whole call, so a value used once or twice (a schedule, a sweep, whose
+      neighbouring values may round to the same float32) is not cached; a value in steady use is.
     * Under a transfer guard (``jax.transfer_guard("disallow")``) even a first value is put on the
       device explicitly, so that an eager call never makes an implicit transfer.
 
@@ -307,12 +331,14 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
             if d is None:
                 if guarded is None:
                     guarded = _transfers_guarded()
-                if not guarded and k not in _SEEN_ONCE:
-                    if len(_SEEN_ONCE) >= 4096:
-                        _SEEN_ONCE.clear()
-                    _SEEN_ONCE[k] = None
+                seen = _SEEN.get(k, 0) + 1
+                if not guarded and seen < _CACHE_AFTER:
+                    if len(_SEEN) >= 4096:
+                        _SEEN.clear()
+                    _SEEN[k] = seen
                     out.append(p)
                     continue
+                _SEEN.pop(k, None)
                 d = jax.device_put(p)
                 if not is_concrete(d):  # x was a constant inside someone's trace
                     out.append(p)

@@ -246,3 +246,23 @@ def test_float64_input_holds_what_float32_cannot():
         np.testing.assert_allclose(
             jrelu.celu(x, 1e-300), [-1e-300, 1.0], rtol=1e-15
         )  # alpha * expm1(-1e300) = -alpha
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_overflow_edge_follows_numpys_rounding(dtype):
+    """The quick check of a new Python number (two thresholds) agrees with NumPy's own rounding right at
+    the edge: the float64 neighbours on either side of where the compute dtype rounds to inf."""
+    x = jnp.asarray([-1.0, 2.0], dtype)
+    edge = float(np.finfo(np.float32).max)  # half precision computes in float32
+    edge = edge + 2.0 ** (127 - 23 - 1)  # the first float64 that float32 rounds to inf
+    for v in (np.nextafter(edge, 0), edge, np.nextafter(edge, np.inf)):
+        with np.errstate(over="ignore"):
+            overflows = bool(np.isinf(np.float32(v)))
+        if overflows:
+            with pytest.raises(ValueError, match=r"jrelu\.leaky_relu: negative_slope=.* overflows"):
+                jrelu.leaky_relu(x, -float(v))
+        else:
+            y = jrelu.leaky_relu(x.astype(jnp.float32), -float(v))
+            assert np.float32(y[0]) == np.float32(v)  # -1 * -v, rounded once
+    with np.errstate(over="ignore"):  # the edge is where it should be
+        assert not np.isinf(np.float32(np.nextafter(edge, 0))) and np.isinf(np.float32(edge))
