@@ -1,6 +1,6 @@
 """Regenerate every committed example output, then README.md's "What the measurements say" section.
 
-Runs ``examples/01_*.py`` ... ``07_*.py`` one after another, each in its own process (full runs, not
+Runs ``examples/01_*.py`` ... ``08_*.py`` one after another, each in its own process (full runs, not
 ``--quick``), writing ``examples/results/<example>/`` (figures, ``results.json``, and the printed table as
 ``output.txt``), records the run times in ``examples/results/run_all.json``, and finally calls
 ``update_readme.py``. About five minutes on two CPU cores.
