@@ -1,9 +1,10 @@
 """Regenerate every committed example output, then README.md's "What the measurements say" section.
 
-Runs ``examples/01_*.py`` ... ``07_*.py`` one after another, each in its own process (full runs, not
+Runs ``examples/01_*.py`` ... ``08_*.py`` one after another, each in its own process (full runs, not
 ``--quick``), writing ``examples/results/<example>/`` (figures, ``results.json``, and the printed table as
 ``output.txt``), records the run times in ``examples/results/run_all.json``, and finally calls
-``update_readme.py``. About five minutes on two CPU cores.
+``update_readme.py``. About five minutes on two CPU cores for 01-07; 08 (a transformer, 15 training
+runs) took 31 minutes on two cores shared with other jobs.
 
 Run:  python examples/run_all.py [--only 02 05] [--quick --results DIR] [--no-readme]
 """

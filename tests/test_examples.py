@@ -47,6 +47,8 @@ ALLOWED_IMPORTS = {
     "json",
     "math",
     "os",
+    "pydoc_data",  # 08's text: the help topics that ship with Python
+    "time",
     "typing",  # standard library
     "jax",
     "flax",
@@ -82,8 +84,8 @@ def finite_numbers(obj) -> bool:
     return not isinstance(obj, float) or math.isfinite(obj)
 
 
-def test_seven_numbered_examples():
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07"]
+def test_eight_numbered_examples():
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -158,7 +160,30 @@ def check_07(r):
     assert res["slope_curve"][0]["PReLU_0"] == [pytest.approx(0.25)]  # the initial slope
 
 
-CHECKS = {f"{i:02d}": globals()[f"check_{i:02d}"] for i in range(1, 8)}
+def check_08(r):
+    vocab = r["data"]["vocab"]
+    for name, res in r["results"].items():
+        # At init the logits are about N(0, 1) (a LeCun-normal head on layer-normed features), so the
+        # cross-entropy starts near E[logsumexp] - E[logit] = ln(vocabulary) + 1/2.
+        start = np.mean(res["history"][0]["held_out_loss"])
+        assert abs(start - (math.log(vocab) + 0.5)) < 0.3, name
+        assert len(res["zeros_final"]) == r["config"]["layers"], name
+    # Bias-free FFN at init: a ReLU (or ReGLU gate) pre-activation is symmetric about 0, so about
+    # half of the hidden values are exactly 0.
+    for name in ("relu", "reglu"):
+        assert all(0.3 < z < 0.7 for z in r["results"][name]["zeros_init"]), name
+    # Parameter matching: the gated FFN's three matrices hold about the plain FFN's two.
+    plain, gated = (r["results"][n]["ffn_params_per_layer"] for n in ("relu", "reglu"))
+    assert abs(gated - plain) / plain < 0.05
+    costs = r["step_costs"]
+    assert {c["formulation"] for c in costs.values()} == {"jrelu", "jax.nn"}
+    for c in costs.values():  # XLA's figures: a step needs scratch memory, more with more blocks
+        assert 0 < c["temp_bytes"] < c["temp_bytes_2x_layers"] and c["step_ms_median"] > 0
+
+
+CHECKS = {f"{i:02d}": globals()[f"check_{i:02d}"] for i in range(1, 9)}
+# 08 trains a transformer: its --quick (minutes) is too slow for the suite, --smoke runs a tiny one.
+MODE = {"08": "--smoke"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -166,7 +191,7 @@ def test_example_quick_run_writes_png_and_json(path, tmp_path):
     module = load(path)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        returned = module.main(["--quick", "--out", str(tmp_path)])
+        returned = module.main([MODE.get(path.name[:2], "--quick"), "--out", str(tmp_path)])
     printed = buf.getvalue()
     assert "---" in printed, "no table printed"  # the findings table
     pngs = sorted(tmp_path.glob("*.png"))
