@@ -24,6 +24,7 @@ from jrelu._core import (
     on_device,
     rectifier,
     scaled,
+    zero_safe_mul,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -362,11 +363,13 @@ def _reglu_rule(axis: int, x: Array) -> Array:
 
 def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
     # d(a r) = r da + a relu'(b) db, with relu'(b) read off r = relu(b) (r != 0 where b > 0 and at NaN).
-    # Zero factors give zero terms even for an infinite tangent (0 * inf would be NaN).
+    # zero_safe_mul: zero factors give zero terms even for an infinite tangent, and a zero (co)tangent
+    # gives zero terms even for a NaN factor (a masked-out NaN in a or b). The selects keep the
+    # second-order terms where a factor is 0 exactly as before.
     cdt = compute_dtype(a.dtype)
     a, r, ta, tb = (v.astype(cdt) for v in (a, r, ta, tb))
-    da = jnp.where(r == 0, jnp.zeros_like(r), r * ta)
-    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), a * tb)
+    da = jnp.where(r == 0, jnp.zeros_like(r), zero_safe_mul(r, ta))
+    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), zero_safe_mul(a, tb))
     return da + db
 
 
