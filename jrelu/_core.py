@@ -447,7 +447,9 @@ ad.defbilinear(
     lambda ct, a, b: _unbroadcast(b.aval, zero_safe_mul(a, ct)),
 )
 batching.defbroadcasting(_zero_safe_mul_p)
-mlir.register_lowering(_zero_safe_mul_p, mlir.lower_fun(_zero_safe_mul_value, multiple_results=False))
+mlir.register_lowering(
+    _zero_safe_mul_p, mlir.lower_fun(_zero_safe_mul_value, multiple_results=False)
+)
 
 
 def rounded(c: Any, storage: Any, like: Array) -> Array:
