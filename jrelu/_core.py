@@ -15,6 +15,18 @@ wrapping the (linear) tangent map in ``jax.checkpoint`` makes JAX store exactly 
 and the packed mask) and recompute ``f'`` from them in the backward pass. The tangent map itself calls the
 custom function for ``y``, so higher derivatives go through the same rules and never meet the NaN that
 ``jnp.where`` produces from an untaken branch's infinite derivative.
+
+NaN and infinities: the derivative read off a NaN output is NaN (:func:`keep_nan`), and it meets the
+tangent -- or, transposed, the cotangent -- only through :func:`zero_safe_mul`, whose zero factor wins:
+
+* **a zero derivative times an infinite cotangent is 0** (a flat part, e.g. relu at x < 0, does not
+  turn an overflowed cotangent into NaN), and its twin,
+* **a zero cotangent contributes zero**, even at a NaN: a NaN input at a position the loss never sees
+  (``jnp.where(mask, f(x), 0)``, padding) leaves the gradient of that finite loss finite, as jax.nn's
+  select-based rules do; where the loss does see it, the cotangent is nonzero and the gradient is NaN
+  exactly at that position (and in what it flows into, e.g. a bias). In forward mode a zero tangent
+  gives a zero output tangent. The same holds for derivatives with respect to the hyperparameters and
+  at every order (``zero_safe_mul`` is bilinear, so its own derivatives are ``zero_safe_mul`` again).
 """
 
 from __future__ import annotations
