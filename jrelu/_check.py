@@ -19,8 +19,10 @@ dtype the backend supports:
 * **kinks**: the derivative at each kink is the registry's convention (to the gradients' accuracy: a
   wrong convention is off by O(1)), in every dtype; so is the derivative with respect to each
   hyperparameter at the kink.
-* **NaN/inf**: NaN in gives NaN out and a NaN gradient; ``±inf`` give the limits (value and gradient); no
-  NaN or infinite gradient at a finite input unless the true derivative overflows the dtype.
+* **NaN/inf**: NaN in gives NaN out and a NaN gradient; a NaN that a loss masks out (``where(isnan(x), 0,
+  f(x))``) gets a zero gradient, and the gradient elsewhere is unchanged (a zero cotangent contributes
+  zero); ``±inf`` give the limits (value and gradient); no NaN or infinite gradient at a finite input
+  unless the true derivative overflows the dtype.
 * **transformations** (float32): ``jit``, ``vmap`` (over inputs, and over hyperparameters, which are then
   traced), ``jvp``, ``jacfwd``, ``jacrev``, ``hessian`` and grad-of-grad (second derivatives against finite
   differences of the float64 derivative, one-sided at a kink, on the side the kink convention belongs to),
@@ -464,9 +466,16 @@ class _Checker:
         scope = self.x64_scope if dtype == "float64" else contextlib.nullcontext
         with self.guard("values", "values", dtype, params), scope():
             xj = jnp.asarray(x)
-            # value and gradient as one program: one compilation per dtype and variant
-            y, g = jax.jit(lambda v: (f(v), jax.grad(lambda u: jnp.sum(f(u)))(v)))(xj)
-            y, g = np.asarray(y), np.asarray(g)
+
+            # value, gradient and the gradient of a loss that masks the NaN inputs out, as one
+            # program: one compilation per dtype and variant
+            def masked(u: Any) -> Any:
+                return jnp.sum(jnp.where(jnp.isnan(u), jnp.zeros((), u.dtype), f(u)))
+
+            y, g, gm = jax.jit(
+                lambda v: (f(v), jax.grad(lambda u: jnp.sum(f(u)))(v), jax.grad(masked)(v))
+            )(xj)
+            y, g, gm = np.asarray(y), np.asarray(g), np.asarray(gm)
             if y.dtype != x.dtype or g.dtype != x.dtype:
                 self.add(
                     "values",
@@ -538,6 +547,29 @@ class _Checker:
                 params,
                 passed=cy.passed and cg.passed,
                 detail=msg,
+            )
+            # a zero cotangent contributes zero: a NaN the loss never sees gives 0 there, and the
+            # gradient elsewhere is the unmasked one
+            nan = np.isnan(x64)
+            bad = np.flatnonzero(
+                np.where(nan, gm != 0, ~((gm == g) | (np.isnan(gm) & np.isnan(g))))
+            )
+            self.add(
+                "nan_inf",
+                "masked-out NaN contributes 0",
+                dtype,
+                params,
+                passed=bad.size == 0,
+                worst=float(bad.size),
+                limit=0.0,
+                unit="inputs",
+                detail=_where(
+                    x,
+                    gm,
+                    np.where(nan, 0.0, g.astype(np.float64)),
+                    int(bad[0]) if bad.size else None,
+                    "masked gradient",
+                ),
             )
             rounded = _round(dref[finite], dtype)
             blowup = np.flatnonzero(~np.isfinite(g[finite]) & np.isfinite(rounded))

@@ -15,6 +15,18 @@ wrapping the (linear) tangent map in ``jax.checkpoint`` makes JAX store exactly 
 and the packed mask) and recompute ``f'`` from them in the backward pass. The tangent map itself calls the
 custom function for ``y``, so higher derivatives go through the same rules and never meet the NaN that
 ``jnp.where`` produces from an untaken branch's infinite derivative.
+
+NaN and infinities: the derivative read off a NaN output is NaN (:func:`keep_nan`), and it meets the
+tangent -- or, transposed, the cotangent -- only through :func:`zero_safe_mul`, whose zero factor wins:
+
+* **a zero derivative times an infinite cotangent is 0** (a flat part, e.g. relu at x < 0, does not
+  turn an overflowed cotangent into NaN), and its twin,
+* **a zero cotangent contributes zero**, even at a NaN: a NaN input at a position the loss never sees
+  (``jnp.where(mask, f(x), 0)``, padding) leaves the gradient of that finite loss finite, as jax.nn's
+  select-based rules do; where the loss does see it, the cotangent is nonzero and the gradient is NaN
+  exactly at that position (and in what it flows into, e.g. a bias). In forward mode a zero tangent
+  gives a zero output tangent. The same holds for derivatives with respect to the hyperparameters and
+  at every order (``zero_safe_mul`` is bilinear, so its own derivatives are ``zero_safe_mul`` again).
 """
 
 from __future__ import annotations
@@ -26,9 +38,11 @@ from functools import partial
 from typing import Any
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
+from jax.interpreters import ad, batching, mlir
 
 Array = jax.Array
 
@@ -413,8 +427,67 @@ def unpack_mask(words: Array, shape: tuple[int, ...]) -> Array:
 
 
 def keep_nan(d: Array, y: Array) -> Array:
-    """Give a NaN derivative wherever the output is NaN, so a NaN input is never hidden by a 0 or 1."""
+    """Give a NaN derivative wherever the output is NaN, so a NaN input is never hidden by a 0 or 1.
+
+    The derivative meets the tangent (or cotangent) only through :func:`zero_safe_mul`: the NaN reaches
+    the gradient where the loss sees that output, and a zero cotangent still contributes zero."""
     return jnp.where(jnp.isnan(y), y, d)
+
+
+# --------------------------------------------------------------------------------------------------
+# The zero-safe product: how a derivative meets a tangent or a cotangent
+# --------------------------------------------------------------------------------------------------
+
+
+def zero_safe_mul(a: Array, b: Array) -> Array:
+    """``a * b``, except that a zero factor gives ``+0`` whatever the other is: ``0 * NaN = 0 * inf = 0``.
+
+    The derivative rules multiply a tangent (or, transposed, a cotangent) by a derivative with this, so:
+
+    * a zero derivative times an infinite cotangent is 0 (a flat part never turns an overflow into NaN);
+    * its twin, a zero cotangent times a NaN derivative is 0: a NaN input at a position the loss never
+      sees (masked out, padding) does not make the gradient of a finite loss NaN; where the loss does
+      see it, the cotangent is nonzero and the gradient is NaN exactly there. In forward mode a zero
+      tangent gives a zero output tangent.
+
+    No IEEE operation that is linear in ``a`` maps 0 to 0 and a nonzero ``a`` to NaN (``a * NaN`` is NaN
+    at 0, a select on a constant is dropped when JAX transposes a linear map), so this is a primitive of
+    its own with JAX's extension API: elementwise, with ``lax.mul``'s shape, dtype and sharding rules
+    (equal ranks, size-1 axes broadcast), bilinear like ``mul`` -- its derivative is
+    ``zero_safe_mul(da, b) + zero_safe_mul(a, db)`` and its transpose in either factor is itself applied to
+    the cotangent -- so every order of differentiation, ``vmap``, ``scan`` and ``checkpoint`` (which sees an
+    ordinary elementwise operation: the residuals are unchanged) keep the rule.
+    """
+    return _zero_safe_mul_p.bind(a, b)
+
+
+def _zero_safe_mul_value(a: Array, b: Array) -> Array:
+    # Both factors are zeroed where either is 0, so that no 0 * inf or 0 * NaN is ever computed: nothing
+    # inside makes a NaN (clean under jax_debug_nans), and XLA fuses it all into the consumer.
+    zero = (a == 0) | (b == 0)
+    nil = jnp.zeros((), a.dtype)
+    return jnp.where(zero, nil, a) * jnp.where(zero, nil, b)
+
+
+def _unbroadcast(aval: Any, g: Array) -> Array:
+    """``g`` summed over the axes along which a factor of shape ``aval.shape`` was broadcast."""
+    axes = tuple(i for i, (n, m) in enumerate(zip(aval.shape, g.shape, strict=True)) if n != m)
+    return jnp.sum(g, axis=axes, keepdims=True) if axes else g
+
+
+_zero_safe_mul_p = jax.extend.core.Primitive("jrelu_zero_safe_mul")
+_zero_safe_mul_p.def_impl(jax.jit(_zero_safe_mul_value))
+# lax.mul's own abstract evaluation: the same shape, dtype, weak type and (explicit) sharding rules.
+_zero_safe_mul_p.def_effectful_abstract_eval(jax.lax.mul_p.abstract_eval)
+ad.defbilinear(
+    _zero_safe_mul_p,
+    lambda ct, a, b: _unbroadcast(a.aval, zero_safe_mul(ct, b)),
+    lambda ct, a, b: _unbroadcast(b.aval, zero_safe_mul(a, ct)),
+)
+batching.defbroadcasting(_zero_safe_mul_p)
+mlir.register_lowering(
+    _zero_safe_mul_p, mlir.lower_fun(_zero_safe_mul_value, multiple_results=False)
+)
 
 
 def rounded(c: Any, storage: Any, like: Array) -> Array:
@@ -489,23 +562,30 @@ def rectifier(
         shape: tuple[int, ...], y: Array, words: Array | None, params: tuple, t: Array
     ) -> Array:
         if gate is not None:
-            # t where the gate is open, 0 where it is shut, NaN at a NaN y. NaN enters as a factor of
-            # t (a select of the constant y would be dropped when JAX transposes this linear map), and
-            # the select keeps 0 for an infinite t where the gate is shut (0 * inf would be NaN).
-            # (The factor is y itself at NaN, not sign(y): its derivative carries the NaN to second
-            # order, where sign's is zero.)
+            # t where the gate is open, 0 where it is shut, NaN at a NaN y -- unless t is 0 there.
+            # NaN enters as a factor of t (a select of the constant y would be dropped when JAX
+            # transposes this linear map), through zero_safe_mul, so a zero (co)tangent stays 0; the
+            # select keeps 0 for an infinite t where the gate is shut. (The factor is y itself at NaN,
+            # not sign(y): its derivative carries the NaN to second order, where sign's is zero.)
             cdt = compute_dtype(y.dtype)
             factor = jnp.where(jnp.isnan(y), y, jnp.ones_like(y)).astype(cdt)
-            return jnp.where(gate(y), t.astype(cdt) * factor, jnp.zeros((), cdt))
+            return jnp.where(gate(y), zero_safe_mul(t.astype(cdt), factor), jnp.zeros((), cdt))
         cdt = compute_dtype(y.dtype)
         pos = None if words is None else unpack_mask(words, shape)
         d = slope(y.astype(cdt), pos, *params, storage=y.dtype)
-        # A zero derivative gives a zero cotangent even for an infinite one (0 * inf would be NaN).
-        return jnp.where(d == 0, jnp.zeros_like(d), d * t.astype(cdt))
+        # zero_safe_mul: a zero derivative gives 0 for an infinite (co)tangent, a zero (co)tangent 0
+        # for a NaN derivative. The select adds nothing to the value; it keeps the derivative of this
+        # map with respect to y (second order) exactly 0 where d is 0, as it has always been.
+        return jnp.where(d == 0, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
 
     def dydp(i: int, x: Array, params: tuple, t: Array) -> Array:
         cdt = compute_dtype(x.dtype)
-        return partials[i](x.astype(cdt), *params) * t.astype(cdt)
+        d = partials[i](x.astype(cdt), *params)
+        # The parameter's tangent, lifted to x's rank, broadcasts along size-1 axes inside
+        # zero_safe_mul (whose transpose sums them back): a zero cotangent at a NaN x contributes 0
+        # to the parameter's gradient.
+        t = t.astype(cdt)
+        return zero_safe_mul(d, jnp.reshape(t, (1,) * (d.ndim - t.ndim) + t.shape))
 
     def jvp(mode: str, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
         x, *params = primals

@@ -60,7 +60,8 @@ def elu(x: Any, alpha: Any = 1.0) -> Array:
 
     The derivative is 1 for :math:`x > 0` and :math:`\alpha e^{x}` for :math:`x \le 0`; **at the kink,
     elu'(0) = alpha** (PyTorch's convention). Any real alpha works (a negative one included).
-    NaN in, NaN out and NaN gradient; no NaN gradient at any finite input, in any precision.
+    NaN in, NaN out and a NaN gradient where the loss sees the NaN (a masked-out one, whose
+    cotangent is 0, contributes 0); no NaN gradient at any finite input, in any precision.
 
     Memory: with a concrete alpha >= 0 the backward pass keeps only the output (``alpha e^x = y + alpha``);
     with a negative or traced alpha it adds a 1-bit mask. Differentiating with respect to ``alpha`` keeps
@@ -189,7 +190,9 @@ def celu(x: Any, alpha: Any = 1.0) -> Array:
         \mathrm{celu}(x) = \max(0, x) + \min\!\left(0, \alpha \left(e^{x/\alpha} - 1\right)\right)
 
     The derivative is 1 for :math:`x > 0` and :math:`e^{x/\alpha}` for :math:`x \le 0`, so **celu'(0) = 1**
-    from both sides (continuous for every alpha). NaN in, NaN out and NaN gradient.
+    from both sides (continuous for every alpha). NaN in, NaN out and
+    a NaN gradient where the loss sees the NaN (a masked-out one, whose cotangent is 0,
+    contributes 0).
 
     Memory: the backward pass keeps only the output, for every alpha (traced or negative included).
 
@@ -259,7 +262,9 @@ def selu(x: Any) -> Array:
     with :math:`\alpha = 1.6732632423543772848170429916717` and
     :math:`\lambda = 1.0507009873554804934193349852946` (Klambauer et al. 2017). The derivative is
     :math:`\lambda` for :math:`x > 0` and :math:`\lambda\alpha e^{x}` for :math:`x \le 0`; **at the kink,
-    selu'(0) = λα ≈ 1.7581** (PyTorch's convention). NaN in, NaN out and NaN gradient.
+    selu'(0) = λα ≈ 1.7581** (PyTorch's convention). NaN in, NaN out and
+    a NaN gradient where the loss sees the NaN (a masked-out one, whose cotangent is 0,
+    contributes 0).
 
     Memory: the backward pass keeps only the output. Half precision is computed in float32 and rounded
     once (``jax.nn.selu`` rounds the constants to bfloat16 and is wrong on 3 in 4 bfloat16 inputs).

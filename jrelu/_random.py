@@ -239,7 +239,9 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
     With ``key`` (training), each element draws its own slope; the same key gives the same slopes, and
     the gradient for :math:`x \le 0` is the drawn slope. Without a key (evaluation), it is
     :func:`leaky_relu` with slope ``(lower + upper) / 2`` (0.229167 for the defaults). **At the kink the
-    derivative is the slope** (PyTorch's convention). NaN in, NaN out and NaN gradient.
+    derivative is the slope** (PyTorch's convention). NaN in, NaN out and
+    a NaN gradient where the loss sees the NaN (a masked-out one, whose cotangent is 0,
+    contributes 0).
 
     Memory: the backward pass keeps the output and the key and re-draws the slopes from the key; for
     bounds that may be negative (or are traced) it adds a 1-bit mask of ``x > 0``.

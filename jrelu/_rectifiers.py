@@ -24,6 +24,7 @@ from jrelu._core import (
     on_device,
     rectifier,
     scaled,
+    zero_safe_mul,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -54,7 +55,8 @@ def relu(x: Any) -> Array:
         \mathrm{relu}(x) = \max(0, x) = \begin{cases} x & x > 0 \\ 0 & x \le 0 \end{cases}
 
     The derivative is 1 for :math:`x > 0` and 0 for :math:`x \le 0`; **at the kink, relu'(0) = 0**
-    (PyTorch's and jax.nn's convention). A NaN input gives a NaN output and a NaN gradient.
+    (PyTorch's and jax.nn's convention). A NaN input gives a NaN output and a NaN gradient where the
+    loss sees it; a masked-out NaN (zero cotangent) contributes 0, as in jax.nn.
 
     The backward pass keeps only the output (which the next layer keeps anyway): no extra memory.
 
@@ -111,7 +113,9 @@ def relu6(x: Any) -> Array:
         \begin{cases} 0 & x \le 0 \\ x & 0 < x < 6 \\ 6 & x \ge 6 \end{cases}
 
     The derivative is 1 on the open interval (0, 6) and 0 elsewhere; **at both kinks, relu6'(0) =
-    relu6'(6) = 0** (PyTorch's convention, adopted by jax.nn in 0.4.14). NaN in, NaN out and NaN gradient.
+    relu6'(6) = 0** (PyTorch's convention, adopted by jax.nn in 0.4.14). NaN in, NaN out and
+    a NaN gradient where the loss sees the NaN (a masked-out one, whose cotangent is 0,
+    contributes 0).
     The backward pass keeps only the output.
 
     Args:
@@ -179,7 +183,8 @@ def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:
 
     The derivative is 1 for :math:`x > 0` and :math:`a` for :math:`x \le 0`; **at the kink,
     leaky_relu'(0) = a** (PyTorch's convention; ``jax.nn.leaky_relu`` gives 1 there). Any real slope
-    works: negative, zero, above 1. NaN in, NaN out and NaN gradient.
+    works: negative, zero, above 1. NaN in, NaN out and a NaN gradient where the loss sees the NaN
+    (a masked-out one, whose cotangent is 0, contributes 0).
 
     Memory: with a concrete slope :math:`a \ge 0` the backward pass keeps only the output; with a negative
     or traced slope it adds a 1-bit mask of ``x > 0`` (1/32 of a float32 activation). Differentiating with
@@ -222,7 +227,8 @@ def prelu(x: Any, negative_slope: Any, *, axis: int | None = None) -> Array:
     The slope broadcasts against ``x``'s *trailing* axes (NumPy rules): shape ``()`` for one shared
     slope, ``(C,)`` for one per channel with channels last, ``(H, W, C)`` for one per element of an NHWC
     image. **At the kink, d/dx = a and d/da = 0** (PyTorch's convention; Flax and Equinox give d/dx = 1).
-    NaN in, NaN out and NaN gradient.
+    NaN in, NaN out and a NaN gradient where the loss sees the NaN (a masked-out one, whose
+    cotangent is 0, contributes 0).
 
     Memory: when the slope is being differentiated, the backward pass keeps ``x`` (the slope's gradient
     needs it) plus a 1-bit mask; otherwise it behaves as :func:`leaky_relu`.
@@ -315,7 +321,8 @@ def squared_relu(x: Any) -> Array:
 
     The derivative is :math:`2\,\mathrm{relu}(x)`, **0 at the kink**; the second derivative is 2 for
     :math:`x > 0` and 0 for :math:`x \le 0` (**0 at x = 0**: the left-hand value, as relu'(0) = 0).
-    NaN in, NaN out and NaN gradient.
+    NaN in, NaN out and a NaN gradient where the loss sees the NaN (a masked-out one, whose
+    cotangent is 0, contributes 0).
 
     Memory: the backward pass keeps only the output ``y`` (which the next layer keeps anyway) and reads
     the derivative off it as :math:`2\sqrt{y}`; the square root is guarded so that no derivative of any
@@ -362,11 +369,13 @@ def _reglu_rule(axis: int, x: Array) -> Array:
 
 def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
     # d(a r) = r da + a relu'(b) db, with relu'(b) read off r = relu(b) (r != 0 where b > 0 and at NaN).
-    # Zero factors give zero terms even for an infinite tangent (0 * inf would be NaN).
+    # zero_safe_mul: zero factors give zero terms even for an infinite tangent, and a zero (co)tangent
+    # gives zero terms even for a NaN factor (a masked-out NaN in a or b). The selects keep the
+    # second-order terms where a factor is 0 exactly as before.
     cdt = compute_dtype(a.dtype)
     a, r, ta, tb = (v.astype(cdt) for v in (a, r, ta, tb))
-    da = jnp.where(r == 0, jnp.zeros_like(r), r * ta)
-    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), a * tb)
+    da = jnp.where(r == 0, jnp.zeros_like(r), zero_safe_mul(r, ta))
+    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), zero_safe_mul(a, tb))
     return da + db
 
 
@@ -398,7 +407,7 @@ def reglu(x: Any, axis: int = -1) -> Array:
 
     The same split as ``jax.nn.glu`` and ``torch.nn.functional.glu`` (first half the value, second half
     the gate). d/da = relu(b); d/db = a for b > 0 and 0 for b <= 0 (**0 at the kink**, as relu'(0) = 0).
-    NaN in, NaN out.
+    NaN in, NaN out; a masked-out NaN (zero cotangent) contributes 0 to the gradient.
 
     Memory: the backward pass keeps ``x`` alone and recomputes ``a`` and ``relu(b)`` from it. The floor
     for an exact rule is two half-sized tensors: the cotangent of ``a`` needs ``relu(b)`` and the

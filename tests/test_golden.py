@@ -5,7 +5,8 @@ hyperparameters, in float32 and float64 on a grid with the special points, and i
 *every* representable value in [-8, 8]. Documented, deliberate differences from PyTorch are excluded by
 name below and checked separately in test_kinks.py:
 
-* a NaN input gets a NaN gradient here (PyTorch gives 0, 1 or the slope, depending on the kernel);
+* a NaN input that reaches the loss gets a NaN gradient here (PyTorch gives 0, 1 or the slope,
+  depending on the kernel); a masked-out one gets 0 (tests/test_nan_masking.py);
 * leaky_relu with slope 0 at x = -inf gives 0 here (PyTorch: 0 * -inf = NaN);
 * subnormal inputs and outputs: XLA on CPU flushes them to zero (PyTorch keeps them); inputs and outputs
   within a factor 16 of the smallest normal number are left out, since x / alpha or slope * x may be
