@@ -389,7 +389,8 @@ def _times_split(v: Array, split: tuple[float, float]) -> Array:
     product's. (Dekker's exact product is no use here: XLA:CPU contracts ``hi * v + ...`` into a fused
     multiply-add, which would count the product's rounding error twice.)"""
     hi, lo = (np.asarray(c, v.dtype) for c in split)
-    return hi * v + lo * v
+    big = np.asarray(np.finfo(v.dtype).max, v.dtype)
+    return hi * v + lo * jnp.clip(v, -big, big)  # clipped: inf + lo * inf could be inf - inf
 
 
 def _selu_value(x: Array) -> Array:
