@@ -27,13 +27,16 @@ from jrelu._rectifiers import leaky_relu, prelu, relu, relu6
 NDArray = np.ndarray
 
 
+_OPTIONS = ("precise",)  # the names Spec.options may hold
+
+
 def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
     """Reference maps NaN to NaN, for the value and the derivative alike.
 
     The formula runs in ``np.longdouble`` (80-bit on x86; float64 where the platform has nothing
     wider) on the float64 inputs and hyperparameters, and is rounded once to float64 -- or, with
-    ``exact=True``, returned in longdouble, to judge float64 results by. Boolean options
-    (``precise``) choose how jrelu computes, not what: they are ignored here.
+    ``exact=True``, returned in longdouble, to judge float64 results by. Options (``precise``) choose
+    how jrelu computes, not what: they are ignored here.
     """
 
     @functools.wraps(fn)
@@ -42,7 +45,7 @@ def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
         hyper = {
             k: np.asarray(v, np.float64).astype(np.longdouble)
             for k, v in p.items()
-            if not isinstance(v, bool)
+            if k not in _OPTIONS
         }
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.asarray(fn(x.astype(np.longdouble), **hyper), np.longdouble)
