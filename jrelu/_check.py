@@ -6,7 +6,8 @@ run of well under a minute, whether jrelu keeps its promises *there*. For every 
 every code path: negative slopes and alphas switch the rules to their 1-bit-mask mode) and every float
 dtype the backend supports:
 
-* **values** and **gradients** against the registry's float64 NumPy references, computed on the host:
+* **values** and **gradients** against the registry's NumPy references, computed on the host (in
+  extended precision, ``np.longdouble``, rounded to float64 -- and left unrounded to judge float64):
   float32/float64 within 2 ulp (gradients measured in ulps of ``max(|f'|, s)``, where ``s`` is the size of
   the derivative at the kink -- 1, the slope, alpha or scale*alpha -- so a gradient that is tiny next to
   ``s`` is held to an absolute error of 2 ulp of ``s``). bfloat16 and float16 are computed in float32 and
@@ -32,8 +33,10 @@ dtype the backend supports:
 * **memory**: the backward-pass memory slope of a compiled MLP training step on this backend's compiler
   (:func:`jrelu._memory.extra_tensors_per_layer`), for each kind of rule -- default hyperparameters,
   traced ones (sign unknown at compile time: the masked rule), a PRNG key: at most 1/32 of an
-  activation per layer (the 1-bit mask); and at most 1 + 1/32 when a *required* hyperparameter (prelu's
-  slope, meant to be learned) is learned per channel.
+  activation per layer (the 1-bit mask); at most 1 + 1/32 when a *required* hyperparameter (prelu's
+  slope, meant to be learned) is learned per channel; at most 1 with ``precise=True`` (``x`` is kept).
+  ``precise`` variants have their first and second derivatives held to 2 ulp *relative* (no floor ``s``;
+  half precision: correctly rounded).
 
 float64 is checked inside a scoped ``jax.enable_x64(True)`` block (thread-local: the process-wide setting,
 and so the float32 and half-precision checks, stay as the user has them); ``--no-x64`` skips it.
@@ -70,6 +73,7 @@ F32_ULP = 2.0  # float32/float64 tolerance, in ulps
 HALF_MISMATCH = 1e-3
 MEMORY_MASK = 1 / 32  # one bit per float32 element
 MEMORY_LEARNED = 1 + 1 / 32  # x itself (for the parameter's gradient) plus the mask
+MEMORY_PRECISE = 1.0  # precise=True keeps x itself
 MEMORY_SLACK = 1e-3  # rounding in XLA's byte counts
 MEMORY_SHAPE = (128, 256)  # (batch, width) of the MLP whose compiled memory is measured
 
@@ -206,7 +210,8 @@ def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
     to depend on which version is installed, for 16-bit types the three neighbouring values of the first
     guess are compared exactly in float64, ties going to the even one.
     """
-    ref = np.asarray(ref, np.float64)
+    with np.errstate(over="ignore"):  # a longdouble reference beyond float64's range is inf
+        ref = np.asarray(ref, np.float64)
     dt = _np_dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         guess = ref.astype(dt)
@@ -251,7 +256,7 @@ def _compare(
     rounded_once: bool = False,
     share: float = HALF_MISMATCH,
 ) -> _Cmp:
-    """Compare ``got`` (in ``dtype``) with the float64 ``ref`` elementwise.
+    """Compare ``got`` (in ``dtype``) with the float64 (or longdouble) ``ref`` elementwise.
 
     Non-finite values must match the correctly rounded reference exactly (NaN where NaN, the same
     infinity). Finite ones: with ``rounded_once``, the error is counted in ulps from the correctly
@@ -262,7 +267,8 @@ def _compare(
     compute dtype's normal range may come back as zero (flush to zero).
     """
     got = _f64(got).reshape(-1)
-    ref = np.asarray(ref, np.float64)
+    ref = np.asarray(ref)
+    ref = ref if ref.dtype == np.longdouble else ref.astype(np.float64)
     ref = np.broadcast_to(ref, got.shape) if ref.ndim == 0 else ref.reshape(-1)
     if got.size == 0:
         return _Cmp(True, 0.0, None)
@@ -348,16 +354,18 @@ def _usable(x: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _limits(
-    spec: Spec, x: np.ndarray, params: Mapping[str, float]
+    spec: Spec, x: np.ndarray, params: Mapping[str, float], exact: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The float64 references of value and derivative; at ``±inf``, where a reference formula gives
-    NaN (``0 * inf`` for a zero slope), the value at the largest finite float64 instead: the limit."""
-    ref, dref = spec.value(x, **params), spec.derivative(x, **params)
+    """The float64 references of value and derivative (with ``exact``, unrounded: longdouble, to judge
+    float64 results by); at ``±inf``, where a reference formula gives NaN (``0 * inf`` for a zero
+    slope), the value at the largest finite float64 instead: the limit."""
+    ref = spec.value(x, exact=exact, **params)
+    dref = spec.derivative(x, exact=exact, **params)
     undefined = np.isinf(x) & (np.isnan(ref) | np.isnan(dref))
     if np.any(undefined):
         big = np.copysign(np.finfo(np.float64).max, x[undefined])
-        ref[undefined] = spec.value(big, **params)
-        dref[undefined] = spec.derivative(big, **params)
+        ref[undefined] = spec.value(big, exact=exact, **params)
+        dref[undefined] = spec.derivative(big, exact=exact, **params)
     return ref, dref
 
 
@@ -485,9 +493,13 @@ class _Checker:
                     passed=False,
                     detail=f"{name}({dtype}) gave value {y.dtype}, gradient {g.dtype}",
                 )
-            ref, dref = _limits(s, x64, params)
+            # float64 is judged against the unrounded (longdouble) reference: a float64 one carries
+            # its own rounding (up to 2.8 ulp for selu's, from its two rounded constants).
+            ref, dref = _limits(s, x64, params, exact=dtype == "float64")
             half = np.dtype(x.dtype).itemsize == 2
-            floor = _scale(s, params)
+            precise = bool(params.get("precise"))
+            # precise derivatives are relative (no floor); the others are absolute near 0 (see above)
+            floor = 0.0 if precise else _scale(s, params)
             finite = np.isfinite(x64)
 
             c = _compare(y[finite], ref[finite], dtype, rounded_once=half)
@@ -504,7 +516,7 @@ class _Checker:
             )
 
             # gradients: half precision is rounded once, except where it is read off the rounded output
-            once = half and s.family != "exponential"
+            once = half and (s.family != "exponential" or precise)
             c = _compare(g[finite], dref[finite], dtype, floor=floor, rounded_once=once)
             self.add(
                 "gradients",
@@ -611,6 +623,8 @@ class _Checker:
         floor = _scale(s, params)
         at_kink = np.isin(x64, s.kinks)
         floor2 = max(floor, float(np.max(np.abs(d2ref[at_kink]), initial=1.0)))
+        if params.get("precise"):  # first and second derivatives relative to themselves
+            floor = floor2 = 0.0
         t = np.asarray([(-2.0) ** (i % 5 - 2) for i in range(n)], np.float32)  # exact scalings
         rows = np.stack([x, -x, 2 * x])
 
@@ -682,7 +696,7 @@ class _Checker:
             record("vmap", out["vmap"], want, 0.0, "value")
         if "jvp" in out:
             record("jvp (primal)", out["jvp"][0], ref, 0.0, "value")
-            record("jvp (tangent)", out["jvp"][1], dref * t, floor * 4, "tangent")
+            record("jvp (tangent)", out["jvp"][1], dref * t, floor * 4, "tangent")  # t: powers of 2
         for k in ("jacfwd", "jacrev"):
             if k in out:
                 record(k, np.diag(out[k]), dref, floor, "derivative")
@@ -794,6 +808,8 @@ class _Checker:
         if s.random:
             key = jax.random.key(0)
             cases.append(("key", lambda z: fn(z, **params, key=key), {}, MEMORY_MASK))
+        if "precise" in s.options:  # derivatives from x: x is kept
+            cases.append(("precise", lambda z: fn(z, **params, precise=True), {}, MEMORY_PRECISE))
         for pname in s.required:  # a required hyperparameter is one meant to be learned
             learned = np.full((width,), params[pname], np.float32)
             cases.append(
@@ -1046,11 +1062,17 @@ def _cell(results: Sequence[Result], column: str) -> str:
     if column in ("values", "gradients") and worst is not None:
         text = f"{worst:.2g}" if worst < 1e3 else f"{worst:.1e}"
     elif column == "memory" and worst is not None:
-        plain = [r.worst for r in rs if "learned" not in r.check and r.worst is not None]
-        learned = [r.worst for r in rs if "learned" in r.check and r.worst is not None]
+
+        def kind(r: Result) -> str:
+            return next((k for k in ("learned", "precise") if k in r.check), "")
+
+        figs = [(kind(r), r.worst) for r in rs if r.worst is not None]
+        plain = [w for k, w in figs if not k]
         text = f"{max(plain):.3f}" if plain else ""
-        if learned:
-            text += f", learned {max(learned):.3f}"
+        for k in ("learned", "precise"):
+            mine = [w for kk, w in figs if kk == k]
+            if mine:
+                text += f", {k} {max(mine):.3f}"
     elif column == "transforms":
         text = f"{sum(r.passed for r in rs)}/{len(rs)}"
     else:
@@ -1093,7 +1115,9 @@ def render(report: Report, console: Any, *, verbose: bool = False) -> None:
     )
     shown = [r for r in report.results if verbose or not r.passed]
     for r in shown:
-        params = ", ".join(f"{k}={v:.6g}" for k, v in r.params.items())
+        params = ", ".join(
+            f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.6g}" for k, v in r.params.items()
+        )
         fig = (
             f" {r.worst:.3g} {r.unit} (limit {r.limit:g})"
             if r.worst is not None and r.limit is not None

@@ -27,6 +27,10 @@ tangent -- or, transposed, the cotangent -- only through :func:`zero_safe_mul`, 
   exactly at that position (and in what it flows into, e.g. a bias). In forward mode a zero tangent
   gives a zero output tangent. The same holds for derivatives with respect to the hyperparameters and
   at every order (``zero_safe_mul`` is bilinear, so its own derivatives are ``zero_safe_mul`` again).
+
+One opt-in trades that memory for accuracy: mode ``"x"`` (``precise=True`` of elu, celu, selu) keeps ``x``
+itself and computes ``f'`` from it, accurate *relative* to ``f'`` (a derivative read off ``y`` is accurate
+only to an ulp of ``y``'s scale, so tiny derivatives far out on the negative side are lost).
 """
 
 from __future__ import annotations
@@ -535,6 +539,7 @@ def rectifier(
     partials: Sequence[Partial | None],
     *,
     gate: Callable[[Array], Array] | None = None,
+    slope_x: Callable[..., Array] | None = None,
 ) -> Callable[..., Array]:
     """Build ``f(mode, x, *params)`` with a hand-written, memory-lean derivative rule.
 
@@ -546,6 +551,11 @@ def rectifier(
 
     ``mode`` is static: ``"y"`` when ``x > 0`` can be read off ``y`` (``slope`` gets ``pos=None`` and reads
     ``y`` alone), ``"mask"`` when it cannot (a 1-bit mask of ``x > 0`` is packed in the forward pass).
+    ``"x"`` (only with ``slope_x(x, *params) -> dy/dx``, or ``(dy/dx, zero)`` with ``zero`` the bool mask
+    where the product with the tangent is to be 0 -- by default ``dy/dx == 0``): the tangent map reads ``x`` itself, so the backward
+    pass keeps ``x`` -- one activation-sized tensor more -- and ``f'`` is as accurate as ``slope_x`` makes it
+    (relative, where one read off ``y`` is absolute); its derivatives are ``slope_x``'s, so ``slope_x`` must
+    have no NaN trap at any order.
     ``x`` keeps its dtype at the boundary (so the saved ``y`` is the very array the caller gets back);
     inside, the math runs in :func:`compute_dtype` and rounds once.
     ``partials[i]`` gives dy/dparams[i] or is None for a parameter with no derivative (a PRNG key).
@@ -578,6 +588,14 @@ def rectifier(
         # map with respect to y (second order) exactly 0 where d is 0, as it has always been.
         return jnp.where(d == 0, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
 
+    def dydx_x(x: Array, params: tuple, t: Array) -> Array:
+        cdt = compute_dtype(x.dtype)
+        d = slope_x(x.astype(cdt), *params)
+        # slope_x may say where the derivative counts as zero (d and the next one 0); by default d == 0.
+        d, zero = d if isinstance(d, tuple) else (d, d == 0)
+        # zero_safe_mul: the NaN rules of the other modes (a zero (co)tangent contributes 0).
+        return jnp.where(zero, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
+
     def dydp(i: int, x: Array, params: tuple, t: Array) -> Array:
         cdt = compute_dtype(x.dtype)
         d = partials[i](x.astype(cdt), *params)
@@ -597,7 +615,10 @@ def rectifier(
         params = [lift(p, p, x.ndim) for p in params]
         y = f(mode, x, *params)  # through the rule again: higher derivatives stay on it
         terms = []
-        if not isinstance(tx, SymbolicZero):
+        if not isinstance(tx, SymbolicZero) and mode == "x":
+            # checkpoint: the backward pass keeps (x, params) and recomputes f' from x.
+            terms.append(jax.checkpoint(dydx_x)(x, tuple(params), tx))
+        elif not isinstance(tx, SymbolicZero):
             words = pack_mask(x > 0) if mode == "mask" else None
             # checkpoint: the backward pass keeps (y, words, params) and recomputes f' from them.
             terms.append(jax.checkpoint(partial(dydx, x.shape))(y, words, tuple(params), tx))
@@ -636,6 +657,55 @@ def _taylor(n: int) -> list[float]:
 _COEFFS = {32: _taylor(9), 64: _taylor(16)}
 
 
+def _expm1_reduced(r: Array) -> Array:
+    """``expm1(r)`` for ``|r| <= ln(2) / 2`` (plus a rounding): the Taylor polynomial."""
+    coeffs = _COEFFS[np.finfo(r.dtype).bits]
+    q = jnp.full_like(r, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        q = q * r + np.asarray(c, r.dtype)
+    return r + (r * r) * q
+
+
+def _pow2(k: Array, dt: Any) -> Array:
+    """``2**k`` for integer ``k`` in the normal range of ``dt``, built from its bits."""
+    fi = np.finfo(dt)
+    return jax.lax.bitcast_convert_type((k + (fi.maxexp - 1)) << fi.nmant, dt)
+
+
+def scaled_exp(z: Array, c: Any, dz: Array | None = None, c_lo: Any = None) -> Array:
+    """``(c + c_lo) * exp(z + dz)`` accurate *relative* to itself (within about 1 ulp), in float32 and
+    float64.
+
+    ``z = k ln 2 + r`` (Cody-Waite, ``dz`` -- the rounding error of a computed ``z`` -- added to ``r``), then
+    ``c * (1 + expm1(r))`` rounded once as ``c + c * expm1(r)`` (``c_lo``, the rounding error of a constant
+    ``c``, added inside), then scaled by ``2**k`` in three exact
+    steps of one sign, so that neither a subnormal nor an infinite power of two appears while the result
+    itself is normal. XLA's ``exp`` is 1.6 ulp off in float64 on CPU and then ``c *`` rounds again.
+    ``z`` is clipped to ``2.5 log(max)``, beyond which ``c * exp(z)`` is 0 or inf for every normal ``c``
+    (no overflow trap); NaN stays NaN.
+    """
+    dt = z.dtype
+    fi = np.finfo(dt)
+    bits = fi.bits
+    itype = jnp.int32 if bits == 32 else jnp.int64
+    bound = np.asarray(2.5 * np.log(fi.max), dt)
+    zc = jnp.clip(z, -bound, bound)
+    k = jnp.round(zc * np.asarray(1 / np.log(2.0), dt))
+    r = (zc - k * np.asarray(_LN2_HI[bits], dt)) - k * np.asarray(_LN2_LO[bits], dt)
+    if dz is not None:
+        r = r + dz
+    p = _expm1_reduced(r)
+    c = jnp.asarray(c, dt)
+    m = c + c * p if c_lo is None else c + (c_lo + (c * p + c_lo * p))
+    # NaN flows through r and m; k is set to 0 there so that its integer conversion is defined. (A
+    # final where(isnan(z), z, out) instead made XLA keep one more activation-sized tensor for the
+    # backward pass: measured.)
+    ki = jnp.where(jnp.isnan(z), jnp.zeros_like(k), k).astype(itype)
+    k1 = jax.lax.div(ki, np.asarray(3, itype))  # truncates: k1, k2, k3 share k's sign
+    k2 = jax.lax.div(ki - k1, np.asarray(2, itype))
+    return ((m * _pow2(k1, dt)) * _pow2(k2, dt)) * _pow2(ki - k1 - k2, dt)
+
+
 def expm1(x: Array) -> Array:
     """``exp(x) - 1`` accurate to about 1 ulp in float32 and float64, on every backend.
 
@@ -657,11 +727,7 @@ def expm1(x: Array) -> Array:
     xc = jnp.clip(x, lo, hi)
     k = jnp.round(xc * np.asarray(1 / np.log(2.0), dt))
     r = (xc - k * np.asarray(_LN2_HI[bits], dt)) - k * np.asarray(_LN2_LO[bits], dt)
-    coeffs = _COEFFS[bits]
-    q = jnp.full_like(r, coeffs[-1])
-    for c in reversed(coeffs[:-1]):
-        q = q * r + np.asarray(c, dt)
-    p = r + (r * r) * q  # expm1(r)
+    p = _expm1_reduced(r)
     half_scale = jax.lax.bitcast_convert_type((k.astype(itype) + (bias - 1)) << mant, dt)
     out = 2 * (half_scale * p + (half_scale - np.asarray(0.5, dt)))
     out = jnp.where(k == 0, p, out)  # exact, and no underflow of p / 2 near the smallest normal

@@ -20,23 +20,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrelu._exponential import SELU_ALPHA, SELU_SCALE, celu, elu, selu
+from jrelu._exponential import SELU_ALPHA_EXACT, SELU_SCALE_EXACT, celu, elu, selu
 from jrelu._random import check_key, rrelu
 from jrelu._rectifiers import leaky_relu, prelu, relu, relu6
 
 NDArray = np.ndarray
 
 
+_OPTIONS = ("precise",)  # the names Spec.options may hold
+
+
 def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
-    """Reference maps NaN to NaN, for the value and the derivative alike."""
+    """Reference maps NaN to NaN, for the value and the derivative alike.
+
+    The formula runs in ``np.longdouble`` (80-bit on x86; float64 where the platform has nothing
+    wider) on the float64 inputs and hyperparameters, and is rounded once to float64 -- or, with
+    ``exact=True``, returned in longdouble, to judge float64 results by. Options (``precise``) choose
+    how jrelu computes, not what: they are ignored here.
+    """
 
     @functools.wraps(fn)
-    def wrapped(x: NDArray, **p: Any) -> NDArray:
+    def wrapped(x: NDArray, *, exact: bool = False, **p: Any) -> NDArray:
         x = np.asarray(x, np.float64)
+        hyper = {
+            k: np.asarray(v, np.float64).astype(np.longdouble)
+            for k, v in p.items()
+            if k not in _OPTIONS
+        }
         with np.errstate(over="ignore", invalid="ignore"):
-            out = np.asarray(
-                fn(x, **{k: np.asarray(v, np.float64) for k, v in p.items()}), np.float64
-            )
+            out = np.asarray(fn(x.astype(np.longdouble), **hyper), np.longdouble)
+            out = out if exact else out.astype(np.float64)
         return np.where(np.isnan(x), np.nan, out)
 
     return wrapped
@@ -52,12 +65,16 @@ def _celu_neg(x: NDArray, a: NDArray, d: bool = False) -> NDArray:
     alpha, e^(x/alpha) magnifies the rounding of the quotient by x/alpha, which a float64 quotient
     would put into the float64 reference itself."""
     z = np.minimum(x, 0).astype(np.longdouble) / np.asarray(a, np.longdouble)
-    out = np.exp(z) if d else np.asarray(a, np.longdouble) * np.expm1(z)
-    return out.astype(np.float64)
+    return np.exp(z) if d else np.asarray(a, np.longdouble) * np.expm1(z)
 
 
 def _neg_exp(x: NDArray, a: NDArray) -> NDArray:
     return a * np.expm1(np.minimum(x, 0))
+
+
+# selu's constants in extended precision: their float64 product is 1 ulp off scale * alpha.
+_SELU_ALPHA = np.longdouble(SELU_ALPHA_EXACT)
+_SELU_SCALE = np.longdouble(SELU_SCALE_EXACT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +99,9 @@ class Spec:
       integer_ok: integer input keeps its dtype.
       random: takes a ``key``.
       variants: hyperparameter settings that between them reach every code path (negative slopes and
-        alphas, which switch the rule to its masked mode, zero slopes, slopes above 1).
+        alphas, which switch the rule to its masked mode, zero slopes, slopes above 1, ``precise``).
+      options: keyword-only static options and their defaults (``{"precise": False}``): Python
+        bools that choose the derivative rule, not the function (the references ignore them).
     """
 
     name: str
@@ -100,6 +119,11 @@ class Spec:
     integer_ok: bool = False
     random: bool = False
     variants: tuple[Mapping[str, float], ...] = ({},)
+    options: Mapping[str, bool] = dataclasses.field(default_factory=dict)
+
+    def hyper(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` without the options: the hyperparameters proper (numbers or arrays)."""
+        return {k: v for k, v in params.items() if k not in self.options}
 
     def __call__(self, x: Any, **params: Any) -> jax.Array:
         return self.fn(x, **{**self.params, **params})
@@ -233,7 +257,14 @@ _SPECS = (
         baseline=jax.nn.elu,
         baseline_name="jax.nn",
         torch=lambda F, x, alpha: F.elu(x, alpha),
-        variants=({"alpha": 1.0}, {"alpha": 0.5}, {"alpha": -0.5}),
+        variants=(
+            {"alpha": 1.0},
+            {"alpha": 0.5},
+            {"alpha": -0.5},
+            {"alpha": 1.0, "precise": True},
+            {"alpha": -0.5, "precise": True},
+        ),
+        options={"precise": False},
     ),
     Spec(
         name="celu",
@@ -246,7 +277,14 @@ _SPECS = (
         kink_rule="celu'(0) = 1 (continuous)",
         baseline=jax.nn.celu,
         baseline_name="jax.nn",
-        variants=({"alpha": 1.0}, {"alpha": 2.0}, {"alpha": -1.0}),
+        variants=(
+            {"alpha": 1.0},
+            {"alpha": 2.0},
+            {"alpha": -1.0},
+            {"alpha": 2.0, "precise": True},
+            {"alpha": -1.0, "precise": True},
+        ),
+        options={"precise": False},
         torch=lambda F, x, alpha: F.celu(x, alpha),
     ),
     Spec(
@@ -254,17 +292,17 @@ _SPECS = (
         fn=selu,
         family="exponential",
         params={},
-        value=_nan_aware(
-            lambda x: SELU_SCALE * np.where(x > 0, x, _neg_exp(x, np.float64(SELU_ALPHA)))
-        ),
+        value=_nan_aware(lambda x: _SELU_SCALE * np.where(x > 0, x, _neg_exp(x, _SELU_ALPHA))),
         derivative=_nan_aware(
-            lambda x: SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))
+            lambda x: _SELU_SCALE * np.where(x > 0, 1, _SELU_ALPHA * np.exp(np.minimum(x, 0)))
         ),
         kinks=(0.0,),
         kink_rule="selu'(0) = scale * alpha ≈ 1.7581",
         baseline=jax.nn.selu,
         baseline_name="jax.nn",
         torch=lambda F, x: F.selu(x),
+        variants=({}, {"precise": True}),
+        options={"precise": False},
     ),
 )
 
@@ -353,6 +391,8 @@ def _is_number(v: Any) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):  # an option (precise=True): True is not 1.0
+        return type(a) is type(b) and a == b
     if _is_number(a) and _is_number(b):
         # 0.0 and -0.0 are different slopes (the output's sign differs); NaN cannot be bound.
         return bool(a == b) and math.copysign(1.0, a) == math.copysign(1.0, b)
@@ -360,6 +400,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _hashable(v: Any) -> Any:
+    if isinstance(v, bool):
+        return ("option", v)
     if _is_number(v):
         return (float(v), math.copysign(1.0, v))
     raise TypeError(
@@ -376,8 +418,8 @@ def get(name: str, **params: Any) -> Activation:
       name: one of ``relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu`` (case-insensitive,
         ``-`` or ``_``).
       **params: hyperparameters to bind (e.g. ``negative_slope=0.2``); ``prelu`` needs
-        ``negative_slope``; ``rrelu`` accepts ``lower``, ``upper``, and ``key``. Concrete values are
-        checked now.
+        ``negative_slope``; ``rrelu`` accepts ``lower``, ``upper``, and ``key``; ``elu``, ``celu`` and
+        ``selu`` accept ``precise`` (a bool: derivatives from ``x``). Concrete values are checked now.
 
     Returns:
       An :class:`Activation`: called as ``act(x, **override)`` (keyword arguments override the bound
@@ -400,7 +442,7 @@ def get(name: str, **params: Any) -> Activation:
       True
     """
     s = spec(name)
-    allowed = set(s.params) | ({"key"} if s.random else set())
+    allowed = set(s.params) | set(s.options) | ({"key"} if s.random else set())
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise TypeError(
@@ -414,10 +456,12 @@ def get(name: str, **params: Any) -> Activation:
             f"jrelu.get({s.name!r}, {missing[0]}={s.params[missing[0]]})."
         )
     concrete = {
-        k: v for k, v in params.items() if k != "key" and not isinstance(v, jax.core.Tracer)
+        k: v
+        for k, v in params.items()
+        if k in s.options or (k != "key" and not isinstance(v, jax.core.Tracer))
     }
     if concrete:  # check the values now, with the function's own messages
-        shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
+        shape = np.broadcast_shapes(*(np.shape(v) for v in s.hyper(concrete).values()))
         with jax.ensure_compile_time_eval():
             s.fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete)
     if "key" in params and params["key"] is not None:

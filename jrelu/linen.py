@@ -138,6 +138,8 @@ class ELU(nn.Module):
 
     Attributes:
       alpha: the negative-side scale (default 1.0), finite. Checked at construction.
+      precise: a Python bool (default False): derivatives computed from the input, which the backward
+        pass then keeps (one activation-sized tensor), accurate relative to themselves (see the function).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -147,14 +149,15 @@ class ELU(nn.Module):
     """
 
     alpha: Any = 1.0
+    precise: bool = False
 
     def __post_init__(self) -> None:
-        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=self.alpha)
+        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=self.alpha, precise=self.precise)
         super().__post_init__()
 
     def __call__(self, inputs: Any) -> Array:
         with common.renamed_errors(_OWNER + "ELU", "elu"):
-            return elu(inputs, self.alpha)
+            return elu(inputs, self.alpha, precise=self.precise)
 
 
 class CELU(nn.Module):
@@ -165,6 +168,8 @@ class CELU(nn.Module):
 
     Attributes:
       alpha: the scale (default 1.0), finite and nonzero. Checked at construction.
+      precise: a Python bool (default False): derivatives computed from the input, which the backward
+        pass then keeps (one activation-sized tensor), accurate relative to themselves (see the function).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -174,14 +179,15 @@ class CELU(nn.Module):
     """
 
     alpha: Any = 1.0
+    precise: bool = False
 
     def __post_init__(self) -> None:
-        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=self.alpha)
+        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=self.alpha, precise=self.precise)
         super().__post_init__()
 
     def __call__(self, inputs: Any) -> Array:
         with common.renamed_errors(_OWNER + "CELU", "celu"):
-            return celu(inputs, self.alpha)
+            return celu(inputs, self.alpha, precise=self.precise)
 
 
 class SELU(nn.Module):
@@ -191,7 +197,8 @@ class SELU(nn.Module):
       Input: any shape, floating point. Output: the input's shape and dtype.
 
     Attributes:
-      None.
+      precise: a Python bool (default False): derivatives computed from the input, which the backward
+        pass then keeps (one activation-sized tensor), accurate relative to themselves (see the function).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -200,9 +207,15 @@ class SELU(nn.Module):
       Array([-1.1113307,  1.050701 ], dtype=float32)
     """
 
+    precise: bool = False
+
+    def __post_init__(self) -> None:
+        common.check_hyperparameters(_OWNER + "SELU", selu, precise=self.precise)
+        super().__post_init__()
+
     def __call__(self, inputs: Any) -> Array:
         with common.renamed_errors(_OWNER + "SELU", "selu"):
-            return selu(inputs)
+            return selu(inputs, precise=self.precise)
 
 
 # --------------------------------------------------------------------------------------------------

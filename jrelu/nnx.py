@@ -116,6 +116,8 @@ class ELU(nnx.Module):
 
     Attributes:
       alpha: the negative-side scale (default 1.0), finite. Checked at construction.
+      precise: a Python bool (default False): derivatives computed from the input, which the backward
+        pass then keeps (one activation-sized tensor), accurate relative to themselves (see the function).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -124,13 +126,14 @@ class ELU(nnx.Module):
       Array([-0.31606027,  2.        ], dtype=float32)
     """
 
-    def __init__(self, alpha: Any = 1.0) -> None:
-        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=alpha)
+    def __init__(self, alpha: Any = 1.0, *, precise: bool = False) -> None:
+        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=alpha, precise=precise)
         self.alpha = alpha
+        self.precise = precise
 
     def __call__(self, inputs: Any) -> Array:
         with common.renamed_errors(_OWNER + "ELU", "elu"):
-            return elu(inputs, self.alpha)
+            return elu(inputs, self.alpha, precise=self.precise)
 
 
 class CELU(nnx.Module):
@@ -141,6 +144,8 @@ class CELU(nnx.Module):
 
     Attributes:
       alpha: the scale (default 1.0), finite and nonzero. Checked at construction.
+      precise: a Python bool (default False): derivatives computed from the input, which the backward
+        pass then keeps (one activation-sized tensor), accurate relative to themselves (see the function).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -149,13 +154,14 @@ class CELU(nnx.Module):
       Array([-1.2642411,  2.       ], dtype=float32)
     """
 
-    def __init__(self, alpha: Any = 1.0) -> None:
-        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=alpha)
+    def __init__(self, alpha: Any = 1.0, *, precise: bool = False) -> None:
+        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=alpha, precise=precise)
         self.alpha = alpha
+        self.precise = precise
 
     def __call__(self, inputs: Any) -> Array:
         with common.renamed_errors(_OWNER + "CELU", "celu"):
-            return celu(inputs, self.alpha)
+            return celu(inputs, self.alpha, precise=self.precise)
 
 
 class SELU(nnx.Module):
@@ -165,7 +171,8 @@ class SELU(nnx.Module):
       Input: any shape, floating point. Output: the input's shape and dtype.
 
     Attributes:
-      None.
+      precise: a Python bool (default False): derivatives computed from the input, which the backward
+        pass then keeps (one activation-sized tensor), accurate relative to themselves (see the function).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -174,9 +181,13 @@ class SELU(nnx.Module):
       Array([-1.1113307,  1.050701 ], dtype=float32)
     """
 
+    def __init__(self, *, precise: bool = False) -> None:
+        common.check_hyperparameters(_OWNER + "SELU", selu, precise=precise)
+        self.precise = precise
+
     def __call__(self, inputs: Any) -> Array:
         with common.renamed_errors(_OWNER + "SELU", "selu"):
-            return selu(inputs)
+            return selu(inputs, precise=self.precise)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,10 +22,15 @@ for _name, _value in STRICT.items():
     os.environ[_name.upper()] = _value
     jax.config.update(_name, _value)
 
+
+def _show(k: str, v) -> str:
+    return k if v is True else f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}"
+
+
 # One entry per (function, hyperparameter variant): every code path of every function.
 CASES = [
     pytest.param(
-        spec, dict(params), id=f"{name}-" + "-".join(f"{k}={v:g}" for k, v in params.items())
+        spec, dict(params), id=f"{name}-" + "-".join(_show(k, v) for k, v in params.items())
     )
     for name, spec in jrelu.FUNCTIONS.items()
     for params in spec.variants

@@ -8,6 +8,7 @@ Also: the messages of bad calls that used to name NumPy's internals.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 
@@ -40,27 +41,27 @@ def test_subprocesses_run_strict():
 
 
 def _params(spec, params, shape):
-    """The variant's hyperparameters as float32 arrays of ``shape`` (``()`` or lower rank than x)."""
-    return {k: jnp.full(shape, v, jnp.float32) for k, v in params.items()}
+    """The variant's hyperparameters as float32 arrays of ``shape`` (``()`` or lower rank than x); its
+    options (``precise``: Python bools) as they are."""
+    return {k: jnp.full(shape, v, jnp.float32) for k, v in spec.hyper(params).items()}
 
 
 def _reference(spec, params):
-    p = {k: np.float64(v) for k, v in params.items()}
+    p = {k: np.float64(v) for k, v in spec.hyper(params).items()}
     return spec.value(X, **p), spec.derivative(X, **p)
 
 
 @pytest.mark.parametrize(("spec", "params"), CASES)
 @pytest.mark.parametrize("pshape", [None, (), (16,), (1, 16)], ids=["python", "0d", "C", "1C"])
 def test_every_function_forward_grad_jvp(spec, params, pshape):
-    if pshape is None:
-        p = dict(params)
-    else:
-        p = _params(spec, params, pshape)
+    opts = {k: v for k, v in params.items() if k in spec.options}  # static: never traced
+    fn = functools.partial(spec.fn, **opts)
+    p = spec.hyper(params) if pshape is None else _params(spec, params, pshape)
     ref_y, ref_d = _reference(spec, params)
     x = jnp.asarray(X)
-    y, d = value_and_grad(spec.fn, x, **p)
-    _, t = jax.jvp(lambda x: spec.fn(x, **p), (x,), (jnp.ones_like(x),))
-    jy, jd = jax.jit(lambda x, p: value_and_grad(spec.fn, x, **p))(x, p)
+    y, d = value_and_grad(fn, x, **p)
+    _, t = jax.jvp(lambda x: fn(x, **p), (x,), (jnp.ones_like(x),))
+    jy, jd = jax.jit(lambda x, p: value_and_grad(fn, x, **p))(x, p)
     # Derivatives read off the output are accurate to about an ulp of the hyperparameter, absolutely.
     cases = (
         (y, ref_y, 1e-7),
@@ -80,7 +81,7 @@ def test_every_function_forward_grad_jvp(spec, params, pshape):
     if (
         p and pshape is not None
     ):  # the gradient with respect to every hyperparameter, against float64
-        gp = jax.grad(lambda p: spec.fn(x, **p).sum())(p)
+        gp = jax.grad(lambda p: fn(x, **p).sum())(p)
         eps = 1e-3
         for k in p:
             up = dict(params, **{k: params[k] + eps})
