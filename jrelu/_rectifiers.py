@@ -362,11 +362,22 @@ def _reglu_rule(axis: int, x: Array) -> Array:
 
 def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
     # d(a r) = r da + a relu'(b) db, with relu'(b) read off r = relu(b) (r != 0 where b > 0 and at NaN).
-    # Zero factors give zero terms even for an infinite tangent (0 * inf would be NaN).
+    # A shut gate gives zero terms even for an infinite tangent (0 * inf would be NaN). Where the output
+    # a r is NaN (a NaN half, or inf * 0) both terms are NaN, as every rule's derivative is at a NaN
+    # output (keep_nan): written as y * t, so the map stays linear in the tangents (transposable).
     cdt = compute_dtype(a.dtype)
     a, r, ta, tb = (v.astype(cdt) for v in (a, r, ta, tb))
-    da = jnp.where(r == 0, jnp.zeros_like(r), r * ta)
-    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), a * tb)
+    y = a * r
+    nan = jnp.isnan(y)
+    zero = jnp.zeros_like(r)
+    # NaN where the output is, 0 elsewhere: an infinite y must not meet a zero cotangent when the
+    # backward pass transposes y * t (inf * 0 would be NaN).
+    y_nan = jnp.where(nan, y, zero)
+    da = jnp.where(nan, y_nan * ta, jnp.where(r == 0, zero, r * ta))
+    # No select on a == 0 here: it would zero the second derivative d2/(da db) = relu'(b) at a = 0
+    # (the transposed map is differentiated again by hessian). So at a = 0 < b an infinite cotangent
+    # gives d/db = 0 * inf = NaN, as a * jax.nn.relu(b) does.
+    db = jnp.where(nan, y_nan * tb, jnp.where(r == 0, zero, a * tb))
     return da + db
 
 
@@ -398,7 +409,8 @@ def reglu(x: Any, axis: int = -1) -> Array:
 
     The same split as ``jax.nn.glu`` and ``torch.nn.functional.glu`` (first half the value, second half
     the gate). d/da = relu(b); d/db = a for b > 0 and 0 for b <= 0 (**0 at the kink**, as relu'(0) = 0).
-    NaN in, NaN out.
+    NaN in, NaN out; where an output is NaN (a NaN in either half, or ``inf * 0``) the gradients of
+    both of its inputs are NaN.
 
     Memory: the backward pass keeps ``x`` alone and recomputes ``a`` and ``relu(b)`` from it. The floor
     for an exact rule is two half-sized tensors: the cotangent of ``a`` needs ``relu(b)`` and the
