@@ -649,7 +649,6 @@ class _Checker:
         f = self.bound(params)
         x = _transform_points(s)
         if s.gated:  # the points are the gate half; a companion value half, zero included
-            gate = x
             x = np.concatenate([np.roll(x, 3) * np.float32(-1.5), x])
         x64 = _f64(x)
         dt = "float32"

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import CASES, STRICT, value_and_grad
+from conftest import CASES, STRICT, jvp_of_ones, value_and_grad
 
 import jrelu
 
@@ -65,7 +65,7 @@ def test_every_function_forward_grad_jvp(spec, params, pshape):
     cases = (
         (y, ref_y, 1e-7),
         (d, ref_d, 5e-7),
-        (t, ref_d, 5e-7),
+        (t, jvp_of_ones(spec, ref_d), 5e-7),  # J @ ones (for reglu d/da + d/db)
         (jy, ref_y, 1e-7),
         (jd, ref_d, 5e-7),
     )
