@@ -367,12 +367,13 @@ def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
     # output (keep_nan): written as y * t, so the map stays linear in the tangents (transposable).
     cdt = compute_dtype(a.dtype)
     a, r, ta, tb = (v.astype(cdt) for v in (a, r, ta, tb))
-    y = a * r
-    nan = jnp.isnan(y)
+    nan = jnp.isnan(jax.lax.stop_gradient(a) * jax.lax.stop_gradient(r))  # where the output is NaN
     zero = jnp.zeros_like(r)
-    # NaN where the output is, 0 elsewhere: an infinite y must not meet a zero cotangent when the
-    # backward pass transposes y * t (inf * 0 would be NaN).
-    y_nan = jnp.where(nan, y, zero)
+    # NaN where the output is, 0 elsewhere, built from zeroed factors: an overflowing a * r must not
+    # meet a zero cotangent (inf * 0) nor its own derivative (inf - inf) anywhere else. Squared, so
+    # that its derivative with respect to either half is NaN there too: NaN survives to second order.
+    y_safe = jnp.where(nan, a, zero) * jnp.where(nan, r, zero)
+    y_nan = y_safe * y_safe
     da = jnp.where(nan, y_nan * ta, jnp.where(r == 0, zero, r * ta))
     # No select on a == 0 here: it would zero the second derivative d2/(da db) = relu'(b) at a = 0
     # (the transposed map is differentiated again by hessian). So at a = 0 < b an infinite cotangent
