@@ -268,6 +268,11 @@ def _along_axis(x: Array, slope: Any, axis: Any) -> Any:
     """A 1-D slope reshaped to ``(C, 1, ..., 1)`` so that it runs along ``x``'s ``axis``."""
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"jrelu.prelu: axis must be an int or None, got {type(axis).__name__}.")
+    if x.ndim == 0:
+        raise ValueError(
+            "jrelu.reglu: x is a scalar; reglu splits an axis of even size into two halves (value, "
+            "gate), so pass an array with at least one axis, e.g. jnp.stack([a, b])."
+        )
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(
             f"jrelu.prelu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "
@@ -443,6 +448,11 @@ def reglu(x: Any, axis: int = -1) -> Array:
     x = check_input("reglu", x)
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"jrelu.reglu: axis must be an int, got {type(axis).__name__} {axis!r}.")
+    if x.ndim == 0:
+        raise ValueError(
+            "jrelu.reglu: x is a scalar; reglu splits an axis of even size into two halves (value, "
+            "gate), so pass an array with at least one axis, e.g. jnp.stack([a, b])."
+        )
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(
             f"jrelu.reglu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "

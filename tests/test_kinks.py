@@ -128,6 +128,6 @@ def _gated_nan(spec, params, dtype):
         _, t = jax.jvp(f, (x,), (jnp.ones_like(x),))
         assert np.isnan(float(t[0])) and np.isfinite(np.asarray(t[1:], np.float32)).all()
         second = np.asarray(
-            jax.grad(lambda v: jax.grad(lambda u: f(u).sum())(v).sum())(x), np.float32
+            jax.grad(lambda v, f=f: jax.grad(lambda u: f(u).sum())(v).sum())(x), np.float32
         )
         assert np.isnan(second[[0, 4]]).all() and np.isfinite(np.delete(second, [0, 4])).all()
