@@ -331,8 +331,10 @@ def squared_relu(x: Any) -> Array:
       x: floating point input array (any shape).
 
     Returns:
-      An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once
-      (PyTorch's ``F.relu(x) ** 2`` in bfloat16 rounds twice: after relu, exact, and after the square).
+      An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once.
+      (PyTorch's ``F.relu(x) ** 2`` rounds twice in bfloat16, after relu and after the square, but
+      relu is exact, so it is rounded once too: bit-equal to the correctly rounded square on every
+      finite bfloat16 input of the golden data.)
 
     Raises:
       TypeError: if ``x`` is not floating point.
