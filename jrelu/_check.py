@@ -619,7 +619,9 @@ class _Checker:
                     passed=ok,
                     worst=float(n_over),
                     unit="inputs",
-                    detail="" if ok else "a NaN or wrongly signed gradient at an overflowing output",
+                    detail=""
+                    if ok
+                    else "a NaN or wrongly signed gradient at an overflowing output",
                 )
             rounded = _round(dref[fin_g], dtype)
             blowup = np.flatnonzero(~np.isfinite(g[fin_g]) & np.isfinite(rounded))

@@ -134,7 +134,10 @@ def test_what_does_not_apply_to_a_gated_function_is_stated_and_true():
     """reglu's table entry says which checks do not apply and why; the reasons hold."""
     spec = jrelu.FUNCTIONS["reglu"]
     assert spec.gated and spec.static == {"axis": -1}
-    assert set(spec.not_applicable) == {"scalar input", "same shape"}
+    assert set(spec.not_applicable) == {"scalar input", "same shape", "sharding"}
+    import sharding_worker
+
+    assert "reglu" not in {name for name, _, _ in sharding_worker.variants()}
     with pytest.raises(ValueError, match=r"jrelu\.reglu: x is a scalar"):
         spec.fn(1.0)  # no scalar form: hence no elementwise derivative
     assert spec.fn(jnp.ones((3, 8))).shape == (3, 4)  # half of the split axis
