@@ -10,6 +10,11 @@ Sections, all in one run (``--sections`` picks some):
   network, for an MLP and a small CNN (compile only; see :mod:`jrelu._memory`).
 * **train** -- median time of a jitted Flax + optax training step of an MLP and a small CNN.
 * **dispatch** -- the overhead of one eager call of the public function on a small input.
+* **ffn** -- the transformer FFN activations (squared_relu, reglu) in a residual FFN training step
+  ``x + act(x @ W1) @ W2``, float32 and bfloat16, jrelu against the jax.nn formulation
+  (``jnp.square(jax.nn.relu(h))``, ``a * jax.nn.relu(b)``): XLA's temporary bytes of ``jit(grad)`` at
+  two depths (compile only) and the hidden-sized tensors per layer kept beyond the identity FFN, and
+  the median time of one SGD step.
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
 and reports the median of repeats with the interquartile range. See ``docs/readme_bench.md``.
@@ -33,7 +38,7 @@ from typing import Any
 
 HELP = "benchmark jrelu against jax.nn, PyTorch and the device's copy bandwidth"
 
-SECTIONS = ("speed", "memory", "train", "dispatch")
+SECTIONS = ("speed", "memory", "train", "dispatch", "ffn")
 DTYPES = ("float32", "bfloat16", "float16")
 FULL_SIZES = (16, 18, 20, 22, 24, 26)  # exponents of 2
 QUICK_SIZES = (16, 20)
@@ -314,6 +319,7 @@ def collect(
         memory=[],
         train_step=[],
         dispatch=[],
+        ffn=[],
         skipped=[],
         errors=[],
     )
@@ -339,6 +345,10 @@ def collect(
         total += len(bm.MODELS) * len(cases) * len(impls)
     if "dispatch" in sections:
         total += len(cases) * len(impls)
+    ffn_specs = bm.ffn_specs(fns)
+    ffn_dtypes = [d for d in ("float32", "bfloat16") if d in dtypes]
+    if "ffn" in sections:
+        total += len(ffn_specs) * len(ffn_dtypes) * 2 * len(impls)
 
     console = Console(stderr=True)
     columns = (
@@ -483,6 +493,25 @@ def collect(
                         results["dispatch"].append(bs.measure_dispatch(case, impl, dispatch_plan))
                         done()
                 console.log(f"dispatch: {time.perf_counter() - t0:.1f} s")
+
+        if "ffn" in sections and ffn_specs:
+            with section("ffn"):
+                t0 = time.perf_counter()
+                fdims = bm.ffn_dims(quick)
+                results["config"]["ffn_dims"] = dataclasses.asdict(fdims)
+                for spec in ffn_specs:
+                    for dt in ffn_dtypes:
+                        step(f"ffn {spec.name} {dt}: memory (compile only)")
+                        for impl in impls:
+                            results["ffn"].append(bm.ffn_memory_row(spec, impl, fdims, dt))
+                            done()
+                        step(f"ffn {spec.name} {dt}: training step")
+                        fprogs = {i: bm.ffn_step_program(spec, i, fdims, dt) for i in impls}
+                        bs.compile_all(list(fprogs.values()), workers)
+                        results["ffn"].extend(bm.ffn_time_rows(spec, fdims, dt, fprogs, train_plan))
+                        for _ in impls:
+                            done()
+                console.log(f"ffn: {time.perf_counter() - t0:.1f} s")
 
     results["compile"] = compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}

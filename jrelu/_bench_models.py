@@ -68,7 +68,7 @@ def extra_tensors(case: Case, impl: str, model: str) -> float:
             model=model,
             learned=np.full((width,), case.spec.params[name], np.float32),
         )
-    return extra_tensors_per_layer(lambda z: act(z, key), model=model)
+    return extra_tensors_per_layer(lambda z: act(z, key), model=model, gated=case.spec.gated)
 
 
 def memory_row(
@@ -108,7 +108,11 @@ def train_dims(quick: bool) -> dict[str, ModelDims]:
 
 
 def _model(
-    kind: str, act: Callable[..., jax.Array], learned: dict[str, float], dims: ModelDims
+    kind: str,
+    act: Callable[..., jax.Array],
+    learned: dict[str, float],
+    dims: ModelDims,
+    gated: bool = False,
 ) -> Any:
     """A Flax linen MLP (Dense layers) or CNN (3x3 convolutions, global mean pool) with ``act`` after
     every layer; ``learned`` hyperparameters get one parameter per channel per layer."""
@@ -117,11 +121,12 @@ def _model(
     class Net(nn.Module):
         @nn.compact
         def __call__(self, x: jax.Array, key: jax.Array) -> jax.Array:
+            out = 2 * dims.width if gated else dims.width  # a gated act halves it back
             for i in range(dims.depth):
                 if kind == "mlp":
-                    x = nn.Dense(dims.width)(x)
+                    x = nn.Dense(out)(x)
                 else:
-                    x = nn.Conv(dims.width, (3, 3))(x)
+                    x = nn.Conv(out, (3, 3))(x)
                 extra = {
                     p: self.param(f"{p}_{i}", nn.initializers.constant(v), (dims.width,))
                     for p, v in learned.items()
@@ -148,10 +153,12 @@ def _data(
 
 
 @functools.lru_cache(maxsize=8)
-def _base_params(kind: str, dims: ModelDims, seed: int) -> Any:
-    """The layers' initial parameters, shared by every case and impl (one compiled init per model)."""
+def _base_params(kind: str, dims: ModelDims, seed: int, gated: bool = False) -> Any:
+    """The layers' initial parameters, shared by every case and impl (one compiled init per model;
+    a gated activation's layers project to twice the width)."""
     x, _, kp, ka = _data(kind, dims, seed)
-    return jax.jit(_model(kind, lambda x, key: x, {}, dims).init)(kp, x, ka)
+    ident = (lambda x, key: x[..., : x.shape[-1] // 2]) if gated else (lambda x, key: x)
+    return jax.jit(_model(kind, ident, {}, dims, gated).init)(kp, x, ka)
 
 
 def train_program(case: Case, impl: str, kind: str, dims: ModelDims, seed: int = 0) -> Program:
@@ -160,9 +167,9 @@ def train_program(case: Case, impl: str, kind: str, dims: ModelDims, seed: int =
     import optax
 
     learned = {p: float(case.spec.params[p]) for p in case.learned}
-    net = _model(kind, case.act(impl), learned, dims)
+    net = _model(kind, case.act(impl), learned, dims, case.spec.gated)
     x, labels, _, ka = _data(kind, dims, seed)
-    base = _base_params(kind, dims, seed)
+    base = _base_params(kind, dims, seed, case.spec.gated)
     params = {"params": dict(base["params"])}
     for p, v in learned.items():
         for i in range(dims.depth):
@@ -222,6 +229,148 @@ def train_step_rows(
             compile_seconds=p.compile_seconds,
             dims=dataclasses.asdict(dims),
             loss_finite=bool(np.isfinite(loss)),
+        )
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Transformer FFN: training-step memory and time
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FFNDims:
+    batch: int  # tokens
+    d_model: int
+    hidden: int  # the activation's output width (a gated one is fed 2 * hidden)
+    depths: tuple[int, int]  # the two depths whose difference gives the memory slope
+    depth: int  # layers of the timed step
+
+
+def ffn_dims(quick: bool) -> FFNDims:
+    if quick:
+        return FFNDims(64, 128, 512, (2, 4), 2)
+    return FFNDims(256, 256, 1024, (4, 8), 4)  # issue 13's measurement
+
+
+def ffn_specs(names: Any = None) -> list[Any]:
+    """The FFN activations of the table (family ``"transformer"``: squared_relu, reglu)."""
+    from jrelu._registry import FUNCTIONS
+
+    return [
+        s
+        for s in FUNCTIONS.values()
+        if s.family == "transformer" and (names is None or s.name in names)
+    ]
+
+
+def ffn_peer_text(spec: Any) -> str:
+    return "a * jax.nn.relu(b)" if spec.gated else "jnp.square(jax.nn.relu(h))"
+
+
+def _ffn_act(spec: Any, impl: str) -> Callable[[jax.Array], jax.Array]:
+    if (
+        impl == "identity"
+    ):  # the floor: nothing kept for an activation (a gated one: the value half)
+        return (lambda h: h[..., : h.shape[-1] // 2]) if spec.gated else (lambda h: h)
+    return spec.fn if impl == "jrelu" else spec.baseline
+
+
+def _ffn_loss(
+    act: Callable[[jax.Array], jax.Array], mean: bool = False
+) -> Callable[..., jax.Array]:
+    def loss(params: list, x: jax.Array) -> jax.Array:
+        for w1, w2 in params:
+            x = x + act(x @ w1) @ w2  # the residual FFN block
+        sq = x.astype(jnp.float32) ** 2
+        # the timed step uses the mean, so that repeated SGD steps stay finite
+        return jnp.mean(sq) if mean else jnp.sum(sq)
+
+    return loss
+
+
+def _ffn_shapes(spec: Any, dims: FFNDims, depth: int, dtype: str) -> tuple[list, Any]:
+    s = jax.ShapeDtypeStruct
+    width = 2 * dims.hidden if spec.gated else dims.hidden
+    params = [
+        (s((dims.d_model, width), dtype), s((dims.hidden, dims.d_model), dtype))
+        for _ in range(depth)
+    ]
+    return params, s((dims.batch, dims.d_model), dtype)
+
+
+def ffn_temp_bytes(spec: Any, impl: str, dims: FFNDims, depth: int, dtype: str) -> int:
+    """XLA's temporary allocation of ``jit(grad(loss))`` for ``depth`` residual FFN blocks."""
+    params, x = _ffn_shapes(spec, dims, depth, dtype)
+    compiled = jax.jit(jax.grad(_ffn_loss(_ffn_act(spec, impl)))).lower(params, x).compile()
+    return int(compiled.memory_analysis().temp_size_in_bytes)
+
+
+def ffn_memory_row(spec: Any, impl: str, dims: FFNDims, dtype: str) -> dict[str, Any]:
+    """Hidden-sized tensors per layer kept beyond the identity FFN (slope over ``dims.depths``)."""
+    lo, hi = dims.depths
+    temp = {d: ffn_temp_bytes(spec, impl, dims, d, dtype) for d in (lo, hi)}
+    floor = {d: ffn_temp_bytes(spec, "identity", dims, d, dtype) for d in (lo, hi)}
+    size = dims.batch * dims.hidden * np.dtype(jnp.dtype(dtype)).itemsize
+    extra = ((temp[hi] - temp[lo]) - (floor[hi] - floor[lo])) / (hi - lo) / size
+    row: dict[str, Any] = {"fn": spec.name, "impl": impl, "dtype": dtype, "kind": "memory"}
+    if impl == "jax.nn":
+        row["peer"] = ffn_peer_text(spec)
+    row.update(
+        temp_bytes={str(d): v for d, v in temp.items()},
+        floor_temp_bytes={str(d): v for d, v in floor.items()},
+        extra_hidden_tensors_per_layer=extra,
+        dims=dataclasses.asdict(dims),
+    )
+    return row
+
+
+def ffn_step_program(spec: Any, impl: str, dims: FFNDims, dtype: str, seed: int = 0) -> Program:
+    """The jitted training step (loss, grad, SGD update) of ``dims.depth`` residual FFN blocks."""
+    shapes, xs = _ffn_shapes(spec, dims, dims.depth, dtype)
+    keys = iter(jax.random.split(jax.random.key(seed), 2 * len(shapes) + 1))
+    params = [
+        tuple(
+            (jax.random.normal(next(keys), w.shape) / np.sqrt(w.shape[0])).astype(dtype) for w in ws
+        )
+        for ws in shapes
+    ]
+    x = jax.random.normal(next(keys), xs.shape).astype(dtype)
+    loss_fn = _ffn_loss(_ffn_act(spec, impl), mean=True)
+
+    def step(params: list, x: jax.Array) -> tuple[list, jax.Array]:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x)
+        lr = jnp.asarray(1e-2, dtype)
+        return jax.tree.map(lambda p, g: p - lr * g, params, grads), loss
+
+    return Program.lower(jax.jit(step), params, x)
+
+
+def ffn_time_rows(
+    spec: Any, dims: FFNDims, dtype: str, programs: dict[str, Program], plan: Plan
+) -> list[dict[str, Any]]:
+    """Median seconds of one FFN training step for each impl (timed interleaved, params carried)."""
+    calls = []
+    for p in programs.values():
+        state = [p.args[0]]
+
+        def call(p: Program = p, state: list = state) -> Any:
+            state[0], loss = p.fn(state[0], p.args[1])
+            return loss
+
+        calls.append(call)
+    timings = time_interleaved(calls, sync_jax, plan)
+    rows = []
+    for (impl, p), timing, call in zip(programs.items(), timings, calls, strict=True):
+        row: dict[str, Any] = {"fn": spec.name, "impl": impl, "dtype": dtype, "kind": "time"}
+        if impl == "jax.nn":
+            row["peer"] = ffn_peer_text(spec)
+        row.update(timing.as_dict())
+        row.update(
+            compile_seconds=p.compile_seconds,
+            dims=dataclasses.asdict(dims),
+            loss_finite=bool(np.isfinite(float(call()))),
         )
         rows.append(row)
     return rows

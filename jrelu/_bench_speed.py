@@ -83,6 +83,8 @@ class Case:
         """``jax.nn.<name>`` or ``jnp.where``: what the ``"jax.nn"`` rows actually ran."""
         if self.key or self.spec.baseline_name != "jax.nn":
             return "jnp.where"
+        if self.spec.family == "transformer":  # compositions of jax.nn.relu
+            return "a * jax.nn.relu(b)" if self.spec.gated else "jnp.square(jax.nn.relu(x))"
         return f"jax.nn.{self.spec.baseline.__name__}"
 
     @property
@@ -345,7 +347,7 @@ def jax_pass(act: Callable[..., jax.Array], pass_: str) -> Callable[..., Any]:
 
     def fwd_bwd(x: jax.Array, g: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         y, vjp = jax.vjp(lambda x: act(x, key), x)
-        (dx,) = vjp(g)
+        (dx,) = vjp(g if g.shape == y.shape else g[..., : y.shape[-1]])  # a gated y is half of x
         return y, dx
 
     return jax.jit(fwd_bwd)

@@ -30,6 +30,13 @@ dtype the backend supports:
   gradients with respect to every hyperparameter (against finite differences of the float64 value), and
   for ``rrelu`` with a key: slopes within bounds, gradient equal to the drawn slope, determinism, vmap
   over keys.
+* **gated functions** (reglu, ``Spec.gated``): the grid above is the gate half ``b``; the value half ``a``
+  is the same grid in a fixed random order, so every special value meets many partners. Values, the
+  gradient of ``sum(f(x))`` (both halves), kinks (of the gate) and NaN/inf are checked as above; the
+  Jacobian is checked block by block (its two diagonal blocks against the references, every other entry
+  zero), the Hessian of ``sum(f)`` in full and "grad of grad" as the gradient of ``sum(grad)`` (the
+  Hessian's row sums), there being no elementwise derivative (``Spec.not_applicable``); memory is held
+  to the jax.nn composition (``Spec.baseline``) measured the same way on the same compiler.
 * **memory**: the backward-pass memory slope of a compiled MLP training step on this backend's compiler
   (:func:`jrelu._memory.extra_tensors_per_layer`), for each kind of rule -- default hyperparameters,
   traced ones (sign unknown at compile time: the masked rule), a PRNG key: at most 1/32 of an
@@ -358,7 +365,10 @@ def _limits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The float64 references of value and derivative (with ``exact``, unrounded: longdouble, to judge
     float64 results by); at ``±inf``, where a reference formula gives NaN (``0 * inf`` for a zero
-    slope), the value at the largest finite float64 instead: the limit."""
+    slope), the value at the largest finite float64 instead: the limit. (A gated function's reference
+    is IEEE arithmetic as it stands, in float64: inf * 0 is NaN there, as in jrelu and every peer.)"""
+    if spec.gated:
+        return spec.value(x, **params), spec.derivative(x, **params)
     ref = spec.value(x, exact=exact, **params)
     dref = spec.derivative(x, exact=exact, **params)
     undefined = np.isinf(x) & (np.isnan(ref) | np.isnan(dref))
@@ -372,8 +382,43 @@ def _limits(
 def _scale(spec: Spec, params: Mapping[str, float]) -> float:
     """The size of the derivative at the kinks (1, the slope, alpha, scale*alpha): gradients much
     smaller than this are held to an absolute error in ulps of it."""
-    d = [abs(float(spec.derivative(np.float64(k), **params))) for k in spec.kinks]
+    if spec.gated:  # at a = 1, gate b = k: d/da = relu(k), d/db = 1 or 0
+        d = [
+            float(np.max(np.abs(spec.derivative(np.array([1.0, k]), **params)))) for k in spec.kinks
+        ]
+    else:
+        d = [abs(float(spec.derivative(np.float64(k), **params))) for k in spec.kinks]
     return max([1.0, *d])
+
+
+def _companion(b: np.ndarray) -> np.ndarray:
+    """A gated function's value half for the gate half ``b``: the same values in a fixed random
+    order, so that every special value meets many partners."""
+    return np.random.default_rng(1).permutation(b)
+
+
+def _hessian_gated(spec: Spec, x: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """The Hessian of sum(f) for a gated function, by finite differences of the float64 gradient
+    column by column: central away from the gate's kinks, second-order one-sided at a kink (on the
+    side the kink's convention belongs to, as :func:`_second`)."""
+    x = np.asarray(x, np.float64)
+    n = x.size // 2
+
+    def d(z: np.ndarray) -> np.ndarray:
+        return spec.derivative(z, **params)
+
+    cols = []
+    for j, xj in enumerate(x):
+        h = 2.0**-20 * max(1.0, abs(xj))
+        e = np.zeros_like(x)
+        e[j] = h
+        if j >= n and xj in spec.kinks:
+            dk = d(x)
+            side = -1.0 if np.allclose(dk, d(x - e), rtol=1e-4, atol=1e-4) else 1.0
+            cols.append(side * (3 * dk - 4 * d(x + side * e) + d(x + 2 * side * e)) / (-2 * h))
+        else:
+            cols.append((d(x + e) - d(x - e)) / (2 * h))
+    return np.stack(cols, axis=1)
 
 
 def _second(spec: Spec, x: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
@@ -469,16 +514,25 @@ class _Checker:
         s, name = self.spec, self.spec.name
         f = self.bound(params)
         x = _grid(dtype, s.kinks)
-        x = x[_usable(x, dtype)]
+        if s.gated:  # x is the gate half b; the input is [a, b]
+            a = _companion(x)
+            keep = _usable(a, dtype) & _usable(x, dtype)
+            a, x = a[keep], x[keep]
+            xin = np.concatenate([a, x])
+        else:
+            x = x[_usable(x, dtype)]
+            xin = x
         x64 = _f64(x)
         scope = self.x64_scope if dtype == "float64" else contextlib.nullcontext
         with self.guard("values", "values", dtype, params), scope():
-            xj = jnp.asarray(x)
+            xj = jnp.asarray(xin)
 
-            # value, gradient and the gradient of a loss that masks the NaN inputs out, as one
+            # value, gradient and the gradient of a loss that masks the NaN outputs out, as one
             # program: one compilation per dtype and variant
             def masked(u: Any) -> Any:
-                return jnp.sum(jnp.where(jnp.isnan(u), jnp.zeros((), u.dtype), f(u)))
+                v = f(u)
+                hide = jnp.isnan(jax.lax.stop_gradient(v))
+                return jnp.sum(jnp.where(hide, jnp.zeros((), v.dtype), v))
 
             y, g, gm = jax.jit(
                 lambda v: (f(v), jax.grad(lambda u: jnp.sum(f(u)))(v), jax.grad(masked)(v))
@@ -495,12 +549,29 @@ class _Checker:
                 )
             # float64 is judged against the unrounded (longdouble) reference: a float64 one carries
             # its own rounding (up to 2.8 ulp for selu's, from its two rounded constants).
-            ref, dref = _limits(s, x64, params, exact=dtype == "float64")
+            ref, dref = _limits(s, _f64(xin), params, exact=dtype == "float64")
             half = np.dtype(x.dtype).itemsize == 2
             precise = bool(params.get("precise"))
             # precise derivatives are relative (no floor); the others are absolute near 0 (see above)
             floor = 0.0 if precise else _scale(s, params)
             finite = np.isfinite(x64)
+            at = np.isin(x64, np.asarray(s.kinks, np.float64))
+            # the gradient's masks and labels: per input (for a gated function both halves of a pair
+            # follow the pair: its gate's kink, its finiteness)
+            xg, fin_g, at_g = x, finite, at
+            if s.gated:
+                finite &= np.isfinite(_f64(a))
+                xg, fin_g, at_g = xin, np.tile(finite, 2), np.tile(at & finite, 2)
+            # A derivative read off the output is infinite where the rounded output overflows, even
+            # where the true derivative is finite (squared_relu: x**2 overflows long before 2 x; its
+            # docstring says so). Where such a gradient is infinite it must have the true sign, in a
+            # check of its own, and is left out of the accuracy and finiteness checks; a finite one
+            # (selu reads its x > 0 slope off no output) is held to the accuracy as everywhere.
+            over = np.zeros(g.shape, bool)
+            if s.grad_off_output and not s.gated:
+                over = finite & np.isinf(_round(ref, dtype)) & np.isfinite(_round(dref, dtype))
+                over &= ~np.isfinite(g)
+                fin_g = fin_g & ~over
 
             c = _compare(y[finite], ref[finite], dtype, rounded_once=half)
             self.add(
@@ -516,8 +587,8 @@ class _Checker:
             )
 
             # gradients: half precision is rounded once, except where it is read off the rounded output
-            once = half and (s.family != "exponential" or precise)
-            c = _compare(g[finite], dref[finite], dtype, floor=floor, rounded_once=once)
+            once = half and (not s.grad_off_output or precise)
+            c = _compare(g[fin_g], dref[fin_g], dtype, floor=floor, rounded_once=once)
             self.add(
                 "gradients",
                 "gradients",
@@ -527,30 +598,29 @@ class _Checker:
                 worst=c.worst,
                 limit=1.0 if once else F32_ULP,
                 unit="ulp",
-                detail=_join(
-                    c.note, _where(x[finite], g[finite], dref[finite], c.index, "gradient")
-                ),
+                detail=_join(c.note, _where(xg[fin_g], g[fin_g], dref[fin_g], c.index, "gradient")),
             )
 
             # kinks: the convention, to the gradients' accuracy (a wrong convention is off by O(1))
-            at = np.isin(x64, np.asarray(s.kinks, np.float64))
-            c = _compare(g[at], dref[at], dtype, floor=floor, rounded_once=once, share=0.0)
+            c = _compare(g[at_g], dref[at_g], dtype, floor=floor, rounded_once=once, share=0.0)
             self.add(
                 "kinks",
                 "derivative at the kinks",
                 dtype,
                 params,
                 passed=c.passed,
-                detail=_where(x[at], g[at], dref[at], c.index, "derivative"),
+                detail=_where(xg[at_g], g[at_g], dref[at_g], c.index, "derivative"),
             )
 
             # NaN and infinities: exact; and no non-finite gradient where the true one is finite
-            odd = ~finite
+            odd, odd_g = ~finite, ~fin_g & ~over
             cy = _compare(y[odd], ref[odd], dtype)
-            cg = _compare(g[odd], dref[odd], dtype, floor=floor)
+            cg = _compare(g[odd_g], dref[odd_g], dtype, floor=floor)
             msg = _join(
                 _where(x[odd], y[odd], ref[odd], cy.index, "value") if not cy.passed else "",
-                _where(x[odd], g[odd], dref[odd], cg.index, "gradient") if not cg.passed else "",
+                _where(xg[odd_g], g[odd_g], dref[odd_g], cg.index, "gradient")
+                if not cg.passed
+                else "",
             )
             self.add(
                 "nan_inf",
@@ -560,9 +630,10 @@ class _Checker:
                 passed=cy.passed and cg.passed,
                 detail=msg,
             )
-            # a zero cotangent contributes zero: a NaN the loss never sees gives 0 there, and the
-            # gradient elsewhere is the unmasked one
-            nan = np.isnan(x64)
+            # a zero cotangent contributes zero: a NaN the loss never sees gives 0 there (both inputs
+            # of a gated pair), and the gradient elsewhere is the unmasked one
+            nan = np.isnan(_f64(y))
+            nan = np.tile(nan, 2) if s.gated else nan
             bad = np.flatnonzero(
                 np.where(nan, gm != 0, ~((gm == g) | (np.isnan(gm) & np.isnan(g))))
             )
@@ -576,15 +647,30 @@ class _Checker:
                 limit=0.0,
                 unit="inputs",
                 detail=_where(
-                    x,
+                    xg,
                     gm,
                     np.where(nan, 0.0, g.astype(np.float64)),
                     int(bad[0]) if bad.size else None,
                     "masked gradient",
                 ),
             )
-            rounded = _round(dref[finite], dtype)
-            blowup = np.flatnonzero(~np.isfinite(g[finite]) & np.isfinite(rounded))
+            if np.any(over):
+                n_over = int(np.count_nonzero(over))
+                ok = bool(np.all(np.isinf(g[over]) & (np.sign(g[over]) == np.sign(dref[over]))))
+                self.add(
+                    "nan_inf",
+                    "infinite gradient only where the output overflows (read off it), signed",
+                    dtype,
+                    params,
+                    passed=ok,
+                    worst=float(n_over),
+                    unit="inputs",
+                    detail=""
+                    if ok
+                    else "a NaN or wrongly signed gradient at an overflowing output",
+                )
+            rounded = _round(dref[fin_g], dtype)
+            blowup = np.flatnonzero(~np.isfinite(g[fin_g]) & np.isfinite(rounded))
             self.add(
                 "nan_inf",
                 "finite gradient at finite inputs",
@@ -595,9 +681,9 @@ class _Checker:
                 limit=0.0,
                 unit="inputs",
                 detail=_where(
-                    x[finite],
-                    g[finite],
-                    dref[finite],
+                    xg[fin_g],
+                    g[fin_g],
+                    dref[fin_g],
                     int(blowup[0]) if blowup.size else None,
                     "gradient",
                 ),
@@ -612,14 +698,17 @@ class _Checker:
         s = self.spec
         f = self.bound(params)
         x = _transform_points(s)
+        if s.gated:  # the points are the gate half; a companion value half, zero included
+            x = np.concatenate([np.roll(x, 3) * np.float32(-1.5), x])
         x64 = _f64(x)
         dt = "float32"
         n = x.size
-        ref, dref, d2ref = (
-            s.value(x64, **params),
-            s.derivative(x64, **params),
-            _second(s, x64, params),
-        )
+        ref, dref = s.value(x64, **params), s.derivative(x64, **params)
+        if s.gated:
+            hess = _hessian_gated(s, x64, params)
+            d2ref = hess.sum(axis=1)  # d/dx of sum(grad): what "grad of grad" computes
+        else:
+            d2ref = _second(s, x64, params)
         floor = _scale(s, params)
         at_kink = np.isin(x64, s.kinks)
         floor2 = max(floor, float(np.max(np.abs(d2ref[at_kink]), initial=1.0)))
@@ -642,6 +731,11 @@ class _Checker:
             "hessian": (jax.hessian(lambda v: jnp.sum(f(v))), (x,)),
             "grad of grad": (jax.vmap(jax.grad(jax.grad(f))), (x,)),
         }
+        if s.gated:  # no scalar derivative (Spec.not_applicable): the gradient of sum(grad)
+            programs["grad of grad"] = (
+                jax.grad(lambda v: jnp.sum(jax.grad(lambda u: jnp.sum(f(u)))(v))),
+                (x,),
+            )
         for pname in s.params:  # traced hyperparameters: vmap over them, and their gradients
             vals = np.asarray(
                 sorted({p[pname] for p in _param_sets(s)} | {params[pname]}), np.float32
@@ -689,6 +783,23 @@ class _Checker:
                 detail="" if ok else f"largest off-diagonal entry {_fmt(np.max(np.abs(off)))}",
             )
 
+        def blocks_diagonal(check: str, m: np.ndarray) -> None:
+            # a gated function's Jacobian (n/2, n) is [diag(d/da), diag(d/db)]: output i reads a[i], b[i]
+            h = n // 2
+            mask = np.tile(np.eye(h, dtype=bool), 2)
+            record(check, np.concatenate([np.diag(m[:, :h]), np.diag(m[:, h:])]), dref, floor, what)
+            off = m[~mask]
+            ok = bool(np.all(off == 0))
+            self.add(
+                "transforms",
+                check + " (off the two diagonal blocks zero)",
+                dt,
+                params,
+                passed=ok,
+                detail="" if ok else f"largest other entry {_fmt(np.max(np.abs(off)))}",
+            )
+
+        what = "derivative"
         if "jit" in out:
             record("jit", out["jit"], ref, 0.0, "value")
         if "vmap" in out:
@@ -696,12 +807,19 @@ class _Checker:
             record("vmap", out["vmap"], want, 0.0, "value")
         if "jvp" in out:
             record("jvp (primal)", out["jvp"][0], ref, 0.0, "value")
-            record("jvp (tangent)", out["jvp"][1], dref * t, floor * 4, "tangent")  # t: powers of 2
+            tangent = dref * t
+            if s.gated:  # J t = d/da * ta + d/db * tb
+                tangent = tangent.reshape(2, -1).sum(axis=0)
+            record("jvp (tangent)", out["jvp"][1], tangent, floor * 4, "tangent")  # t: powers of 2
         for k in ("jacfwd", "jacrev"):
-            if k in out:
+            if k in out and s.gated:
+                blocks_diagonal(k, out[k])
+            elif k in out:
                 record(k, np.diag(out[k]), dref, floor, "derivative")
                 offdiag_zero(k, out[k])
-        if "hessian" in out:
+        if "hessian" in out and s.gated:
+            record("hessian", out["hessian"].reshape(-1), hess.reshape(-1), floor2, "entry")
+        elif "hessian" in out:
             record("hessian", np.diag(out["hessian"]), d2ref, floor2, "second derivative")
             offdiag_zero("hessian", out["hessian"])
         if "grad of grad" in out:
@@ -792,8 +910,12 @@ class _Checker:
 
         s, fn, params = self.spec, self.spec.fn, dict(self.spec.params)
         batch, width = MEMORY_SHAPE
+        limit = MEMORY_MASK
+        if s.gated:  # x @ W makes both halves; held to the jax.nn composition on this compiler
+            with self.guard("memory", "memory (default)", "float32", params):
+                limit = extra_tensors_per_layer(s.baseline, batch=batch, width=width, gated=True)
         cases: list[tuple[str, Callable[..., Any], dict[str, Any], float]] = [
-            ("default", lambda z: fn(z, **params), {}, MEMORY_MASK)
+            ("default", lambda z: fn(z, **params), {}, limit)
         ]
         if params:
             hyper = {k: np.float32(v) for k, v in params.items()}
@@ -808,7 +930,7 @@ class _Checker:
         if s.random:
             key = jax.random.key(0)
             cases.append(("key", lambda z: fn(z, **params, key=key), {}, MEMORY_MASK))
-        if "precise" in s.options:  # derivatives from x: x is kept
+        if "precise" in s.static:  # derivatives from x: x is kept
             cases.append(("precise", lambda z: fn(z, **params, precise=True), {}, MEMORY_PRECISE))
         for pname in s.required:  # a required hyperparameter is one meant to be learned
             learned = np.full((width,), params[pname], np.float32)
@@ -822,7 +944,7 @@ class _Checker:
             )
         for label, act, kw, limit in cases:
             with self.guard("memory", f"memory ({label})", "float32", params):
-                fig = extra_tensors_per_layer(act, batch=batch, width=width, **kw)
+                fig = extra_tensors_per_layer(act, batch=batch, width=width, gated=s.gated, **kw)
                 ok = fig <= limit + MEMORY_SLACK
                 self.add(
                     "memory",

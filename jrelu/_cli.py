@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
 
     width = max(map(len, FUNCTIONS))
     for name, s in FUNCTIONS.items():
-        params = ", ".join(f"{k}={v:.6g}" for k, v in s.params.items())
+        params = ", ".join(
+            [f"{k}={v:.6g}" for k, v in s.params.items()]
+            + [f"{k}={v!r}" for k, v in s.static.items()]
+        )
         print(f"{name:<{width}}  {s.family:<16}  {s.kink_rule}  [{params}]")
     return 0
 

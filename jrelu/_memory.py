@@ -24,6 +24,11 @@ def _identity(x: jax.Array, *unused: Any) -> jax.Array:
     return x
 
 
+def _first_half(x: jax.Array, *unused: Any) -> jax.Array:
+    # a gated network's identity: the value half, as a gated activation with its gate wide open
+    return x[..., : x.shape[-1] // 2]
+
+
 _SIDE = 16  # the CNN's images are _SIDE x _SIDE
 
 
@@ -37,7 +42,15 @@ def _layer(model: str, x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def _temp_bytes(
-    act: Act, model: str, depth: int, batch: int, width: int, dtype: Any, hyper: Any, learned: Any
+    act: Act,
+    model: str,
+    depth: int,
+    batch: int,
+    width: int,
+    dtype: Any,
+    hyper: Any,
+    learned: Any,
+    gated: bool = False,
 ) -> int:
     """XLA's temporary allocation for jit(grad(loss)) of ``depth`` layers (compiled, not run).
 
@@ -53,10 +66,11 @@ def _temp_bytes(
             x = act(z, *args)
         return jnp.sum(x.astype(jnp.float32) ** 2)
 
-    wshape = (width, width) if model == "mlp" else (3, 3, width, width)
+    out = 2 * width if gated else width  # a gated activation halves the features again
+    wshape = (width, out) if model == "mlp" else (3, 3, width, out)
     extra = None if learned is None else jax.ShapeDtypeStruct(np.shape(learned), dtype)
     params = [
-        (jax.ShapeDtypeStruct(wshape, dtype), jax.ShapeDtypeStruct((width,), dtype), extra)
+        (jax.ShapeDtypeStruct(wshape, dtype), jax.ShapeDtypeStruct((out,), dtype), extra)
         for _ in range(depth)
     ]
     xshape = (batch, width) if model == "mlp" else (batch, _SIDE, _SIDE, width)
@@ -75,6 +89,7 @@ def extra_tensors_per_layer(
     dtype: Any = jnp.float32,
     hyper: Any = None,
     learned: Any = None,
+    gated: bool = False,
 ) -> float:
     """Activation-sized tensors per layer that ``act`` adds to a compiled training step.
 
@@ -88,6 +103,8 @@ def extra_tensors_per_layer(
         (traced, its sign unknown at compile time) and not differentiated.
       learned: if given, ``act(z, slope)`` with a per-layer parameter of this shape that *is*
         differentiated (PReLU's slopes).
+      gated: ``act`` halves the last axis (reglu): each layer projects to ``2 * width`` features and
+        the floor is the network that keeps the first half (``z[..., :width]``).
 
     Returns:
       The growth of XLA's temporary allocation per layer beyond the identity network's, divided by the
@@ -100,19 +117,20 @@ def extra_tensors_per_layer(
 
     def slope(f: Act, hyper: Any, learned: Any) -> float:
         def at(depth: int) -> int:
-            return _temp_bytes(f, model, depth, batch, width, dtype, hyper, learned)
+            return _temp_bytes(f, model, depth, batch, width, dtype, hyper, learned, gated)
 
         return (at(hi) - at(lo)) / (hi - lo)
 
-    floor = _identity_slope(model, batch, width, depths, np.dtype(dtype).name)
+    floor = _identity_slope(model, batch, width, depths, np.dtype(dtype).name, gated)
     return (slope(act, hyper, learned) - floor) / size
 
 
 @functools.lru_cache(maxsize=64)
 def _identity_slope(
-    model: str, batch: int, width: int, depths: tuple[int, int], dtype: str
+    model: str, batch: int, width: int, depths: tuple[int, int], dtype: str, gated: bool = False
 ) -> float:
     """The identity network's growth per layer in bytes (cached: it is the same for every activation)."""
     lo, hi = depths
-    at = [_temp_bytes(_identity, model, d, batch, width, dtype, None, None) for d in (lo, hi)]
+    ident = _first_half if gated else _identity
+    at = [_temp_bytes(ident, model, d, batch, width, dtype, None, None, gated) for d in (lo, hi)]
     return (at[1] - at[0]) / (hi - lo)

@@ -42,6 +42,16 @@ def _xrange(kinks: Sequence[float]) -> tuple[float, float]:
     return lo, hi
 
 
+def curve(spec: Any) -> Any:
+    """The function the panel draws: ``spec`` itself; for a gated Spec (reglu), the output for the
+    value half ``a = 1`` as a function of the gate ``b`` (so its derivative is d/db at a = 1)."""
+    import jax.numpy as jnp
+
+    if not spec.gated:
+        return spec
+    return lambda b: spec(jnp.stack([jnp.ones_like(b), b], axis=-1))[..., 0]
+
+
 def kink_points(spec: Any) -> list[dict[str, float]]:
     """What the figure marks at each kink of ``spec``: the point, jrelu's derivative there (``jax.grad``
     of the public function), and the one-sided limits (the derivative just left and right of it)."""
@@ -50,13 +60,14 @@ def kink_points(spec: Any) -> list[dict[str, float]]:
 
     lo, hi = _xrange(spec.kinks)
     eps = 1e-3 * (hi - lo)
-    df = jax.grad(lambda x: spec(x))
+    f = curve(spec)
+    df = jax.grad(lambda x: f(x))
     out = []
     for k in sorted(spec.kinks):
         out.append(
             {
                 "x": float(k),
-                "value": float(spec(np.float32(k))),
+                "value": float(f(np.float32(k))),
                 "derivative": float(df(np.float32(k))),
                 "left": float(df(np.float32(k - eps))),
                 "right": float(df(np.float32(k + eps))),
@@ -69,8 +80,10 @@ def _panel(ax: Any, spec: Any) -> None:
     import jax
     import numpy as np
 
+    c = curve(spec)
+
     def f(x: Any) -> Any:
-        return spec(x)
+        return c(x)
 
     df = jax.jit(jax.vmap(jax.grad(f)))
     kinks = sorted(spec.kinks)
@@ -123,7 +136,8 @@ def _panel(ax: Any, spec: Any) -> None:
             color="C3",
         )
     params = ", ".join(f"{k}={v:.4g}" for k, v in spec.params.items())
-    ax.set_title(f"{spec.name}({params})" if params else spec.name, fontsize=10)
+    title = f"{spec.name}({params})" if params else spec.name
+    ax.set_title(title + ("([a = 1, b] against b)" if spec.gated else ""), fontsize=10)
     ax.set_xlabel(textwrap.fill(spec.kink_rule, 52), fontsize=7.5)
     ax.set_xlim(lo, hi)
     ax.grid(alpha=0.25)

@@ -274,6 +274,11 @@ def _along_axis(x: Array, slope: Any, axis: Any) -> Any:
     """A 1-D slope reshaped to ``(C, 1, ..., 1)`` so that it runs along ``x``'s ``axis``."""
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"jrelu.prelu: axis must be an int or None, got {type(axis).__name__}.")
+    if x.ndim == 0:
+        raise ValueError(
+            "jrelu.reglu: x is a scalar; reglu splits an axis of even size into two halves (value, "
+            "gate), so pass an array with at least one axis, e.g. jnp.stack([a, b])."
+        )
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(
             f"jrelu.prelu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "
@@ -333,8 +338,10 @@ def squared_relu(x: Any) -> Array:
       x: floating point input array (any shape).
 
     Returns:
-      An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once
-      (PyTorch's ``F.relu(x) ** 2`` in bfloat16 rounds twice: after relu, exact, and after the square).
+      An array of ``x``'s shape and dtype. Half precision is computed in float32 and rounded once.
+      (PyTorch's ``F.relu(x) ** 2`` rounds twice in bfloat16, after relu and after the square, but
+      relu is exact, so it is rounded once too: bit-equal to the correctly rounded square on every
+      finite bfloat16 input of the golden data.)
 
     Raises:
       TypeError: if ``x`` is not floating point.
@@ -369,13 +376,24 @@ def _reglu_rule(axis: int, x: Array) -> Array:
 
 def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
     # d(a r) = r da + a relu'(b) db, with relu'(b) read off r = relu(b) (r != 0 where b > 0 and at NaN).
-    # zero_safe_mul: zero factors give zero terms even for an infinite tangent, and a zero (co)tangent
-    # gives zero terms even for a NaN factor (a masked-out NaN in a or b). The selects keep the
-    # second-order terms where a factor is 0 exactly as before.
+    # Where the output a r is NaN (a NaN half, or inf * 0) both terms are NaN, as every rule's derivative
+    # is at a NaN output (keep_nan); elsewhere a shut gate gives zero terms. Every product goes through
+    # zero_safe_mul: a zero factor gives zero terms even for an infinite tangent, and a zero (co)tangent
+    # zero terms even for a NaN factor (a masked-out NaN in a or b contributes 0).
     cdt = compute_dtype(a.dtype)
     a, r, ta, tb = (v.astype(cdt) for v in (a, r, ta, tb))
-    da = jnp.where(r == 0, jnp.zeros_like(r), zero_safe_mul(r, ta))
-    db = jnp.where((r == 0) | (a == 0), jnp.zeros_like(r), zero_safe_mul(a, tb))
+    nan = jnp.isnan(jax.lax.stop_gradient(a) * jax.lax.stop_gradient(r))  # where the output is NaN
+    zero = jnp.zeros_like(r)
+    # NaN where the output is, 0 elsewhere, built from zeroed factors: an overflowing a * r must not
+    # meet its own derivative (inf - inf) anywhere else. Squared, so that its derivative with respect
+    # to either half is NaN there too: NaN survives to second order.
+    y_safe = jnp.where(nan, a, zero) * jnp.where(nan, r, zero)
+    y_nan = y_safe * y_safe
+    da = jnp.where(nan, zero_safe_mul(y_nan, ta), jnp.where(r == 0, zero, zero_safe_mul(r, ta)))
+    # No select on a == 0 here: it would zero the second derivative d2/(da db) = relu'(b) at a = 0
+    # (the transposed map is differentiated again by hessian); zero_safe_mul is bilinear, so its own
+    # derivative in a keeps it.
+    db = jnp.where(nan, zero_safe_mul(y_nan, tb), jnp.where(r == 0, zero, zero_safe_mul(a, tb)))
     return da + db
 
 
@@ -407,7 +425,9 @@ def reglu(x: Any, axis: int = -1) -> Array:
 
     The same split as ``jax.nn.glu`` and ``torch.nn.functional.glu`` (first half the value, second half
     the gate). d/da = relu(b); d/db = a for b > 0 and 0 for b <= 0 (**0 at the kink**, as relu'(0) = 0).
-    NaN in, NaN out; a masked-out NaN (zero cotangent) contributes 0 to the gradient.
+    NaN in, NaN out; where an output is NaN (a NaN in either half, or ``inf * 0``) the gradients of
+    both of its inputs are NaN -- unless the loss never sees it: a masked-out NaN (zero cotangent)
+    contributes 0 to the gradient.
 
     Memory: the backward pass keeps ``x`` alone and recomputes ``a`` and ``relu(b)`` from it. The floor
     for an exact rule is two half-sized tensors: the cotangent of ``a`` needs ``relu(b)`` and the
@@ -439,6 +459,11 @@ def reglu(x: Any, axis: int = -1) -> Array:
     x = check_input("reglu", x)
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"jrelu.reglu: axis must be an int, got {type(axis).__name__} {axis!r}.")
+    if x.ndim == 0:
+        raise ValueError(
+            "jrelu.reglu: x is a scalar; reglu splits an axis of even size into two halves (value, "
+            "gate), so pass an array with at least one axis, e.g. jnp.stack([a, b])."
+        )
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(
             f"jrelu.reglu: axis {axis} is out of range for x of shape {x.shape}; pass an axis in "

@@ -22,12 +22,13 @@ import numpy as np
 
 from jrelu._exponential import SELU_ALPHA_EXACT, SELU_SCALE_EXACT, celu, elu, selu
 from jrelu._random import check_key, rrelu
-from jrelu._rectifiers import leaky_relu, prelu, relu, relu6
+from jrelu._rectifiers import leaky_relu, prelu, reglu, relu, relu6, squared_relu
 
 NDArray = np.ndarray
 
 
-_OPTIONS = ("precise",)  # the names Spec.options may hold
+# Static arguments that choose how jrelu computes, not what: the float64 references ignore them.
+_OPTIONS = ("precise",)
 
 
 def _nan_aware(fn: Callable[..., NDArray]) -> Callable[..., NDArray]:
@@ -84,7 +85,8 @@ class Spec:
     Attributes:
       name: public name (``jrelu.<name>``, ``jrelu.get(name)``).
       fn: the public function.
-      family: ``"piecewise-linear"``, ``"exponential"`` or ``"random"`` (the private module it lives in).
+      family: ``"piecewise-linear"``, ``"exponential"``, ``"random"`` (the private module it lives in) or
+        ``"transformer"`` (squared_relu and reglu, the FFN activations, in the piecewise-linear module).
       params: hyperparameters with the values used by default in tests and benchmarks (for ``prelu``,
         whose slope has no default, an example value).
       required: hyperparameters :func:`get` must be given.
@@ -97,11 +99,23 @@ class Spec:
       baseline_name: ``"jax.nn"`` or ``"jnp.where"``.
       torch: ``torch(F, x, **params)`` with ``F = torch.nn.functional`` (benchmarks only; no torch import).
       integer_ok: integer input keeps its dtype.
+      grad_off_output: in half precision the derivative is read off the *rounded* output (the
+        exponential family, squared_relu's 2 sqrt(y)), so it is held to 2 ulp, not rounded once.
       random: takes a ``key``.
       variants: hyperparameter settings that between them reach every code path (negative slopes and
         alphas, which switch the rule to its masked mode, zero slopes, slopes above 1, ``precise``).
-      options: keyword-only static options and their defaults (``{"precise": False}``): Python
-        bools that choose the derivative rule, not the function (the references ignore them).
+      gated: the function is not elementwise but a gated linear unit: it splits ``x`` into halves
+        ``a, b`` along ``static["axis"]`` and output ``i`` depends on ``a[i]`` and ``b[i]`` only, so the
+        output has half of ``x``'s size along that axis. ``value(x)`` and ``derivative(x)`` then take
+        the *full* ``x`` (split along its last axis): ``value`` gives the half-sized output and
+        ``derivative`` the gradient of ``sum(f(x))`` (``x``'s shape: ``[d/da, d/db]``), there being no
+        elementwise derivative. ``kinks`` are those of the gate half ``b``.
+      static: keyword-only arguments that are not hyperparameters, with their defaults: never traced,
+        vmapped or differentiated, and of the default's type -- ``{"precise": False}`` (a bool that
+        chooses the derivative rule, not the function: the references ignore it), reglu's
+        ``{"axis": -1}``. :func:`get` accepts them.
+      not_applicable: the checks and tests that do not apply to this function, each with the reason
+        (the tests assert the reason: e.g. that a scalar input is refused).
     """
 
     name: str
@@ -117,13 +131,16 @@ class Spec:
     torch: Callable[..., Any]
     required: tuple[str, ...] = ()
     integer_ok: bool = False
+    grad_off_output: bool = False
     random: bool = False
     variants: tuple[Mapping[str, float], ...] = ({},)
-    options: Mapping[str, bool] = dataclasses.field(default_factory=dict)
+    gated: bool = False
+    static: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    not_applicable: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def hyper(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``params`` without the options: the hyperparameters proper (numbers or arrays)."""
-        return {k: v for k, v in params.items() if k not in self.options}
+        """``params`` without the static arguments: the hyperparameters proper (numbers or arrays)."""
+        return {k: v for k, v in params.items() if k not in self.static}
 
     def __call__(self, x: Any, **params: Any) -> jax.Array:
         return self.fn(x, **{**self.params, **params})
@@ -163,6 +180,46 @@ def _where_leaky(x: jax.Array, negative_slope: Any) -> jax.Array:
 
 def _where_rrelu(x: jax.Array, lower: Any = 1 / 8, upper: Any = 1 / 3) -> jax.Array:
     return jnp.where(x >= 0, x, jnp.broadcast_to((lower + upper) / 2, x.shape) * x)
+
+
+def _relu_nan(b: NDArray) -> NDArray:
+    """relu with NaN in, NaN out (float64)."""
+    return np.where(b > 0, b, np.where(np.isnan(b), np.nan, 0.0))
+
+
+def _halves(x: Any, axis: int) -> tuple[NDArray, NDArray]:
+    x = np.asarray(x, np.float64)
+    if x.ndim == 0 or x.shape[axis] % 2:
+        raise ValueError(f"reglu reference: x of shape {x.shape} has no even axis {axis} to split")
+    a, b = np.split(x, 2, axis=axis)
+    return a, b
+
+
+def _reglu_value(x: Any, axis: int = -1) -> NDArray:
+    """a * relu(b) in IEEE float64: NaN where either half is NaN, and inf * 0 = NaN (as every peer)."""
+    a, b = _halves(x, axis)
+    with np.errstate(invalid="ignore"):
+        return a * _relu_nan(b)
+
+
+def _reglu_derivative(x: Any, axis: int = -1) -> NDArray:
+    """The gradient of sum(reglu(x)): [relu(b), a * 1{b > 0}] (0 at the kink b = 0, and 0 where a = 0
+    even for b = inf), NaN in both halves wherever the output is NaN (jrelu's keep-NaN rule)."""
+    a, b = _halves(x, axis)
+    nan = np.isnan(_reglu_value(x, axis))
+    da = np.where(nan, np.nan, np.where(b > 0, b, 0.0))
+    db = np.where(nan, np.nan, np.where((b > 0) & (a != 0), a, 0.0))
+    return np.concatenate([da, db], axis=axis)
+
+
+def _jnp_reglu(x: jax.Array, axis: int = -1) -> jax.Array:
+    a, b = jnp.split(x, 2, axis=axis)
+    return a * jax.nn.relu(b)
+
+
+def _torch_reglu(F: Any, x: Any, axis: int = -1) -> Any:
+    a, b = x.chunk(2, dim=axis)  # the split of F.glu: first half the value, second the gate
+    return a * F.relu(b)
 
 
 _SPECS = (
@@ -247,6 +304,7 @@ _SPECS = (
         name="elu",
         fn=elu,
         family="exponential",
+        grad_off_output=True,
         params={"alpha": 1.0},
         value=_nan_aware(lambda x, alpha: np.where(x > 0, x, _neg_exp(x, alpha))),
         derivative=_nan_aware(
@@ -264,12 +322,13 @@ _SPECS = (
             {"alpha": 1.0, "precise": True},
             {"alpha": -0.5, "precise": True},
         ),
-        options={"precise": False},
+        static={"precise": False},
     ),
     Spec(
         name="celu",
         fn=celu,
         family="exponential",
+        grad_off_output=True,
         params={"alpha": 1.0},
         value=_nan_aware(lambda x, alpha: np.where(x > 0, x, _celu_neg(x, alpha))),
         derivative=_nan_aware(lambda x, alpha: np.where(x > 0, 1.0, _celu_neg(x, alpha, d=True))),
@@ -284,13 +343,14 @@ _SPECS = (
             {"alpha": 2.0, "precise": True},
             {"alpha": -1.0, "precise": True},
         ),
-        options={"precise": False},
+        static={"precise": False},
         torch=lambda F, x, alpha: F.celu(x, alpha),
     ),
     Spec(
         name="selu",
         fn=selu,
         family="exponential",
+        grad_off_output=True,
         params={},
         value=_nan_aware(lambda x: _SELU_SCALE * np.where(x > 0, x, _neg_exp(x, _SELU_ALPHA))),
         derivative=_nan_aware(
@@ -302,7 +362,46 @@ _SPECS = (
         baseline_name="jax.nn",
         torch=lambda F, x: F.selu(x),
         variants=({}, {"precise": True}),
-        options={"precise": False},
+        static={"precise": False},
+    ),
+    Spec(
+        name="squared_relu",
+        fn=squared_relu,
+        family="transformer",
+        params={},
+        value=_nan_aware(lambda x: np.where(x > 0, x * x, 0.0)),
+        derivative=_nan_aware(lambda x: np.where(x > 0, 2.0 * x, 0.0)),
+        kinks=(0.0,),
+        kink_rule="squared_relu'(0) = 0, squared_relu''(0) = 0",
+        baseline=lambda x: jnp.square(jax.nn.relu(x)),
+        baseline_name="jax.nn",
+        torch=lambda F, x: F.relu(x) ** 2,
+        grad_off_output=True,
+    ),
+    Spec(
+        name="reglu",
+        fn=reglu,
+        family="transformer",
+        params={},
+        value=_reglu_value,
+        derivative=_reglu_derivative,
+        kinks=(0.0,),
+        kink_rule="d/db = 0 at the gate's kink b = 0 (a, b = split(x, 2, axis))",
+        baseline=_jnp_reglu,
+        baseline_name="jax.nn",
+        torch=_torch_reglu,
+        gated=True,
+        static={"axis": -1},
+        not_applicable={
+            "scalar input": "reglu splits an axis into two halves: a scalar or an odd size is "
+            "refused (ValueError), so elementwise derivatives (vmap of grad over scalars) do not "
+            "exist; the gradient of sum(reglu(x)) and the Jacobian's two diagonal blocks are "
+            "checked instead",
+            "same shape": "the output has half of x's size along axis",
+            "sharding": "the collective-free elementwise sharding test does not apply: splitting a "
+            "sharded axis brings the gate half to the value half's devices (collectives are "
+            "inherent); reglu under jax.set_mesh is not yet tested",
+        },
     ),
 )
 
@@ -415,11 +514,12 @@ def get(name: str, **params: Any) -> Activation:
     """Look up an activation by name, optionally binding its hyperparameters.
 
     Args:
-      name: one of ``relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu`` (case-insensitive,
-        ``-`` or ``_``).
+      name: one of ``relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu, squared_relu, reglu``
+        (case-insensitive, ``-`` or ``_``).
       **params: hyperparameters to bind (e.g. ``negative_slope=0.2``); ``prelu`` needs
         ``negative_slope``; ``rrelu`` accepts ``lower``, ``upper``, and ``key``; ``elu``, ``celu`` and
-        ``selu`` accept ``precise`` (a bool: derivatives from ``x``). Concrete values are checked now.
+        ``selu`` accept ``precise`` (a bool: derivatives from ``x``); ``reglu`` its ``axis``. Concrete
+        values are checked now.
 
     Returns:
       An :class:`Activation`: called as ``act(x, **override)`` (keyword arguments override the bound
@@ -442,7 +542,7 @@ def get(name: str, **params: Any) -> Activation:
       True
     """
     s = spec(name)
-    allowed = set(s.params) | set(s.options) | ({"key"} if s.random else set())
+    allowed = set(s.params) | set(s.static) | ({"key"} if s.random else set())
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise TypeError(
@@ -458,12 +558,21 @@ def get(name: str, **params: Any) -> Activation:
     concrete = {
         k: v
         for k, v in params.items()
-        if k in s.options or (k != "key" and not isinstance(v, jax.core.Tracer))
+        if k != "key" and k not in s.static and not isinstance(v, jax.core.Tracer)
     }
+    for k, default in s.static.items():  # a static argument's type now (an axis's range needs an x)
+        v = params.get(k, default)
+        kind = bool if isinstance(default, bool) else int
+        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+            raise TypeError(
+                f"jrelu.get: {s.name}'s {k} must be a Python {kind.__name__} (it is static), got "
+                f"{type(v).__name__} {v!r}; e.g. jrelu.get({s.name!r}, {k}={default!r})."
+            )
     if concrete:  # check the values now, with the function's own messages
-        shape = np.broadcast_shapes(*(np.shape(v) for v in s.hyper(concrete).values()))
+        shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
+        options = {k: params[k] for k in s.static if k in params and k in _OPTIONS}
         with jax.ensure_compile_time_eval():
-            s.fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete)
+            s.fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete, **options)
     if "key" in params and params["key"] is not None:
         check_key("rrelu", params["key"])  # rrelu's own check, with its message
     return _activation(s.name, params)

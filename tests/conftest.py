@@ -36,6 +36,41 @@ CASES = [
     for params in spec.variants
 ]
 
+# A gated Spec (reglu: Spec.gated) halves the axis it splits, and its references take the full input.
+# The table-driven tests feed it [a, b] built from their points by these helpers, and map masks over the
+# points to masks over the output (a pair) and over the gradient (both halves of a pair).
+
+
+def gated_input(spec, xs: np.ndarray) -> np.ndarray:
+    """The input for the points ``xs``: ``xs`` itself, or for a gated Spec ``[a, b]`` along the last
+    axis with the gate ``b = xs`` and the value half ``a = xs`` reversed (each point meets another)."""
+    xs = np.asarray(xs)
+    return np.concatenate([np.flip(xs, -1), xs], axis=-1) if spec.gated else xs
+
+
+def value_mask(spec, xmask: np.ndarray) -> np.ndarray:
+    """A mask over the input as a mask over the output: for a gated Spec, both halves of a pair."""
+    if not spec.gated:
+        return xmask
+    a, b = np.split(np.asarray(xmask), 2, axis=-1)
+    return a & b
+
+
+def grad_mask(spec, ymask: np.ndarray) -> np.ndarray:
+    """A mask over the output as a mask over the gradient (both inputs of each output)."""
+    ymask = np.asarray(ymask)
+    return np.concatenate([ymask, ymask], axis=-1) if spec.gated else ymask
+
+
+def jvp_of_ones(spec, d: np.ndarray) -> np.ndarray:
+    """J @ ones from the reference gradient ``d`` of sum(f): ``d`` for an elementwise Spec; for a
+    gated one d/da + d/db (output i reads a[i] and b[i] only)."""
+    if not spec.gated:
+        return d
+    a, b = np.split(np.asarray(d), 2, axis=-1)
+    return a + b
+
+
 HALF = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
 

@@ -319,3 +319,61 @@ def test_committed_scheduler_figures_and_readme_agree():
         for (model, label, impl), v in rows.items():
             if model == "cnn" and impl == "jrelu" and label != "prelu":
                 assert v <= rows[(model, label, "jax.nn")] + 1e-9, (label, v)
+
+
+def test_quick_bench_ffn_section_memory_is_xla_s_own(tmp_path):
+    """The FFN section is in the quick JSON, for both FFN activations, both impls and dtypes, and its
+    temporary bytes equal a memory_analysis of the residual FFN step written here independently."""
+    import jax
+    import jax.numpy as jnp
+
+    path = tmp_path / "ffn.json"
+    argv = ["bench", "--quick", "--no-torch", "--sections", "ffn", "--repeats", "3"]
+    assert main([*argv, "--json", str(path)]) == 0
+    results = json.loads(path.read_text())
+    assert not results["errors"]
+    rows = results["ffn"]
+    want = {(f, i) for f in ("squared_relu", "reglu") for i in ("jrelu", "jax.nn")}
+    want = {(*w[:2], dt, k) for w in want for dt in DTYPES for k in ("memory", "time")}
+    assert {(r["fn"], r["impl"], r["dtype"], r["kind"]) for r in rows} == want
+    dims = results["config"]["ffn_dims"]
+    b, d, h = dims["batch"], dims["d_model"], dims["hidden"]
+
+    def act(fn, impl):
+        if impl == "jrelu":
+            return getattr(jrelu, fn)
+        if fn == "reglu":
+
+            def glu_relu(z):
+                a, b = jnp.split(z, 2, axis=-1)
+                return a * jax.nn.relu(b)
+
+            return glu_relu
+        return lambda z: jnp.square(jax.nn.relu(z))
+
+    def temp(fn, impl, depth, dtype):
+        f = act(fn, impl) if impl != "identity" else (lambda z: z[..., :h])
+
+        def loss(ws, x):
+            for w1, w2 in ws:
+                x = x + f(x @ w1) @ w2
+            return jnp.sum(x.astype(jnp.float32) ** 2)
+
+        s = jax.ShapeDtypeStruct
+        wide = 2 * h if fn == "reglu" else h
+        ws = [(s((d, wide), dtype), s((h, d), dtype)) for _ in range(depth)]
+        c = jax.jit(jax.grad(loss)).lower(ws, s((b, d), dtype)).compile()
+        return c.memory_analysis().temp_size_in_bytes
+
+    for r in (r for r in rows if r["kind"] == "memory" and r["dtype"] == "float32"):
+        for depth, got in r["temp_bytes"].items():
+            assert got == temp(r["fn"], r["impl"], int(depth), jnp.float32), (r, depth)
+        lo, hi = dims["depths"]
+        slope = (r["temp_bytes"][str(hi)] - r["temp_bytes"][str(lo)]) - (
+            r["floor_temp_bytes"][str(hi)] - r["floor_temp_bytes"][str(lo)]
+        )
+        assert r["extra_hidden_tensors_per_layer"] == slope / (hi - lo) / (b * h * 4)
+        if r["fn"] == "reglu":  # its floor is the value-half network, computed here too
+            assert r["floor_temp_bytes"][str(lo)] == temp("reglu", "identity", lo, jnp.float32)
+    for r in (r for r in rows if r["kind"] == "time"):
+        assert _is_number(r["seconds"]) and r["seconds"] > 0 and r["loss_finite"]

@@ -45,6 +45,8 @@ STATELESS = {
     "elu": "ELU",
     "celu": "CELU",
     "selu": "SELU",
+    "squared_relu": "SquaredReLU",
+    "reglu": "ReGLU",
 }
 STATELESS_CASES = [
     pytest.param(fname, dict(params), dtype, id=f"{fname}-{params}-{dtype.__name__}")
@@ -95,7 +97,7 @@ def test_import_jrelu_does_not_import_flax():
 def test_stateless_parity(fname, params, dtype):
     fn = jrelu.FUNCTIONS[fname].fn
     cls = STATELESS[fname]
-    x = _x(dtype=dtype)
+    x = _x((3, 4, 6) if jrelu.FUNCTIONS[fname].gated else (3, 4, 5), dtype=dtype)  # reglu: even
     y, (dx,) = _vjp(lambda x: fn(x, **params), x)
     lin = getattr(jl, cls)(**params)
     y_l, (dx_l,) = _vjp(lambda x: lin.apply({}, x), x)

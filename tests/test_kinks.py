@@ -93,6 +93,11 @@ def test_nan_in_nan_out_and_nan_gradient(spec, params, dtype):
     """A NaN input is never hidden behind a 0 or 1 gradient, in any mode of the rule."""
     x = jnp.array([np.nan, -1.0, 0.0, 2.0], dtype)
     kw = {"key": jax.random.key(0)} if spec.random else {}
+    if (
+        spec.gated
+    ):  # reglu: check the NaN in either half ([a, b] = [[NaN, 1], [-1, 0, 2, 3]] and swapped)
+        _gated_nan(spec, params, dtype)
+        return
     for extra in ({}, kw):
         f = functools.partial(spec.fn, **params, **extra)
         y, vjp = jax.vjp(f, x)
@@ -105,3 +110,24 @@ def test_nan_in_nan_out_and_nan_gradient(spec, params, dtype):
         # And to second order (the rule's NaN factor must carry its NaN through its own derivative).
         second = jax.vmap(jax.grad(jax.grad(f)))(x)
         assert np.isnan(float(second[0])) and np.isfinite(np.asarray(second[1:], np.float32)).all()
+
+
+def _gated_nan(spec, params, dtype):
+    """A NaN in the value half or the gate half: that output and both its gradients are NaN (and its
+    tangent, to second order); the other pairs stay finite."""
+    other = np.array([-1.0, 0.0, 2.0])
+    for a, b in (([np.nan, *other], [3.0, *other[::-1]]), ([3.0, *other], [np.nan, *other[::-1]])):
+        x = jnp.asarray(np.concatenate([a, b]), dtype)
+        f = functools.partial(spec.fn, **params)
+        y, vjp = jax.vjp(f, x)
+        (dx,) = vjp(jnp.ones_like(y))
+        dx = np.asarray(dx, np.float32)
+        assert np.isnan(float(y[0])) and np.isnan(dx[[0, 4]]).all()
+        assert np.isfinite(np.asarray(y[1:], np.float32)).all()
+        assert np.isfinite(np.delete(dx, [0, 4])).all()
+        _, t = jax.jvp(f, (x,), (jnp.ones_like(x),))
+        assert np.isnan(float(t[0])) and np.isfinite(np.asarray(t[1:], np.float32)).all()
+        second = np.asarray(
+            jax.grad(lambda v, f=f: jax.grad(lambda u: f(u).sum())(v).sum())(x), np.float32
+        )
+        assert np.isnan(second[[0, 4]]).all() and np.isfinite(np.delete(second, [0, 4])).all()

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
-from conftest import EPS, ulp
+from conftest import EPS, gated_input, ulp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -55,6 +55,9 @@ def cases(draw):
         )
     )
     transpose = draw(st.booleans()) and x.ndim >= 2
+    if jrelu.FUNCTIONS[name].gated:  # [a, b] along the last axis, the one it splits
+        x = gated_input(jrelu.FUNCTIONS[name], x.reshape(x.shape or (1,)))
+        transpose = False
     return name, dtype, x, _params(name, draw), transpose
 
 
@@ -69,7 +72,8 @@ def test_values_shapes_and_dtypes(case):
         if transpose:
             xj = xj.T
         y = spec.fn(xj, **params)
-        assert y.shape == xj.shape and y.dtype == xj.dtype
+        want = (*xj.shape[:-1], xj.shape[-1] // 2) if spec.gated else xj.shape
+        assert y.shape == want and y.dtype == xj.dtype
         x64 = np.asarray(xj).astype(np.float64)
         ref = spec.value(x64, **params)
         y = np.asarray(y).astype(np.float64)
@@ -95,7 +99,9 @@ def test_gradients_match_the_reference_away_from_kinks(case):
     with jax.enable_x64(dtype == "float64"):
         xj = jnp.asarray(x.astype(DTYPES[dtype]))
         _, vjp = jax.vjp(lambda x: spec.fn(x, **params), xj)
-        (dx,) = vjp(jnp.ones_like(xj))
+        (dx,) = vjp(
+            jnp.ones((*xj.shape[:-1], xj.shape[-1] // 2) if spec.gated else xj.shape, xj.dtype)
+        )
         dx = np.asarray(dx, np.float64)
     x64 = x.astype(np.float64)
     away = np.all([np.abs(x64 - k) > 1e-3 for k in spec.kinks], axis=0)

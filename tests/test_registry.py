@@ -14,6 +14,7 @@ import jrelu
 
 def test_table_covers_every_public_function():
     public = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "celu", "selu"}
+    public |= {"squared_relu", "reglu"}
     assert set(jrelu.FUNCTIONS) == public
     for name, spec in jrelu.FUNCTIONS.items():
         assert spec.fn is getattr(jrelu, name)
@@ -24,7 +25,7 @@ def test_table_covers_every_public_function():
 def test_get_returns_the_function_with_bound_parameters(name):
     spec = jrelu.FUNCTIONS[name]
     act = jrelu.get(name, **spec.params)
-    x = jnp.linspace(-3, 3, 7)
+    x = jnp.linspace(-3, 3, 8 if spec.gated else 7)
     np.testing.assert_array_equal(act(x), spec.fn(x, **spec.params))
     assert act.__name__ == name
     np.testing.assert_allclose(
@@ -127,3 +128,23 @@ def test_three_identical_equinox_mlps_trace_once():
 def test_get_rejects_what_it_can_know_and_suggests_names(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_what_does_not_apply_to_a_gated_function_is_stated_and_true():
+    """reglu's table entry says which checks do not apply and why; the reasons hold."""
+    spec = jrelu.FUNCTIONS["reglu"]
+    assert spec.gated and spec.static == {"axis": -1}
+    assert set(spec.not_applicable) == {"scalar input", "same shape", "sharding"}
+    import sharding_worker
+
+    assert "reglu" not in {name for name, _, _ in sharding_worker.variants()}
+    with pytest.raises(ValueError, match=r"jrelu\.reglu: x is a scalar"):
+        spec.fn(1.0)  # no scalar form: hence no elementwise derivative
+    assert spec.fn(jnp.ones((3, 8))).shape == (3, 4)  # half of the split axis
+    assert jrelu.get("reglu", axis=0)(jnp.ones((4, 3))).shape == (2, 3)  # static, accepted by get
+    with pytest.raises(TypeError, match=r"jrelu\.get: reglu's axis must be an int, got float 1\.0"):
+        jrelu.get("reglu", axis=1.0)
+    # The table's references take the full x: [d/da, d/db] = [relu(b), a * 1{b > 0}], 0 at b = 0.
+    x = np.array([2.0, -3.0, 5.0, 0.0])
+    np.testing.assert_array_equal(spec.value(x), [10.0, 0.0])
+    np.testing.assert_array_equal(spec.derivative(x), [5.0, 0.0, 2.0, 0.0])

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import CASES, STRICT, value_and_grad
+from conftest import CASES, STRICT, jvp_of_ones, value_and_grad
 
 import jrelu
 
@@ -54,7 +54,7 @@ def _reference(spec, params):
 @pytest.mark.parametrize(("spec", "params"), CASES)
 @pytest.mark.parametrize("pshape", [None, (), (16,), (1, 16)], ids=["python", "0d", "C", "1C"])
 def test_every_function_forward_grad_jvp(spec, params, pshape):
-    opts = {k: v for k, v in params.items() if k in spec.options}  # static: never traced
+    opts = {k: v for k, v in params.items() if k in spec.static}  # static: never traced
     fn = functools.partial(spec.fn, **opts)
     p = spec.hyper(params) if pshape is None else _params(spec, params, pshape)
     ref_y, ref_d = _reference(spec, params)
@@ -66,7 +66,7 @@ def test_every_function_forward_grad_jvp(spec, params, pshape):
     cases = (
         (y, ref_y, 1e-7),
         (d, ref_d, 5e-7),
-        (t, ref_d, 5e-7),
+        (t, jvp_of_ones(spec, ref_d), 5e-7),  # J @ ones (for reglu d/da + d/db)
         (jy, ref_y, 1e-7),
         (jd, ref_d, 5e-7),
     )

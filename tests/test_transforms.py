@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import CASES
+from conftest import CASES, gated_input, jvp_of_ones
 from jax.test_util import check_grads
 
 import jrelu
@@ -22,47 +22,84 @@ def _f(spec, params):
     return functools.partial(spec.fn, **params)
 
 
+def _diag(spec, jac):
+    """The derivatives in a Jacobian: its diagonal; for a gated Spec (output i reads a[i] and b[i])
+    the diagonals of its two blocks, [d/da, d/db], after checking that every other entry is 0."""
+    if not spec.gated:
+        return jnp.diag(jac)
+    n = jac.shape[0]
+    np.testing.assert_array_equal(np.asarray(jac)[~np.tile(np.eye(n, dtype=bool), 2)], 0.0)
+    return jnp.concatenate([jnp.diag(jac[:, :n]), jnp.diag(jac[:, n:])])
+
+
+def _per_row(spec, f):
+    """f over scalars (vmap, scan, lax.map of an elementwise function); a gated Spec has no scalar
+    form (Spec.not_applicable), so there f runs over the rows of x[None]."""
+    if not spec.gated:
+        return lambda g, x: g(f)(x)
+    return lambda g, x: g(f)(x[None])[0]
+
+
 @pytest.mark.parametrize(("spec", "params"), CASES)
 def test_first_order_transformations_agree(spec, params):
     f = _f(spec, params)
-    x = jnp.asarray(X, jnp.float32)
-    want = spec.derivative(X, **params)
+    xs = gated_input(spec, X)
+    x = jnp.asarray(xs, jnp.float32)
+    want = spec.derivative(xs, **params)
     scalar = lambda x: f(x).sum()  # noqa: E731
+    rows = _per_row(spec, f)
+    ones_y = jnp.ones_like(f(x))
     results = {
         "grad": jax.grad(scalar)(x),
         "jit(grad)": jax.jit(jax.grad(scalar))(x),
-        "vjp": jax.vjp(f, x)[1](jnp.ones_like(x))[0],
-        "jvp": jax.jvp(f, (x,), (jnp.ones_like(x),))[1],
-        "linearize": jax.linearize(f, x)[1](jnp.ones_like(x)),
-        "jacfwd": jnp.diag(jax.jacfwd(f)(x)),
-        "jacrev": jnp.diag(jax.jacrev(f)(x)),
-        "vmap(grad)": jax.vmap(jax.grad(f))(x),
+        "vjp": jax.vjp(f, x)[1](ones_y)[0],
+        "jacfwd": _diag(spec, jax.jacfwd(f)(x)),
+        "jacrev": _diag(spec, jax.jacrev(f)(x)),
+        "vmap(grad)": _per_row(spec, jax.grad(scalar if spec.gated else f))(jax.vmap, x),
         "checkpoint": jax.grad(lambda x: jax.checkpoint(f)(x).sum())(x),
-        "scan": jax.grad(lambda x: jax.lax.scan(lambda c, xi: (c + f(xi), None), 0.0, x)[0])(x),
+        "scan": jax.grad(
+            lambda x: jax.lax.scan(
+                lambda c, xi: (c + f(xi).sum(), None), 0.0, x[None] if spec.gated else x
+            )[0]
+        )(x),
     }
     for name, got in results.items():
         np.testing.assert_allclose(np.asarray(got), want, rtol=2e-6, atol=1e-7, err_msg=name)
+    # Forward mode with a tangent of ones: J @ ones (for a gated Spec d/da + d/db).
+    for name, got in {
+        "jvp": jax.jvp(f, (x,), (jnp.ones_like(x),))[1],
+        "linearize": jax.linearize(f, x)[1](jnp.ones_like(x)),
+    }.items():
+        np.testing.assert_allclose(
+            np.asarray(got), jvp_of_ones(spec, want), rtol=2e-6, atol=1e-7, err_msg=name
+        )
     # Values through jit / vmap / scan equal the eager ones.
     y = f(x)
     np.testing.assert_array_equal(jax.jit(f)(x), y)
-    np.testing.assert_array_equal(jax.vmap(f)(x), y)
-    np.testing.assert_array_equal(jax.lax.map(f, x), y)
+    np.testing.assert_array_equal(rows(jax.vmap, x), y)
+    np.testing.assert_array_equal(rows(lambda g: lambda v: jax.lax.map(g, v), x), y)
 
 
 @pytest.mark.parametrize(("spec", "params"), CASES)
 def test_second_order_matches_finite_differences(spec, params, x64):
     """grad-of-grad, hessian and jvp-of-grad equal a central difference of the reference derivative."""
     f = _f(spec, params)
+    xs = gated_input(spec, X)
+    # H @ ones: the derivative's change when every input moves by h. For an elementwise Spec H is
+    # diagonal and this is f''; a gated one's H (2 n x 2 n) has d2/(da db) = relu'(b) off the diagonal.
+    rowsum = (lambda h: h.sum(axis=1)) if spec.gated else jnp.diag
     with x64():
-        x = jnp.asarray(X)
+        x = jnp.asarray(xs)
         h = 1e-6
-        fd = (spec.derivative(X + h, **params) - spec.derivative(X - h, **params)) / (2 * h)
+        fd = (spec.derivative(xs + h, **params) - spec.derivative(xs - h, **params)) / (2 * h)
         scalar = lambda x: f(x).sum()  # noqa: E731
         got = {
-            "grad(grad)": jax.vmap(jax.grad(jax.grad(f)))(x),
-            "hessian": jnp.diag(jax.hessian(scalar)(x)),
+            "grad(grad)": jax.grad(lambda x: jax.grad(scalar)(x).sum())(x)
+            if spec.gated
+            else jax.vmap(jax.grad(jax.grad(f)))(x),
+            "hessian": rowsum(jax.hessian(scalar)(x)),
             "jvp(grad)": jax.jvp(jax.grad(scalar), (x,), (jnp.ones_like(x),))[1],
-            "jacfwd(jacrev)": jnp.diag(jax.jacfwd(jax.jacrev(scalar))(x)),
+            "jacfwd(jacrev)": rowsum(jax.jacfwd(jax.jacrev(scalar))(x)),
         }
         for name, val in got.items():
             np.testing.assert_allclose(np.asarray(val), fd, rtol=1e-6, atol=1e-8, err_msg=name)
@@ -162,7 +199,8 @@ def test_checkify_inside_jit_under_enable_checks(spec, params):
     consistency checks): value and gradient equal the float64 reference, and no check fires."""
     from jax.experimental import checkify
 
-    x = jnp.asarray(X, jnp.float32)
+    xs = gated_input(spec, X)
+    x = jnp.asarray(xs, jnp.float32)
     f = functools.partial(spec.fn, **params)
     with jax.enable_checks(True):
         err, (y, g) = jax.jit(
@@ -172,8 +210,8 @@ def test_checkify_inside_jit_under_enable_checks(spec, params):
         )(x)
     err.throw()  # no user, NaN, division or index error on these inputs
     np.testing.assert_allclose(
-        np.asarray(y, np.float64), spec.value(X, **params), rtol=3e-6, atol=1e-7
+        np.asarray(y, np.float64), spec.value(xs, **params), rtol=3e-6, atol=1e-7
     )
     np.testing.assert_allclose(
-        np.asarray(g, np.float64), spec.derivative(X, **params), rtol=3e-6, atol=1e-7
+        np.asarray(g, np.float64), spec.derivative(xs, **params), rtol=3e-6, atol=1e-7
     )

@@ -136,6 +136,20 @@ def case_list():
             }
         )
     cases.append({"case": "selu", "fn": "selu", "params": {}, "torch": "F.selu(x)"})
+    cases.append(
+        {"case": "squared_relu", "fn": "squared_relu", "params": {}, "torch": "F.relu(x) ** 2"}
+    )
+    # reglu: x has shape (N, 2) for axis=-1 (a row is one (a, b) pair) and (2, N) for axis=0; the gate
+    # column b is the usual grid, the value column a the same grid in a fixed random order.
+    for axis in (-1, 0):
+        cases.append(
+            {
+                "case": f"reglu__axis={axis}",
+                "fn": "reglu",
+                "params": {"axis": axis},
+                "torch": f"a, b = x.chunk(2, dim={axis}); a * F.relu(b) (the split of F.glu, checked)",
+            }
+        )
     return cases
 
 
@@ -204,7 +218,26 @@ def main() -> None:
             return lambda x: F.celu(x, alpha=p["alpha"])
         if fn == "selu":
             return F.selu
+        if fn == "squared_relu":
+            return lambda x: F.relu(x) ** 2
+        if fn == "reglu":
+            return lambda x: reglu_torch(x, p["axis"])
         raise ValueError(fn)
+
+    def reglu_torch(x, axis):
+        a, b = x.chunk(2, dim=axis)
+        # F.glu splits the same way (first half the value, second the gate): a * sigmoid(b).
+        glu = F.glu(x.detach().double(), dim=axis)
+        ad, bd = x.detach().double().chunk(2, dim=axis)
+        assert torch.allclose(glu, ad * torch.sigmoid(bd), rtol=1e-12, atol=0, equal_nan=True)
+        assert not torch.allclose(glu, bd * torch.sigmoid(ad), equal_nan=True), "order unseen"
+        return a * F.relu(b)
+
+    def pairs(x_np, axis):
+        """(N, 2) with the gate in column 1 (axis=-1), or its transpose (axis=0)."""
+        a = np.random.default_rng(SEED + 1).permutation(x_np)
+        xy = np.stack([a, x_np], axis=-1)
+        return xy if axis == -1 else np.ascontiguousarray(xy.T)
 
     out: dict[str, np.ndarray] = {}
     kept_cases = []
@@ -218,6 +251,8 @@ def main() -> None:
                     x_np = inputs_wide(np_dt)
                 else:
                     x_np = inputs_narrow(np_dt)
+                if case["fn"] == "reglu":
+                    x_np = pairs(x_np, case["params"]["axis"])
                 if name == "prelu_channels":
                     pad = (-x_np.size) % 4
                     x_np = np.concatenate([x_np, np.zeros(pad, dtype=x_np.dtype)]).reshape(-1, 4)
