@@ -162,7 +162,10 @@ def draw(results: dict[str, Any]) -> Figure:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     n_grid = 2001 if args.quick else 200001
-    results = {name: measure(spec, n_grid) for name, spec in jrelu.FUNCTIONS.items()}
+    # Elementwise functions only: a gated unit (reglu) maps pairs to one output and has no graph of
+    # one variable; `jrelu plot` draws it against its gate, and `jrelu check` checks its kink.
+    elementwise = {name: spec for name, spec in jrelu.FUNCTIONS.items() if not spec.gated}
+    results = {name: measure(spec, n_grid) for name, spec in elementwise.items()}
 
     rows = []
     for name, r in results.items():

@@ -32,6 +32,7 @@ from jrelu._core import (
     rectifier,
     rounded,
     scaled_exp,
+    zero_safe_mul,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -53,8 +54,12 @@ def check_precise(fname: str, precise: Any) -> bool:
 
 
 def _times(d: Array, t: Array) -> Array:
-    """``d * t`` that is 0 where ``d`` is 0, even for an infinite ``t`` (0 * inf would be NaN)."""
-    return jnp.where(d == 0, jnp.zeros_like(d), d * t)
+    """``d * t`` that is 0 where ``d`` is 0, even for an infinite ``t`` (0 * inf would be NaN), and 0
+    where ``t`` is 0, even for a NaN ``d`` (:func:`jrelu._core.zero_safe_mul`): so that a masked-out NaN
+    contributes 0 also to second derivatives taken in reverse over reverse."""
+    shape = jnp.broadcast_shapes(d.shape, t.shape)
+    d, t = jnp.broadcast_to(d, shape), jnp.broadcast_to(t.astype(d.dtype), shape)
+    return jnp.where(d == 0, jnp.zeros_like(d), zero_safe_mul(d, t))
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(0,))

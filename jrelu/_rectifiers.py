@@ -311,7 +311,22 @@ def _squared_slope(y: Array, pos: Array | None, *, storage: Any = None) -> Array
     # 0 * inf: at y = 0 the derivative is exactly 0 and so is its derivative. NaN passes (NaN != 0).
     open_ = y != 0
     safe = jnp.where(open_, y, jnp.ones_like(y))
-    return jnp.where(open_, 2 * jnp.sqrt(safe), jnp.zeros_like(y))
+    return jnp.where(open_, 2 * _sqrt(safe), jnp.zeros_like(y))
+
+
+@jax.custom_jvp
+def _sqrt(y: Array) -> Array:
+    """``sqrt(y)`` whose derivative meets its tangent through ``zero_safe_mul``: at a NaN ``y`` a zero
+    (co)tangent still gives 0, so a masked-out NaN contributes 0 to second derivatives taken in
+    reverse over reverse too (``jnp.sqrt``'s own rule would multiply 0 by NaN there)."""
+    return jnp.sqrt(y)
+
+
+@_sqrt.defjvp
+def _sqrt_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+    (y,), (t,) = primals, tangents
+    r = _sqrt(y)
+    return r, zero_safe_mul(0.5 / r, t.astype(r.dtype))
 
 
 _squared_rule = rectifier("squared_relu", _squared_value, _squared_slope, ())

@@ -560,17 +560,17 @@ def get(name: str, **params: Any) -> Activation:
         for k, v in params.items()
         if k != "key" and k not in s.static and not isinstance(v, jax.core.Tracer)
     }
-    for k, default in s.static.items():  # a static argument's type now (an axis's range needs an x)
+    for k, default in s.static.items():  # an axis's type now (its range needs an x)
+        if k in _OPTIONS:  # checked by the function itself, below, with its own message
+            continue
         v = params.get(k, default)
-        kind = bool if isinstance(default, bool) else int
-        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+        if not isinstance(v, int) or isinstance(v, bool):
             raise TypeError(
-                f"jrelu.get: {s.name}'s {k} must be a Python {kind.__name__} (it is static), got "
-                f"{type(v).__name__} {v!r}; e.g. jrelu.get({s.name!r}, {k}={default!r})."
+                f"jrelu.get: {s.name}'s {k} must be an int, got {type(v).__name__} {v!r}."
             )
-    if concrete:  # check the values now, with the function's own messages
+    options = {k: params[k] for k in _OPTIONS if k in params and k in s.static}
+    if concrete or options:  # check the values now, with the function's own messages
         shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
-        options = {k: params[k] for k in s.static if k in params and k in _OPTIONS}
         with jax.ensure_compile_time_eval():
             s.fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete, **options)
     if "key" in params and params["key"] is not None:

@@ -115,7 +115,7 @@ BAD_CALLS = [
     (
         lambda: jrelu.get("elu", slope=1.0),
         TypeError,
-        r"jrelu\.get: elu takes no parameter 'slope'; its parameters are: alpha\.",
+        r"jrelu\.get: elu takes no parameter 'slope'; its parameters are: alpha, precise\.",
     ),
     (
         lambda: jrelu.get("prelu"),
