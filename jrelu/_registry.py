@@ -198,7 +198,7 @@ def _halves(x: Any, axis: int) -> tuple[NDArray, NDArray]:
 def _reglu_value(x: Any, axis: int = -1) -> NDArray:
     """a * relu(b) in IEEE float64: NaN where either half is NaN, and inf * 0 = NaN (as every peer)."""
     a, b = _halves(x, axis)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # a * b may overflow to inf
         return a * _relu_nan(b)
 
 
