@@ -316,6 +316,11 @@ _CACHE_AFTER = 3
 _GUARDS = ("jax_transfer_guard", "jax_transfer_guard_host_to_device")
 
 
+def _PYTHON_FLOAT_DTYPE() -> np.dtype:
+    """The dtype jit gives a Python float: float64 under ``jax_enable_x64``, else float32."""
+    return np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
+
+
 def _transfers_guarded() -> bool:
     """True inside ``jax.transfer_guard(...)`` (or a global guard) set to anything but "allow"."""
     return any(getattr(jax.config, g, None) not in (None, "allow") for g in _GUARDS)
@@ -354,7 +359,7 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
                     if len(_SEEN) >= 4096:
                         _SEEN.clear()
                     _SEEN[k] = seen
-                    out.append(p)
+                    out.append(p.item() if p.dtype == _PYTHON_FLOAT_DTYPE() else p)
                     continue
                 _SEEN.pop(k, None)
                 d = jax.device_put(p)

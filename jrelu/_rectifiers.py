@@ -382,9 +382,16 @@ def squared_relu(x: Any) -> Array:
 # --------------------------------------------------------------------------------------------------
 
 
+def _halves(x: Array, axis: int) -> tuple[Array, Array]:
+    # Two slices rather than jnp.split: in a bfloat16 residual FFN step XLA:CPU kept 2.375 hidden-sized
+    # tensors a layer with jnp.split here and 2.0 with slices (float32: 0.25 either way).
+    n = x.shape[axis] // 2
+    return jax.lax.slice_in_dim(x, 0, n, axis=axis), jax.lax.slice_in_dim(x, n, 2 * n, axis=axis)
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(0,))
 def _reglu_rule(axis: int, x: Array) -> Array:
-    a, b = jnp.split(x, 2, axis=axis)
+    a, b = _halves(x, axis)
     cdt = compute_dtype(x.dtype)
     return (a.astype(cdt) * _relu_value(b.astype(cdt))).astype(x.dtype)
 
@@ -418,8 +425,8 @@ def _reglu_jvp(axis: int, primals: tuple, tangents: tuple) -> tuple[Array, Array
     y = _reglu_rule(axis, x)
 
     def tangent(x: Array, tx: Array) -> Array:
-        a, b = jnp.split(x, 2, axis=axis)
-        ta, tb = jnp.split(tx, 2, axis=axis)
+        a, b = _halves(x, axis)
+        ta, tb = _halves(tx, axis)
         r = _relu_rule("y", b)  # through relu's rule: higher derivatives stay on the rules
         return _reglu_tangent(a, r, ta, tb)
 
@@ -449,7 +456,8 @@ def reglu(x: Any, axis: int = -1) -> Array:
     cotangent of ``b`` needs ``a`` where ``b > 0``, and neither can be read exactly off the output
     ``a * relu(b)`` (a division would round). ``x`` is exactly those two halves. In a residual FFN
     (float32, 256 x 256 -> 2 * 1024 -> 1024) this costs 0.25 hidden-sized tensors per layer beyond the
-    identity FFN, the same as ``a * jax.nn.relu(b)`` (``a * jrelu.relu(b)`` costs 1.25).
+    identity FFN, the same as ``a * jax.nn.relu(b)`` (``a * jrelu.relu(b)`` costs 1.25); in bfloat16 on
+    XLA:CPU, 2.0 against 2.125 for the sliced composition and 2.5 for the ``jnp.split`` one.
 
     Args:
       x: floating point input array whose size along ``axis`` is even.

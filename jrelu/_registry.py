@@ -398,9 +398,11 @@ _SPECS = (
             "exist; the gradient of sum(reglu(x)) and the Jacobian's two diagonal blocks are "
             "checked instead",
             "same shape": "the output has half of x's size along axis",
-            "sharding": "the collective-free elementwise sharding test does not apply: splitting a "
-            "sharded axis brings the gate half to the value half's devices (collectives are "
-            "inherent); reglu under jax.set_mesh is not yet tested",
+            "sharding": "the elementwise sharding test (no collectives on any placement) does not "
+            "apply: splitting a sharded axis brings the gate half to the value half's devices, so "
+            "collectives are inherent there; tests/test_sharding.py checks reglu under jax.set_mesh "
+            "on its own (no collectives where the split axis is unsharded, the sharding kept and the "
+            "one-device result everywhere)",
         },
     ),
 )

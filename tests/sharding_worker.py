@@ -504,6 +504,72 @@ def set_mesh_cases() -> dict[str, dict[str, Any]]:
     return report
 
 
+def gated_set_mesh() -> dict[str, dict[str, Any]]:
+    """The gated functions (reglu) under ``jax.set_mesh``, split along either axis, on every placement:
+    fwd, bwd and jvp compiled apart, their collectives, the output shardings, the distance from one
+    device. Where the split axis is not sharded the function is elementwise per device and must add no
+    collective; where it is, the gate half lives on other devices than the value half, so collectives
+    are inherent and only the result and its sharding are held."""
+    import jax
+    import numpy as np
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    import jrelu
+
+    rng = np.random.default_rng(5)
+    report = {}
+    for name, spec in jrelu.FUNCTIONS.items():
+        if not spec.gated:
+            continue
+        for axis in (0, -1):
+            x_h = rng.normal(scale=3.0, size=SET_MESH_SHAPE).astype(np.float32)
+            t_h = rng.normal(size=SET_MESH_SHAPE).astype(np.float32)
+            f = lambda v, fn=spec.fn, axis=axis: fn(v, axis=axis)  # noqa: E731
+            c_h = rng.normal(size=jax.eval_shape(f, x_h).shape).astype(np.float32)
+            programs = {
+                "fwd": lambda v, ct, tt, f=f: f(v),
+                "bwd": lambda v, ct, tt, f=f: jax.vjp(f, v)[1](ct)[0],
+                "jvp": lambda v, ct, tt, f=f: jax.jvp(f, (v,), (tt,)),
+            }
+            ref = {k: jax.jit(p)(x_h, c_h, t_h) for k, p in programs.items()}
+            for placement, (mshape, names, pspec) in SET_MESH_PLACEMENTS.items():
+                mesh = _mesh("explicit", mshape, names)
+                sharding = NamedSharding(mesh, P(*pspec))
+                entry: dict[str, Any] = {
+                    "function": name,
+                    "axis": axis,
+                    "placement": placement,
+                    "split_axis_sharded": pspec[axis] is not None,
+                    "collectives": {},
+                    "error": None,
+                }
+                try:
+                    with jax.set_mesh(mesh):
+                        x, c, t = (jax.device_put(a, sharding) for a in (x_h, c_h, t_h))
+                        outs = {}
+                        for label, fn in programs.items():
+                            compiled = jax.jit(fn).lower(x, c, t).compile()
+                            entry["collectives"][label] = len(collectives(compiled.as_text()))
+                            outs[label] = compiled(x, c, t)
+                    entry["sharding_kept"] = {
+                        k: all(
+                            leaf.sharding.is_equivalent_to(sharding, leaf.ndim)
+                            for leaf in _leaves(v)
+                        )
+                        for k, v in outs.items()
+                    }
+                    incoming = {"fwd": 0.0, "bwd": c_h, "jvp": t_h}
+                    entry["ulps_from_one_device"] = {
+                        k: _ulps(outs[k], ref[k], 0.0 if k == "fwd" else np.abs(incoming[k]).max())
+                        for k in outs
+                    }
+                except Exception as e:
+                    entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+                report[f"{placement}-{name}-axis{axis}"] = entry
+    return report
+
+
 def set_mesh_modules() -> dict[str, dict[str, Any]]:
     """The random Flax modules (nnx and linen) under ``jax.set_mesh``, input on P('data'): output
     and input gradient against the same module, same seed, on one device."""
@@ -725,6 +791,7 @@ def main() -> int:
         prelu_slope,
         training_step,
         set_mesh_cases,
+        gated_set_mesh,
         set_mesh_modules,
         shard_map_streams,
         readme_section,

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 from sharding_worker import MESH_SHAPE, MODES, SET_MESH_PLACEMENTS, SHAPES
 
+import jrelu
 from jrelu import _core
 
 # All of this module on one xdist worker (pyproject's --dist loadgroup): the other worker runs the rest
@@ -274,3 +275,47 @@ def test_readme_sharding_section_runs_as_written(report):
     assert all(r["sharding_kept"].values()) and r["sharding_kept"], r
     assert r["dslope_spec"] == ["model"], r
     assert r["loss_finite"] and r["per_device_blocks_distinct"], r
+
+
+# --------------------------------------------------------------------------------------------------
+# The gated functions (reglu) under jax.set_mesh: split along either axis, sharded on every placement
+# --------------------------------------------------------------------------------------------------
+
+
+def _gated(report: dict) -> list[dict]:
+    cases = list(report["gated_set_mesh"].values())
+    assert {e["function"] for e in cases} == {n for n, s in jrelu.FUNCTIONS.items() if s.gated}, (
+        "every gated function of the table"
+    )
+    assert {e["split_axis_sharded"] for e in cases} == {True, False}, "both kinds of placement"
+    return cases
+
+
+def test_gated_functions_run_under_set_mesh_and_keep_the_sharding(report):
+    bad = [
+        f"{e['function']} axis={e['axis']} {e['placement']}: {e['error'] or e['sharding_kept']}"
+        for e in _gated(report)
+        if e["error"] or not all(e["sharding_kept"].values())
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_gated_functions_match_one_device_under_set_mesh(report):
+    bad = [
+        f"{e['function']} axis={e['axis']} {e['placement']}: {e['ulps_from_one_device']}"
+        for e in _gated(report)
+        if not e["error"]
+        and (e["ulps_from_one_device"]["fwd"] != 0 or max(e["ulps_from_one_device"].values()) > 2)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_gated_functions_add_no_collectives_when_the_split_axis_is_not_sharded(report):
+    """Split along an unsharded axis, each device holds both halves of its rows: no communication.
+    (Split along a sharded axis, the gate half is on other devices: collectives are inherent.)"""
+    bad = [
+        f"{e['function']} axis={e['axis']} {e['placement']}: {e['collectives']}"
+        for e in _gated(report)
+        if not e["split_axis_sharded"] and sum(e["collectives"].values())
+    ]
+    assert not bad, "\n".join(bad)

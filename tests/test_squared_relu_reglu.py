@@ -109,12 +109,20 @@ def test_squared_relu_keeps_nothing_in_the_residual_ffn(dtype):
     # composition and jnp.where alike (measured); from jax 0.10 jrelu keeps 0.0, the composition 0.5.
 
 
-def test_reglu_keeps_no_more_than_jax_nn_in_the_residual_ffn():
-    dtype = jnp.float32
+def _split_glu(h):
+    a, b = jnp.split(h, 2, axis=-1)
+    return a * jax.nn.relu(b)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_reglu_keeps_no_more_than_jax_nn_in_the_residual_ffn(dtype):
+    # Both ways users write the composition: XLA:CPU keeps different amounts for them in bfloat16
+    # (jax 0.10: 2.125 hidden-sized tensors a layer sliced, 2.5 split; jrelu 2.0).
     floor = _ffn_slope(lambda h: h[..., :1024], 2048, dtype)
     ours = _ffn_slope(jrelu.reglu, 2048, dtype) - floor
-    theirs = _ffn_slope(lambda h: h[..., :1024] * jax.nn.relu(h[..., 1024:]), 2048, dtype) - floor
-    assert ours <= theirs + 1e-3, (ours, theirs)
+    sliced = _ffn_slope(lambda h: h[..., :1024] * jax.nn.relu(h[..., 1024:]), 2048, dtype) - floor
+    split = _ffn_slope(_split_glu, 2048, dtype) - floor
+    assert ours <= min(sliced, split) + 1e-3, (ours, sliced, split)
 
 
 def test_prelu_axis_runs_along_channels_and_its_gradient_reduces():
