@@ -14,6 +14,7 @@ import jrelu
 from jrelu import _core
 
 X = np.linspace(-7.0, 7.0, 29)
+FUNCTIONS_BY_FN = {s.fn: s for s in jrelu.FUNCTIONS.values()}
 
 
 @pytest.mark.parametrize(("spec", "params"), CASES)
@@ -102,3 +103,36 @@ def test_a_jax_array_hyperparameter_keeps_its_gradient_without_a_host_copy():
     with jax.transfer_guard_device_to_host("disallow"):
         g = jax.grad(lambda x: jrelu.leaky_relu(x, slope).sum())(x)
     np.testing.assert_array_equal(np.asarray(g), np.where(X > 0, 1.0, -0.2).astype(np.float32))
+
+
+@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
+@pytest.mark.parametrize(
+    ("fn", "pname"),
+    [(jrelu.leaky_relu, "negative_slope"), (jrelu.elu, "alpha"), (jrelu.celu, "alpha")],
+)
+def test_a_value_is_used_alike_on_its_first_calls_and_once_cached(fn, pname, dtype, x64):
+    """A value met for the first times reaches jit as a Python float (cheap dispatch), later as a cached
+    device scalar: every call must compute with the value rounded once to the compute dtype, as the
+    float64 reference with that rounded value does -- also under x64, where jit would take a Python
+    float as float64."""
+    if dtype == "float64" and not x64:
+        pytest.skip("float64 input needs jax_enable_x64")
+    value = 0.1 + 1e-9 * (
+        hash((fn.__name__, dtype, x64)) % 1000
+    )  # new to the caches, not representable
+    cdt = np.float64 if dtype == "float64" else np.float32
+    used = float(cdt(value))
+    with jax.enable_x64(x64):
+        x = jnp.asarray(X, dtype)
+        calls = [
+            np.asarray(fn(x, **{pname: value}), np.float64) for _ in range(_core._CACHE_AFTER + 1)
+        ]
+        ref = FUNCTIONS_BY_FN[fn].value(np.asarray(x, np.float64), **{pname: used})
+        want = np.asarray(jnp.asarray(ref.astype(cdt), dtype), np.float64)  # rounded to x's dtype
+    ulp = np.spacing(np.abs(want).astype(np.dtype(dtype) if dtype != "bfloat16" else np.float32))
+    if dtype == "bfloat16":
+        ulp = np.abs(want) * 2.0**-7
+    for i, got in enumerate(calls):
+        assert np.all(np.abs(got - want) <= 2 * ulp + 1e-300), (i, np.max(np.abs(got - want)))
+        np.testing.assert_array_equal(got, calls[0])  # the first calls and the cached ones agree
