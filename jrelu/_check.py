@@ -573,7 +573,8 @@ class _Checker:
                 over &= ~np.isfinite(g)
                 fin_g = fin_g & ~over
 
-            c = _compare(y[finite], ref[finite], dtype, rounded_once=half)
+            vfloor = s.value_floor(**s.hyper(params)) if s.value_floor else 0.0
+            c = _compare(y[finite], ref[finite], dtype, floor=vfloor, rounded_once=half)
             self.add(
                 "values",
                 "values",
@@ -741,7 +742,9 @@ class _Checker:
                 sorted({p[pname] for p in _param_sets(s)} | {params[pname]}), np.float32
             )
             programs[f"vmap over {pname}"] = (jax.vmap(partial(with_param, pname)), (vals,))
-            p0 = np.full(x.shape, params[pname], np.float32)
+            # one value per element, unless the function takes a scalar only (Spec.not_applicable)
+            per_element = "per-element hyperparameters" not in s.not_applicable
+            p0 = np.full(x.shape if per_element else (), params[pname], np.float32)
             programs[f"d/d{pname}"] = (
                 jax.grad(lambda p, pname=pname: jnp.sum(with_param(pname, p))),
                 (p0,),
@@ -756,9 +759,15 @@ class _Checker:
                 with self.guard("transforms", k, dt, params):
                     out[k] = jax.tree_util.tree_map(np.asarray, jax.jit(fn)(*a))
 
+        # the values' floor (Spec.value_floor), the largest over the hyperparameters vmapped over
+        vfloor = max(
+            (s.value_floor(**s.hyper(p)) for p in [params, *_param_sets(s)] if s.value_floor),
+            default=0.0,
+        )
+
         def record(check: str, got: Any, want: np.ndarray, fl: float, what: str) -> None:
             got = np.asarray(got)
-            c = _compare(got, want, dt, floor=fl)
+            c = _compare(got, want, dt, floor=max(fl, vfloor) if what == "value" else fl)
             self.add(
                 "transforms",
                 check,
@@ -831,7 +840,11 @@ class _Checker:
                 want = np.stack([s.value(x64, **{**params, pname: float(v)}) for v in vals])
                 record(k, out[k], want, 0.0, "value")
             k = f"d/d{pname}"
-            if k in out:
+            if k in out and "per-element hyperparameters" in s.not_applicable:
+                want = _dparam(s, x64, params, pname)
+                scale = float(np.sum(np.abs(want)))  # a sum of n terms: ulps of its terms' size
+                record(k + " (scalar)", out[k], np.sum(want), max(1.0, scale), k)
+            elif k in out:
                 want = _dparam(s, x64, params, pname)
                 record(k, out[k], want, 1.0, k)
                 c = _compare(out[k][at_kink], want[at_kink], dt, floor=1.0)
@@ -844,8 +857,57 @@ class _Checker:
                     detail=_where(x[at_kink], out[k][at_kink], want[at_kink], c.index, k),
                 )
 
-        if s.random:
+        if s.random and s.needs_key:
+            self.dropout(params)
+        elif s.random:
             self.random(params)
+
+    def dropout(self, params: Mapping[str, float]) -> None:
+        """A function that drops units with a key (alpha_dropout): the share kept is 1 - rate to
+        within 5 standard deviations, an input of mean 0 and variance 1 keeps them (to 5 standard
+        errors), determinism, different keys drawing differently, vmap over keys."""
+        import jax
+        import jax.numpy as jnp
+
+        s, dt = self.spec, "float32"
+        rate = float(params["rate"])
+        n = 1 << 16
+        with self.guard("transforms", "random (key)", dt, params):
+            key, key2 = jax.random.key(0), jax.random.key(1)
+            x = np.random.default_rng(2).standard_normal(n).astype(np.float32)
+            xj = jnp.asarray(x)
+            f = jax.jit(lambda v, k: s.fn(v, **params, key=k))
+            y = np.asarray(f(xj, key)).astype(np.float64)
+            problems = []
+            g = np.asarray(jax.jit(jax.grad(lambda v: jnp.sum(f(v, key))))(xj))
+            kept = float(np.mean(g != 0))  # the derivative is 0 exactly where a unit is dropped
+            sd = math.sqrt(max(rate * (1 - rate), 1e-12) / n)
+            if abs(kept - (1 - rate)) > 5 * sd:
+                problems.append(f"kept share {kept:.4f}, expected {1 - rate:.4f} ± {5 * sd:.4f}")
+            if abs(y.mean()) > 5 / math.sqrt(n) or abs(y.var() - 1) > 5 * math.sqrt(2 / n) * 2:
+                problems.append(f"mean {y.mean():.4f} and variance {y.var():.4f}, not 0 and 1")
+            if not np.array_equal(np.asarray(f(xj, key)), y.astype(np.float32)):
+                problems.append("same key, different result")
+            if rate not in (0.0, 1.0) and np.array_equal(np.asarray(f(xj, key2)), y):
+                problems.append("different keys, same result")
+            keys = jax.random.split(key, 3)
+            batched = np.asarray(jax.jit(jax.vmap(lambda k: s.fn(xj, **params, key=k)))(keys))
+            # to the values' accuracy: XLA may contract a x + b into one fused multiply-add in one
+            # program and not in the other
+            floor = s.value_floor(**s.hyper(params)) if s.value_floor else 0.0
+            if not all(
+                _compare(batched[i], np.asarray(f(xj, keys[i])), dt, floor=floor).passed
+                for i in range(3)
+            ):
+                problems.append("vmap over keys differs from one key at a time")
+            self.add(
+                "transforms",
+                "random (key)",
+                dt,
+                params,
+                passed=not problems,
+                detail="; ".join(problems),
+            )
 
     def random(self, params: Mapping[str, float]) -> None:
         """With a key: slopes between the bounds (the hyperparameters), gradient = the drawn slope,
@@ -933,6 +995,8 @@ class _Checker:
         if "precise" in s.static:  # derivatives from x: x is kept
             cases.append(("precise", lambda z: fn(z, **params, precise=True), {}, MEMORY_PRECISE))
         for pname in s.required:  # a required hyperparameter is one meant to be learned
+            if "per-element hyperparameters" in s.not_applicable:  # a scalar (alpha_dropout's rate)
+                continue
             learned = np.full((width,), params[pname], np.float32)
             cases.append(
                 (
@@ -1093,7 +1157,10 @@ def check(
         for name in names:
             if progress:
                 progress(name)
-            c = _Checker(FUNCTIONS[name], scope)
+            s = FUNCTIONS[name]
+            # a function with no form without a key (alpha_dropout) is checked with a fixed one, its
+            # references re-drawing the mask from the same key
+            c = _Checker(s.with_key(jax.random.key(0)) if s.needs_key else s, scope)
             for params in _param_sets(c.spec):
                 for d in use:
                     c.accuracy(d, params)
