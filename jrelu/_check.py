@@ -75,6 +75,8 @@ if TYPE_CHECKING:  # jax is imported lazily so that ``jrelu --help`` stays quick
 HELP = "verify values, gradients, kinks, NaN/inf, transformations and memory on this backend"
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
+# checked on request (--dtypes): the float8 types jrelu computes in float32 and rounds once to
+FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
 F32_ULP = 2.0  # float32/float64 tolerance, in ulps
 # share of half-precision outputs allowed to differ (by 1 ulp) from the correctly rounded value
 HALF_MISMATCH = 1e-3
@@ -222,13 +224,16 @@ def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
     dt = _np_dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         guess = ref.astype(dt)
-    if dt.itemsize != 2:
+    if dt.itemsize > 2:
         return _f64(guess)
-    bits = guess.view(np.uint16).astype(np.int64)
-    sign, mag = bits & 0x8000, bits & 0x7FFF
-    inf_mag = int(np.array(np.inf, dt).view(np.uint16))
+    ut = np.uint16 if dt.itemsize == 2 else np.uint8
+    top_bit = 1 << (8 * dt.itemsize - 1)
+    bits = guess.view(ut).astype(np.int64)
+    sign, mag = bits & top_bit, bits & (top_bit - 1)
+    # the largest finite number's bits, plus one (float8_e4m3fn has no infinity: NaN follows it)
+    inf_mag = int(np.array(_finfo(dtype).max, dt).view(ut)) + 1
     cands = np.stack([np.clip(mag + d, 0, inf_mag - 1) for d in (-1, 0, 1)])
-    vals = _f64((sign | cands).astype(np.uint16).view(dt))
+    vals = _f64((sign | cands).astype(ut).view(dt))
     dist = np.abs(vals - ref)
     best = np.min(dist, axis=0)
     # among the closest candidates prefer an even one (round half to even)
@@ -236,7 +241,8 @@ def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
     out = np.take_along_axis(vals, np.argmin(score, axis=0)[None], axis=0)[0]
     top = float(_finfo(dtype).max)
     overflow = np.abs(ref) >= top + float(_ulp(np.array(top), dtype)) / 2
-    out = np.where(overflow, np.copysign(np.inf, ref), out)
+    has_inf = bool(np.isinf(_f64(np.array(np.inf).astype(dt))))
+    out = np.where(overflow, np.copysign(np.inf, ref) if has_inf else np.nan, out)
     return np.where(np.isnan(ref), np.nan, out)
 
 
@@ -338,6 +344,8 @@ def _grid(dtype: str, kinks: Sequence[float]) -> np.ndarray:
     dt = _np_dtype(dtype)
     if dt.itemsize == 2:
         return np.arange(2**16, dtype=np.uint16).view(dt)
+    if dt.itemsize == 1:  # float8: all 256
+        return np.arange(2**8, dtype=np.uint8).view(dt)
     fi = _finfo(dtype)
     rng = np.random.default_rng(0)
     near = 10.0 ** rng.uniform(-6, 2.5, 1024)  # where the functions bend
@@ -550,7 +558,7 @@ class _Checker:
             # float64 is judged against the unrounded (longdouble) reference: a float64 one carries
             # its own rounding (up to 2.8 ulp for selu's, from its two rounded constants).
             ref, dref = _limits(s, _f64(xin), params, exact=dtype == "float64")
-            half = np.dtype(x.dtype).itemsize == 2
+            half = np.dtype(x.dtype).itemsize <= 2  # half precision and float8: rounded once
             precise = bool(params.get("precise"))
             # precise derivatives are relative (no floor); the others are absolute near 0 (see above)
             floor = 0.0 if precise else _scale(s, params)
@@ -1088,15 +1096,15 @@ def _environment(device: Any) -> dict[str, Any]:
 def _function_name(name: Any) -> str:
     """``name`` as a key of :data:`jrelu.FUNCTIONS` (any case, ``-`` or ``_``); ValueError naming
     ``jrelu check`` (this tool, not :func:`jrelu.get`) and the known names otherwise."""
+    from jrelu._cli import fn_names
     from jrelu._registry import FUNCTIONS
 
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
-    if key not in FUNCTIONS:
+    if not isinstance(name, str):
         raise ValueError(
-            f"jrelu check: unknown function {name!r}; known: {', '.join(FUNCTIONS)} "
-            "(see `jrelu list`)."
+            f"jrelu check: --fns: a function name is a string, got {type(name).__name__}; valid "
+            f"names: {', '.join(FUNCTIONS)} (see `jrelu list`)."
         )
-    return key
+    return fn_names([name], "check")[0]  # type: ignore[index]
 
 
 def _validate(
@@ -1110,8 +1118,11 @@ def _validate(
     names = list(FUNCTIONS) if not fns else list(dict.fromkeys(_function_name(n) for n in fns))
     wanted = list(dtypes) if dtypes else list(DTYPES)
     for d in wanted:
-        if d not in DTYPES:
-            raise ValueError(f"jrelu check: unknown dtype {d!r}; choose from {', '.join(DTYPES)}.")
+        if d not in DTYPES + FLOAT8:
+            raise ValueError(
+                f"jrelu check: --dtypes: unknown dtype {d!r}; choose from "
+                f"{', '.join(DTYPES + FLOAT8)}."
+            )
     device = jax.devices(backend)[0] if backend else jax.devices()[0]
     return names, device, wanted
 
@@ -1181,13 +1192,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", help="JAX platform to check (cpu, gpu, tpu, ...); default: JAX's default"
     )
-    parser.add_argument(
-        "--fns",
-        help="comma-separated functions to check (default: all of `jrelu list`)",
-    )
+    from jrelu._cli import add_fns_argument
+
+    add_fns_argument(parser, "functions to check")
     parser.add_argument(
         "--dtypes",
-        help=f"comma-separated dtypes (default: those of {', '.join(DTYPES)} the backend supports)",
+        nargs="+",
+        action="extend",
+        metavar="DTYPE",
+        help=f"dtypes, separated by spaces or commas (default: those of {', '.join(DTYPES)} the "
+        f"backend supports; also {', '.join(FLOAT8)})",
     )
     parser.add_argument(
         "--no-x64",
@@ -1205,18 +1219,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _split(s: str | None) -> list[str] | None:
-    return [p.strip() for p in s.split(",") if p.strip()] if s else None
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=args.json == "-", highlight=False)
     if not console.is_terminal:  # logs and pipes: room for the whole table
         console.width = max(console.width, 100)
-    fns, dtypes = _split(args.fns), _split(args.dtypes)
+    from jrelu._cli import fn_names, split_names
+
     try:
+        fns, dtypes = fn_names(args.fns, "check"), split_names(args.dtypes)
         _validate(fns, args.backend, dtypes)
     except (ValueError, RuntimeError) as e:  # unknown function, dtype or backend
         console.print(f"[red]error:[/red] {e}", soft_wrap=True)
@@ -1323,7 +1335,9 @@ def render(report: Report, console: Any, *, verbose: bool = False) -> None:
         if not failed
         else f"[red]{len(failed)} failed: {', '.join(failed)}[/red]"
     )
+    from jrelu._cli import plural
+
     console.print(
-        f"{len(report.functions)} functions, {len(report.results)} checks, {n_bad} failed: {verdict} "
-        f"({report.seconds:.1f} s)"
+        f"{plural(len(report.functions), 'function')}, {plural(len(report.results), 'check')}, "
+        f"{n_bad} failed: {verdict} ({report.seconds:.1f} s)"
     )

@@ -114,6 +114,8 @@ class Spec:
       value_floor: the size of the terms that cancel in the value (alpha_dropout's ``a x + b`` near
         ``x = -b / a``, whose constants are rounded once), as ``value_floor(**params)``: values are
         held to ulps of ``max(|f(x)|, value_floor)``, as gradients are to ulps of the kink's slope.
+      shown: the hyperparameters ``jrelu plot`` draws with where the defaults hide what sets the
+        function apart (celu with ``alpha=1`` is elu); ``params`` otherwise.
       variants: hyperparameter settings that between them reach every code path (negative slopes and
         alphas, which switch the rule to its masked mode, zero slopes, slopes above 1, ``precise``).
       gated: the function is not elementwise but a gated linear unit: it splits ``x`` into halves
@@ -153,6 +155,7 @@ class Spec:
     train_baseline: Callable[..., jax.Array] | None = None
     train_torch: Callable[..., Any] | None = None
     value_floor: Callable[..., float] | None = None
+    shown: Mapping[str, float] | None = None
 
     def with_key(self, key: Any) -> Spec:
         """This Spec with ``key`` bound in ``fn`` and the references (a call may still pass another):
@@ -492,6 +495,7 @@ _SPECS = (
         ),
         static={"precise": False},
         torch=lambda F, x, alpha: F.celu(x, alpha),
+        shown={"alpha": 2.0},  # alpha = 1 is elu: alpha = 2 shows the x / alpha in the exponent
     ),
     Spec(
         name="selu",
@@ -567,16 +571,21 @@ def _snake(name: str) -> str:
     return name.replace("re_lu", "relu")
 
 
+def close_names(name: str) -> list[str]:
+    """The table names close to ``name`` (a CamelCase class name, a typo), best first: suggested,
+    never silently accepted."""
+    key = name.strip().lower().replace("-", "_")
+    snake = [k for k in (_snake(name),) if k in FUNCTIONS]
+    return snake or difflib.get_close_matches(key, list(FUNCTIONS), n=3)
+
+
 def spec(name: str) -> Spec:
     """The :class:`Spec` of ``name``; ValueError listing the known names otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"jrelu.get: name must be a string, got {type(name).__name__}.")
     key = name.strip().lower().replace("-", "_")
     if key not in FUNCTIONS:
-        # Suggest, never silently accept, a close name: a CamelCase class name or a typo.
-        close = [k for k in (_snake(name),) if k in FUNCTIONS] or difflib.get_close_matches(
-            key, list(FUNCTIONS), n=1
-        )
+        close = close_names(name)[:1]
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(
             f"jrelu.get: unknown activation {name!r}; {hint}known names: {', '.join(FUNCTIONS)}."

@@ -14,7 +14,7 @@ import jrelu
 
 def test_table_covers_every_public_function():
     public = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "celu", "selu"}
-    public |= {"squared_relu", "reglu"}
+    public |= {"squared_relu", "reglu", "alpha_dropout"}
     assert set(jrelu.FUNCTIONS) == public
     for name, spec in jrelu.FUNCTIONS.items():
         assert spec.fn is getattr(jrelu, name)
@@ -24,7 +24,9 @@ def test_table_covers_every_public_function():
 @pytest.mark.parametrize("name", list(jrelu.FUNCTIONS))
 def test_get_returns_the_function_with_bound_parameters(name):
     spec = jrelu.FUNCTIONS[name]
-    act = jrelu.get(name, **spec.params)
+    key = {"key": jax.random.key(0)} if spec.needs_key else {}
+    act = jrelu.get(name, **spec.params, **key)
+    spec = spec.with_key(key["key"]) if key else spec
     x = jnp.linspace(-3, 3, 8 if spec.gated else 7)
     np.testing.assert_array_equal(act(x), spec.fn(x, **spec.params))
     assert act.__name__ == name
