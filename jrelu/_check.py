@@ -456,8 +456,9 @@ def _dparam(spec: Spec, x: np.ndarray, params: Mapping[str, float], name: str) -
     """d value / d params[name] by central differences of the float64 reference."""
     p = float(params[name])
     h = 2.0**-20 * max(1.0, abs(p))
-    hi = spec.value(x, **{**params, name: p + h})
-    lo = spec.value(x, **{**params, name: p - h})
+    held = {"mask_rate": p} if spec.needs_key else {}  # the mask held fixed (Spec.needs_key)
+    hi = spec.value(x, **{**params, name: p + h}, **held)
+    lo = spec.value(x, **{**params, name: p - h}, **held)
     return (hi - lo) / (2 * h)
 
 

@@ -64,7 +64,7 @@ def fn_names(values: Sequence[str] | None, command: str) -> list[str] | None:
         key = n.lower().replace("-", "_")
         if key not in FUNCTIONS:
             close = close_names(n)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
             raise ValueError(
                 f"jrelu {command}: --fns: unknown function {n!r}{hint} Valid names: "
                 f"{', '.join(FUNCTIONS)} (see `jrelu list`)."

@@ -107,7 +107,9 @@ class Spec:
       random: takes a ``key``.
       needs_key: the key is required (alpha_dropout: there is no deterministic form). The references
         then take the key too (``value(x, key=key, **params)``); tables that call ``fn(x, **params)``
-        use :meth:`with_key`.
+        use :meth:`with_key`. The value reference also takes ``mask_rate``, the rate the mask is
+        drawn at, so that finite differences in the rate hold the mask fixed (the pathwise
+        derivative jrelu takes).
       train_baseline: for a random function, the obvious JAX formulation with a key,
         ``train_baseline(x, key, **params)`` (``jax.random`` draws: the same distribution, other
         numbers), compared in the benchmarks; ``train_torch(F, x, **params)`` is PyTorch's.
@@ -299,12 +301,20 @@ def _dropout_affine(rate: Any) -> tuple[NDArray, NDArray, NDArray]:
 
 
 def _dropout_value(
-    x: Any, *, key: Any, rate: Any, broadcast_dims: Any = (), exact: bool = False
+    x: Any,
+    *,
+    key: Any,
+    rate: Any,
+    broadcast_dims: Any = (),
+    exact: bool = False,
+    mask_rate: Any = None,
 ) -> NDArray:
-    """a x + b where kept, a alpha' + b where dropped; NaN stays NaN even where dropped."""
+    """a x + b where kept, a alpha' + b where dropped; NaN stays NaN even where dropped. The mask is
+    drawn at ``mask_rate`` (default ``rate``): held fixed there, finite differences in ``rate`` give
+    the pathwise derivative jrelu takes (the mask is a step function of the rate)."""
     x = np.asarray(x, np.float64)
     a, b, off = _dropout_affine(rate)
-    keep = _np_keep(key, x.shape, rate, broadcast_dims)
+    keep = _np_keep(key, x.shape, rate if mask_rate is None else mask_rate, broadcast_dims)
     with np.errstate(invalid="ignore", over="ignore"):
         out = np.where(keep, a * x.astype(np.longdouble) + b, off)
         out = out if exact else out.astype(np.float64)
@@ -445,6 +455,9 @@ _SPECS = (
             "per-element hyperparameters": "rate is one scalar for the whole array (a traced rate "
             "must be a scalar): d/drate is the gradient of sum(f) with respect to that scalar",
             "integer input": "x must be floating point",
+            "vmap over scalars": "the mask depends on each element's position in x: vmapped or "
+            "scanned over scalars, every element sits at position 0 and draws the same number (as "
+            "rrelu's slopes with a key), so the tables map over rows (x[None]) instead",
             "kinks": "no kink in x: the derivative is piecewise constant in the mask, not in x",
             "golden data": "PyTorch draws its own masks: no committed golden values (the dropped "
             "value and the moments are compared with PyTorch's formula in tests/test_flax_golden.py)",
