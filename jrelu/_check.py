@@ -30,6 +30,13 @@ dtype the backend supports:
   gradients with respect to every hyperparameter (against finite differences of the float64 value), and
   for ``rrelu`` with a key: slopes within bounds, gradient equal to the drawn slope, determinism, vmap
   over keys.
+* **a function that needs a key** (alpha_dropout, ``Spec.needs_key``) is checked with a fixed key: its
+  NumPy reference re-computes the keep mask from the documented hash, so values, gradients, NaN/inf
+  and the transformations are checked as above (values in ulps of ``max(|f|, Spec.value_floor)``: the
+  rounded shift ``b`` of ``a x + b`` cancels near ``x = -b / a``; d/drate with the mask held fixed,
+  as a scalar); plus the share kept (1 - rate), the moments kept, determinism and vmap over keys.
+* **float8** (``float8_e4m3fn``, ``float8_e5m2``) on request (``--dtypes``): all 256 bit patterns,
+  held to the correctly rounded value as half precision is.
 * **gated functions** (reglu, ``Spec.gated``): the grid above is the gate half ``b``; the value half ``a``
   is the same grid in a fixed random order, so every special value meets many partners. Values, the
   gradient of ``sum(f(x))`` (both halves), kinks (of the gate) and NaN/inf are checked as above; the
