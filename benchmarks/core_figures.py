@@ -45,6 +45,8 @@ def _peer(spec, params):
 def memory_rows() -> list[dict]:
     rows = []
     for name, spec in jrelu.FUNCTIONS.items():
+        if spec.needs_key:  # alpha_dropout: a dropout layer, measured by jrelu check and bench
+            continue
         for params in spec.variants:
             if name == "prelu":
                 ours = extra_tensors_per_layer(
@@ -106,6 +108,8 @@ def _all_half(dtype) -> np.ndarray:
 def half_rows() -> list[dict]:
     rows = []
     for name, spec in jrelu.FUNCTIONS.items():
+        if spec.needs_key:  # alpha_dropout: a dropout layer, measured by jrelu check and bench
+            continue
         params = dict(spec.params)
         row = {"fn": _label(name, params)}
         for dname, dt in HALVES.items():
@@ -127,6 +131,8 @@ def ulp_rows() -> list[dict]:
     x64 = x.astype(np.float64)
     rows = []
     for name, spec in jrelu.FUNCTIONS.items():
+        if spec.needs_key:  # alpha_dropout: a dropout layer, measured by jrelu check and bench
+            continue
         params = dict(spec.params)
         ref = spec.value(x64, **params)
         exp = np.floor(np.log2(np.maximum(np.abs(ref), np.finfo(np.float32).tiny)))

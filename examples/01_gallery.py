@@ -164,7 +164,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     n_grid = 2001 if args.quick else 200001
     # Elementwise functions only: a gated unit (reglu) maps pairs to one output and has no graph of
     # one variable; `jrelu plot` draws it against its gate, and `jrelu check` checks its kink.
-    elementwise = {name: spec for name, spec in jrelu.FUNCTIONS.items() if not spec.gated}
+    # (and not alpha_dropout, a dropout layer with no graph without a key: `jrelu plot` draws one)
+    elementwise = {
+        name: spec
+        for name, spec in jrelu.FUNCTIONS.items()
+        if not spec.gated and not spec.needs_key
+    }
     results = {name: measure(spec, n_grid) for name, spec in elementwise.items()}
 
     rows = []

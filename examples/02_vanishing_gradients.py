@@ -73,6 +73,8 @@ def activations() -> dict[str, tuple[Callable[..., jax.Array], str]]:
         "tanh": (jnp.tanh, "glorot_uniform"),
     }
     for name, spec in jrelu.FUNCTIONS.items():
+        if spec.needs_key:  # alpha_dropout is a dropout layer, not an activation to compare
+            continue
         acts[name] = (
             jrelu.get(name, **spec.params),
             "lecun_normal" if name == "selu" else "he_normal",

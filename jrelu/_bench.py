@@ -62,9 +62,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fns",
         nargs="+",
+        action="extend",
         metavar="NAME",
-        help="functions to run, by name (default: all; see `jrelu list`); rrelu runs both without a "
-        "key (eval) and with one (train)",
+        help="functions to run, by name, separated by spaces or commas (default: all; see `jrelu "
+        "list`); rrelu runs both without a key (eval) and with one (train), alpha_dropout with one",
     )
     parser.add_argument(
         "--dtypes",
@@ -174,15 +175,12 @@ def run(args: argparse.Namespace) -> int:
         ]
     except ValueError as e:
         return _fail(str(e))
-    if args.fns:
-        from jrelu._registry import spec
+    from jrelu._cli import fn_names
 
-        try:
-            fns = [spec(n).name for n in args.fns]
-        except ValueError as e:
-            return _fail(str(e).replace("jrelu.get: ", "--fns: "))
-    else:
-        fns = None
+    try:
+        fns = fn_names(args.fns, "bench")
+    except ValueError as e:
+        return _fail(str(e).replace("jrelu bench: ", ""))
     if args.repeats is not None and args.repeats < 1:
         return _fail(f"--repeats must be at least 1, got {args.repeats}.")
     if args.plot and "speed" not in args.sections:

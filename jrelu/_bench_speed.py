@@ -46,21 +46,6 @@ TRAFFIC_TEXT = {
 # --------------------------------------------------------------------------------------------------
 
 
-def _where_rrelu_train(x: jax.Array, key: jax.Array, lower: float, upper: float) -> jax.Array:
-    """The obvious JAX formulation of training-mode rrelu: per-element slopes from jax.random.uniform."""
-    r = jax.random.uniform(key, x.shape, x.dtype, lower, upper)
-    return jnp.where(x >= 0, x, r * x)
-
-
-# Training-mode peers of the random functions, by Spec name: (JAX formulation, torch(F, x, **params)).
-_TRAIN_PEERS: dict[str, tuple[Callable[..., jax.Array], Callable[..., Any]]] = {
-    "rrelu": (
-        _where_rrelu_train,
-        lambda F, x, lower, upper: F.rrelu(x, lower, upper, training=True),
-    ),
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One activation as benchmarked: its Spec, whether it takes a key, and its display label."""
@@ -101,7 +86,7 @@ class Case:
     def peer(self, x: jax.Array, key: jax.Array | None = None, **override: Any) -> jax.Array:
         p = {**self.spec.params, **override}
         if self.key:
-            return _TRAIN_PEERS[self.spec.name][0](x, key, **p)
+            return self.spec.train_baseline(x, key, **p)  # type: ignore[misc]
         return self.spec.baseline(x, **p)
 
     def act(self, impl: str) -> Callable[..., jax.Array]:
@@ -110,7 +95,7 @@ class Case:
     def torch(self, F: Any, x: Any) -> Any:
         p = dict(self.spec.params)
         if self.key:
-            return _TRAIN_PEERS[self.spec.name][1](F, x, **p)
+            return self.spec.train_torch(F, x, **p)  # type: ignore[misc]
         return self.spec.torch(F, x, **p)
 
 
@@ -121,12 +106,13 @@ def build_cases(names: Iterable[str] | None = None) -> list[Case]:
     for s in FUNCTIONS.values():
         if s.name not in wanted:
             continue
-        out.append(Case(s))
+        if not s.needs_key:
+            out.append(Case(s))
         if s.random:
-            if s.name not in _TRAIN_PEERS:  # pragma: no cover - a new random Spec needs a peer here
+            if s.train_baseline is None:  # pragma: no cover - a new random Spec needs a peer
                 raise NotImplementedError(
-                    f"jrelu bench: no training-mode peer for random function {s.name!r}; add one to "
-                    "jrelu._bench_speed._TRAIN_PEERS."
+                    f"jrelu bench: no training-mode peer for random function {s.name!r}; give its "
+                    "Spec a train_baseline and train_torch."
                 )
             out.append(Case(s, key=True))
     return out

@@ -30,6 +30,13 @@ dtype the backend supports:
   gradients with respect to every hyperparameter (against finite differences of the float64 value), and
   for ``rrelu`` with a key: slopes within bounds, gradient equal to the drawn slope, determinism, vmap
   over keys.
+* **a function that needs a key** (alpha_dropout, ``Spec.needs_key``) is checked with a fixed key: its
+  NumPy reference re-computes the keep mask from the documented hash, so values, gradients, NaN/inf
+  and the transformations are checked as above (values in ulps of ``max(|f|, Spec.value_floor)``: the
+  rounded shift ``b`` of ``a x + b`` cancels near ``x = -b / a``; d/drate with the mask held fixed,
+  as a scalar); plus the share kept (1 - rate), the moments kept, determinism and vmap over keys.
+* **float8** (``float8_e4m3fn``, ``float8_e5m2``) on request (``--dtypes``): all 256 bit patterns,
+  held to the correctly rounded value as half precision is.
 * **gated functions** (reglu, ``Spec.gated``): the grid above is the gate half ``b``; the value half ``a``
   is the same grid in a fixed random order, so every special value meets many partners. Values, the
   gradient of ``sum(f(x))`` (both halves), kinks (of the gate) and NaN/inf are checked as above; the
@@ -75,6 +82,8 @@ if TYPE_CHECKING:  # jax is imported lazily so that ``jrelu --help`` stays quick
 HELP = "verify values, gradients, kinks, NaN/inf, transformations and memory on this backend"
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
+# checked on request (--dtypes): the float8 types jrelu computes in float32 and rounds once to
+FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
 F32_ULP = 2.0  # float32/float64 tolerance, in ulps
 # share of half-precision outputs allowed to differ (by 1 ulp) from the correctly rounded value
 HALF_MISMATCH = 1e-3
@@ -222,13 +231,16 @@ def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
     dt = _np_dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         guess = ref.astype(dt)
-    if dt.itemsize != 2:
+    if dt.itemsize > 2:
         return _f64(guess)
-    bits = guess.view(np.uint16).astype(np.int64)
-    sign, mag = bits & 0x8000, bits & 0x7FFF
-    inf_mag = int(np.array(np.inf, dt).view(np.uint16))
+    ut = np.uint16 if dt.itemsize == 2 else np.uint8
+    top_bit = 1 << (8 * dt.itemsize - 1)
+    bits = guess.view(ut).astype(np.int64)
+    sign, mag = bits & top_bit, bits & (top_bit - 1)
+    # the largest finite number's bits, plus one (float8_e4m3fn has no infinity: NaN follows it)
+    inf_mag = int(np.array(_finfo(dtype).max, dt).view(ut)) + 1
     cands = np.stack([np.clip(mag + d, 0, inf_mag - 1) for d in (-1, 0, 1)])
-    vals = _f64((sign | cands).astype(np.uint16).view(dt))
+    vals = _f64((sign | cands).astype(ut).view(dt))
     dist = np.abs(vals - ref)
     best = np.min(dist, axis=0)
     # among the closest candidates prefer an even one (round half to even)
@@ -236,7 +248,8 @@ def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
     out = np.take_along_axis(vals, np.argmin(score, axis=0)[None], axis=0)[0]
     top = float(_finfo(dtype).max)
     overflow = np.abs(ref) >= top + float(_ulp(np.array(top), dtype)) / 2
-    out = np.where(overflow, np.copysign(np.inf, ref), out)
+    has_inf = bool(np.isinf(_f64(np.array(np.inf).astype(dt))))
+    out = np.where(overflow, np.copysign(np.inf, ref) if has_inf else np.nan, out)
     return np.where(np.isnan(ref), np.nan, out)
 
 
@@ -338,6 +351,8 @@ def _grid(dtype: str, kinks: Sequence[float]) -> np.ndarray:
     dt = _np_dtype(dtype)
     if dt.itemsize == 2:
         return np.arange(2**16, dtype=np.uint16).view(dt)
+    if dt.itemsize == 1:  # float8: all 256
+        return np.arange(2**8, dtype=np.uint8).view(dt)
     fi = _finfo(dtype)
     rng = np.random.default_rng(0)
     near = 10.0 ** rng.uniform(-6, 2.5, 1024)  # where the functions bend
@@ -448,8 +463,9 @@ def _dparam(spec: Spec, x: np.ndarray, params: Mapping[str, float], name: str) -
     """d value / d params[name] by central differences of the float64 reference."""
     p = float(params[name])
     h = 2.0**-20 * max(1.0, abs(p))
-    hi = spec.value(x, **{**params, name: p + h})
-    lo = spec.value(x, **{**params, name: p - h})
+    held = {"mask_rate": p} if spec.needs_key else {}  # the mask held fixed (Spec.needs_key)
+    hi = spec.value(x, **{**params, name: p + h}, **held)
+    lo = spec.value(x, **{**params, name: p - h}, **held)
     return (hi - lo) / (2 * h)
 
 
@@ -550,7 +566,7 @@ class _Checker:
             # float64 is judged against the unrounded (longdouble) reference: a float64 one carries
             # its own rounding (up to 2.8 ulp for selu's, from its two rounded constants).
             ref, dref = _limits(s, _f64(xin), params, exact=dtype == "float64")
-            half = np.dtype(x.dtype).itemsize == 2
+            half = np.dtype(x.dtype).itemsize <= 2  # half precision and float8: rounded once
             precise = bool(params.get("precise"))
             # precise derivatives are relative (no floor); the others are absolute near 0 (see above)
             floor = 0.0 if precise else _scale(s, params)
@@ -573,7 +589,8 @@ class _Checker:
                 over &= ~np.isfinite(g)
                 fin_g = fin_g & ~over
 
-            c = _compare(y[finite], ref[finite], dtype, rounded_once=half)
+            vfloor = s.value_floor(**s.hyper(params)) if s.value_floor else 0.0
+            c = _compare(y[finite], ref[finite], dtype, floor=vfloor, rounded_once=half)
             self.add(
                 "values",
                 "values",
@@ -741,7 +758,9 @@ class _Checker:
                 sorted({p[pname] for p in _param_sets(s)} | {params[pname]}), np.float32
             )
             programs[f"vmap over {pname}"] = (jax.vmap(partial(with_param, pname)), (vals,))
-            p0 = np.full(x.shape, params[pname], np.float32)
+            # one value per element, unless the function takes a scalar only (Spec.not_applicable)
+            per_element = "per-element hyperparameters" not in s.not_applicable
+            p0 = np.full(x.shape if per_element else (), params[pname], np.float32)
             programs[f"d/d{pname}"] = (
                 jax.grad(lambda p, pname=pname: jnp.sum(with_param(pname, p))),
                 (p0,),
@@ -756,9 +775,15 @@ class _Checker:
                 with self.guard("transforms", k, dt, params):
                     out[k] = jax.tree_util.tree_map(np.asarray, jax.jit(fn)(*a))
 
+        # the values' floor (Spec.value_floor), the largest over the hyperparameters vmapped over
+        vfloor = max(
+            (s.value_floor(**s.hyper(p)) for p in [params, *_param_sets(s)] if s.value_floor),
+            default=0.0,
+        )
+
         def record(check: str, got: Any, want: np.ndarray, fl: float, what: str) -> None:
             got = np.asarray(got)
-            c = _compare(got, want, dt, floor=fl)
+            c = _compare(got, want, dt, floor=max(fl, vfloor) if what == "value" else fl)
             self.add(
                 "transforms",
                 check,
@@ -831,7 +856,11 @@ class _Checker:
                 want = np.stack([s.value(x64, **{**params, pname: float(v)}) for v in vals])
                 record(k, out[k], want, 0.0, "value")
             k = f"d/d{pname}"
-            if k in out:
+            if k in out and "per-element hyperparameters" in s.not_applicable:
+                want = _dparam(s, x64, params, pname)
+                scale = float(np.sum(np.abs(want)))  # a sum of n terms: ulps of its terms' size
+                record(k + " (scalar)", out[k], np.sum(want), max(1.0, scale), k)
+            elif k in out:
                 want = _dparam(s, x64, params, pname)
                 record(k, out[k], want, 1.0, k)
                 c = _compare(out[k][at_kink], want[at_kink], dt, floor=1.0)
@@ -844,8 +873,57 @@ class _Checker:
                     detail=_where(x[at_kink], out[k][at_kink], want[at_kink], c.index, k),
                 )
 
-        if s.random:
+        if s.random and s.needs_key:
+            self.dropout(params)
+        elif s.random:
             self.random(params)
+
+    def dropout(self, params: Mapping[str, float]) -> None:
+        """A function that drops units with a key (alpha_dropout): the share kept is 1 - rate to
+        within 5 standard deviations, an input of mean 0 and variance 1 keeps them (to 5 standard
+        errors), determinism, different keys drawing differently, vmap over keys."""
+        import jax
+        import jax.numpy as jnp
+
+        s, dt = self.spec, "float32"
+        rate = float(params["rate"])
+        n = 1 << 16
+        with self.guard("transforms", "random (key)", dt, params):
+            key, key2 = jax.random.key(0), jax.random.key(1)
+            x = np.random.default_rng(2).standard_normal(n).astype(np.float32)
+            xj = jnp.asarray(x)
+            f = jax.jit(lambda v, k: s.fn(v, **params, key=k))
+            y = np.asarray(f(xj, key)).astype(np.float64)
+            problems = []
+            g = np.asarray(jax.jit(jax.grad(lambda v: jnp.sum(f(v, key))))(xj))
+            kept = float(np.mean(g != 0))  # the derivative is 0 exactly where a unit is dropped
+            sd = math.sqrt(max(rate * (1 - rate), 1e-12) / n)
+            if abs(kept - (1 - rate)) > 5 * sd:
+                problems.append(f"kept share {kept:.4f}, expected {1 - rate:.4f} ± {5 * sd:.4f}")
+            if abs(y.mean()) > 5 / math.sqrt(n) or abs(y.var() - 1) > 5 * math.sqrt(2 / n) * 2:
+                problems.append(f"mean {y.mean():.4f} and variance {y.var():.4f}, not 0 and 1")
+            if not np.array_equal(np.asarray(f(xj, key)), y.astype(np.float32)):
+                problems.append("same key, different result")
+            if rate not in (0.0, 1.0) and np.array_equal(np.asarray(f(xj, key2)), y):
+                problems.append("different keys, same result")
+            keys = jax.random.split(key, 3)
+            batched = np.asarray(jax.jit(jax.vmap(lambda k: s.fn(xj, **params, key=k)))(keys))
+            # to the values' accuracy: XLA may contract a x + b into one fused multiply-add in one
+            # program and not in the other
+            floor = s.value_floor(**s.hyper(params)) if s.value_floor else 0.0
+            if not all(
+                _compare(batched[i], np.asarray(f(xj, keys[i])), dt, floor=floor).passed
+                for i in range(3)
+            ):
+                problems.append("vmap over keys differs from one key at a time")
+            self.add(
+                "transforms",
+                "random (key)",
+                dt,
+                params,
+                passed=not problems,
+                detail="; ".join(problems),
+            )
 
     def random(self, params: Mapping[str, float]) -> None:
         """With a key: slopes between the bounds (the hyperparameters), gradient = the drawn slope,
@@ -933,6 +1011,8 @@ class _Checker:
         if "precise" in s.static:  # derivatives from x: x is kept
             cases.append(("precise", lambda z: fn(z, **params, precise=True), {}, MEMORY_PRECISE))
         for pname in s.required:  # a required hyperparameter is one meant to be learned
+            if "per-element hyperparameters" in s.not_applicable:  # a scalar (alpha_dropout's rate)
+                continue
             learned = np.full((width,), params[pname], np.float32)
             cases.append(
                 (
@@ -1024,15 +1104,15 @@ def _environment(device: Any) -> dict[str, Any]:
 def _function_name(name: Any) -> str:
     """``name`` as a key of :data:`jrelu.FUNCTIONS` (any case, ``-`` or ``_``); ValueError naming
     ``jrelu check`` (this tool, not :func:`jrelu.get`) and the known names otherwise."""
+    from jrelu._cli import fn_names
     from jrelu._registry import FUNCTIONS
 
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
-    if key not in FUNCTIONS:
+    if not isinstance(name, str):
         raise ValueError(
-            f"jrelu check: unknown function {name!r}; known: {', '.join(FUNCTIONS)} "
-            "(see `jrelu list`)."
+            f"jrelu check: --fns: a function name is a string, got {type(name).__name__}; valid "
+            f"names: {', '.join(FUNCTIONS)} (see `jrelu list`)."
         )
-    return key
+    return fn_names([name], "check")[0]  # type: ignore[index]
 
 
 def _validate(
@@ -1046,8 +1126,11 @@ def _validate(
     names = list(FUNCTIONS) if not fns else list(dict.fromkeys(_function_name(n) for n in fns))
     wanted = list(dtypes) if dtypes else list(DTYPES)
     for d in wanted:
-        if d not in DTYPES:
-            raise ValueError(f"jrelu check: unknown dtype {d!r}; choose from {', '.join(DTYPES)}.")
+        if d not in DTYPES + FLOAT8:
+            raise ValueError(
+                f"jrelu check: --dtypes: unknown dtype {d!r}; choose from "
+                f"{', '.join(DTYPES + FLOAT8)}."
+            )
     device = jax.devices(backend)[0] if backend else jax.devices()[0]
     return names, device, wanted
 
@@ -1093,7 +1176,10 @@ def check(
         for name in names:
             if progress:
                 progress(name)
-            c = _Checker(FUNCTIONS[name], scope)
+            s = FUNCTIONS[name]
+            # a function with no form without a key (alpha_dropout) is checked with a fixed one, its
+            # references re-drawing the mask from the same key
+            c = _Checker(s.with_key(jax.random.key(0)) if s.needs_key else s, scope)
             for params in _param_sets(c.spec):
                 for d in use:
                     c.accuracy(d, params)
@@ -1114,13 +1200,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", help="JAX platform to check (cpu, gpu, tpu, ...); default: JAX's default"
     )
-    parser.add_argument(
-        "--fns",
-        help="comma-separated functions to check (default: all of `jrelu list`)",
-    )
+    from jrelu._cli import add_fns_argument
+
+    add_fns_argument(parser, "functions to check")
     parser.add_argument(
         "--dtypes",
-        help=f"comma-separated dtypes (default: those of {', '.join(DTYPES)} the backend supports)",
+        nargs="+",
+        action="extend",
+        metavar="DTYPE",
+        help=f"dtypes, separated by spaces or commas (default: those of {', '.join(DTYPES)} the "
+        f"backend supports; also {', '.join(FLOAT8)})",
     )
     parser.add_argument(
         "--no-x64",
@@ -1138,18 +1227,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _split(s: str | None) -> list[str] | None:
-    return [p.strip() for p in s.split(",") if p.strip()] if s else None
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=args.json == "-", highlight=False)
     if not console.is_terminal:  # logs and pipes: room for the whole table
         console.width = max(console.width, 100)
-    fns, dtypes = _split(args.fns), _split(args.dtypes)
+    from jrelu._cli import fn_names, split_names
+
     try:
+        fns, dtypes = fn_names(args.fns, "check"), split_names(args.dtypes)
         _validate(fns, args.backend, dtypes)
     except (ValueError, RuntimeError) as e:  # unknown function, dtype or backend
         console.print(f"[red]error:[/red] {e}", soft_wrap=True)
@@ -1256,7 +1343,9 @@ def render(report: Report, console: Any, *, verbose: bool = False) -> None:
         if not failed
         else f"[red]{len(failed)} failed: {', '.join(failed)}[/red]"
     )
+    from jrelu._cli import plural
+
     console.print(
-        f"{len(report.functions)} functions, {len(report.results)} checks, {n_bad} failed: {verdict} "
-        f"({report.seconds:.1f} s)"
+        f"{plural(len(report.functions), 'function')}, {plural(len(report.results), 'check')}, "
+        f"{n_bad} failed: {verdict} ({report.seconds:.1f} s)"
     )

@@ -105,9 +105,12 @@ def check_input(fname: str, x: Any, *, allow_int: bool = False) -> Array:
         )
     if jnp.issubdtype(dt, jnp.integer):
         if not allow_int:
+            from jrelu._registry import FUNCTIONS  # the table imports this module: read it late
+
+            keep = [n for n, s in FUNCTIONS.items() if s.integer_ok]
             raise TypeError(
                 f"jrelu.{fname}: x has integer dtype {dt}, but {fname} needs floating point input "
-                "(only relu and relu6 keep integers). Cast first, e.g. x.astype(jnp.float32)."
+                f"(only {' and '.join(keep)} keep integers). Cast first, e.g. x.astype(jnp.float32)."
             )
     elif not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(f"jrelu.{fname}: unsupported dtype {dt} for x; use a floating point dtype.")

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrelu._core import Array, check_input, compute_dtype, is_concrete, rectifier
+from jrelu._core import Array, check_input, compute_dtype, is_host, on_device, rectifier
 from jrelu._exponential import _SELU_SCALE_ALPHA
 from jrelu._random import STREAMS, _uniform, check_key
 
@@ -24,10 +24,11 @@ _STREAM = STREAMS["alpha_dropout"]
 
 
 def check_rate(owner: str, rate: Any) -> Any:
-    """Check a drop rate; concrete rates are returned as a Python float, traced ones unchanged."""
+    """Check a drop rate; host rates (numbers, NumPy) are returned as a Python float, traced ones and
+    ``jax.Array`` ones unchanged (reading a device array's value would copy it to the host)."""
     if isinstance(rate, bool | np.bool_):
         raise TypeError(f"{owner}: rate must be a real number in [0, 1], got bool {rate!r}.")
-    if is_concrete(rate):
+    if is_host(rate):
         try:
             arr = np.asarray(rate)
         except Exception as e:
@@ -90,10 +91,10 @@ def affine(rate: Any, dtype: Any) -> tuple[Any, Any, Any]:
     With :math:`\\alpha' = -\\lambda\\alpha` (SELU's negative saturation) and drop rate :math:`p`:
     ``scale = ((1 - p)(1 + p alpha'^2))^(-1/2)``, ``shift = -scale * alpha' * p``,
     ``dropped = scale * alpha' + shift = alpha' sqrt((1 - p) / (1 + p alpha'^2))`` (0 at ``p = 1``, the
-    limit). Concrete rates are computed in float64 and rounded once.
+    limit). Host rates are computed in float64 and rounded once.
     """
     sa = _SELU_SCALE_ALPHA
-    if is_concrete(rate):
+    if is_host(rate):
         p = float(rate)
         scale = 0.0 if p == 1.0 else 1.0 / math.sqrt((1.0 - p) * (1.0 + p * sa * sa))
         shift = scale * sa * p
@@ -181,7 +182,8 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
     Args:
       x: floating point input array.
       rate: probability of dropping a unit, in [0, 1] (not the keep rate). May be traced (no
-        recompilation when it changes); a traced rate cannot be checked.
+        recompilation when it changes); a traced rate, or a ``jax.Array`` one (whose value is not
+        copied to the host to be read), cannot be checked.
       key: a PRNG key (typed ``jax.random.key`` of any implementation, or a legacy ``uint32``
         ``jax.random.PRNGKey`` of shape ``(2,)`` or ``(4,)``). The same key gives the same mask, and
         numbers independent of :func:`rrelu`'s from that key.
@@ -215,9 +217,15 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
     rate = check_rate(fname, rate)
     key = check_key("alpha_dropout", key)
     dims = check_broadcast_dims(fname, broadcast_dims, x.ndim)
-    if is_concrete(rate) and rate == 0.0:
+    if is_host(rate) and rate == 0.0:
         return x
     cdt = compute_dtype(x.dtype)
     scale, shift, dropped = affine(rate, cdt)
-    rate_arr = np.asarray(rate, cdt) if is_concrete(rate) else rate.astype(cdt)
-    return _rule(dims)("y", x, key, rate_arr, scale, shift, dropped)
+    rate_arr = np.asarray(rate, cdt) if is_host(rate) else rate.astype(cdt)
+    # on the device once (an eager call then makes no implicit transfer), as the other functions
+    args = (
+        on_device(x, rate_arr, scale, shift, dropped)
+        if is_host(rate)
+        else (rate_arr, scale, shift, dropped)
+    )
+    return _rule(dims)("y", x, key, *args)

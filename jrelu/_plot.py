@@ -25,12 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="output file; the format follows the extension (.png, .svg, .pdf; default %(default)s)",
     )
-    parser.add_argument(
-        "--fns",
-        nargs="+",
-        metavar="NAME",
-        help="activations to draw (default: all of them, as listed by `jrelu list`)",
-    )
+    from jrelu._cli import add_fns_argument
+
+    add_fns_argument(parser, "activations to draw")
     parser.add_argument(
         "--dpi", type=int, default=100, help="resolution of a PNG (default %(default)s)"
     )
@@ -40,6 +37,18 @@ def _xrange(kinks: Sequence[float]) -> tuple[float, float]:
     lo = min(-4.0, min(kinks, default=0.0) - 2.0)
     hi = max(3.0, max(kinks, default=0.0) + 2.0)
     return lo, hi
+
+
+def shown(spec: Any) -> Any:
+    """``spec`` as its panel draws it: with ``Spec.shown``'s hyperparameters (celu: alpha = 2, which
+    alpha = 1 would make elu), and a fixed key bound where one is needed (alpha_dropout)."""
+    import dataclasses
+
+    import jax
+
+    if spec.shown:
+        spec = dataclasses.replace(spec, params={**spec.params, **spec.shown})
+    return spec.with_key(jax.random.key(0)) if spec.needs_key else spec
 
 
 def curve(spec: Any) -> Any:
@@ -78,14 +87,18 @@ def kink_points(spec: Any) -> list[dict[str, float]]:
 
 def _panel(ax: Any, spec: Any) -> None:
     import jax
+    import jax.numpy as jnp
     import numpy as np
 
+    spec = shown(spec)
     c = curve(spec)
 
     def f(x: Any) -> Any:
         return c(x)
 
-    df = jax.jit(jax.vmap(jax.grad(f)))
+    # the derivative of each element: of sum(f) over the array (a keyed function's mask depends on the
+    # element's position, which a vmap over scalars would make 0 for every element)
+    df = jax.jit(jax.grad(lambda v: jnp.sum(f(v))))
     kinks = sorted(spec.kinks)
     lo, hi = _xrange(kinks)
     eps = 1e-3 * (hi - lo)
@@ -103,6 +116,11 @@ def _panel(ax: Any, spec: Any) -> None:
             lw=0,
             label="training: slope ~ U(lower, upper)",
         )
+    if spec.needs_key:  # random in x: each point is kept (a x + b) or dropped (a alpha' + b)
+        ax.plot(xs, np.asarray(f(xs)), ".", color="C0", ms=2, label="f(x), one key")
+        ax.plot(xs, np.asarray(df(xs)), ".", color="C3", ms=2, label="f'(x), one key")
+        _finish(ax, spec, lo, hi)
+        return
     ax.plot(xs, np.asarray(f(xs)), color="C0", lw=2, label="f(x)")
     # The derivative piece by piece, so the jumps are not drawn as steep lines.
     edges = [lo, *kinks, hi]
@@ -135,6 +153,11 @@ def _panel(ax: Any, spec: Any) -> None:
             fontsize=8,
             color="C3",
         )
+    _finish(ax, spec, lo, hi)
+
+
+def _finish(ax: Any, spec: Any, lo: float, hi: float) -> None:
+    """The panel's title (the function and the hyperparameters drawn), its kink rule and limits."""
     params = ", ".join(f"{k}={v:.4g}" for k, v in spec.params.items())
     title = f"{spec.name}({params})" if params else spec.name
     ax.set_title(title + ("([a = 1, b] against b)" if spec.gated else ""), fontsize=10)
@@ -183,8 +206,24 @@ def draw(names: Sequence[str] | None = None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from matplotlib.figure import Figure
+    from jrelu._cli import fn_names
 
+    if args.dpi <= 0:
+        print(f"jrelu plot: --dpi must be a positive number of dots per inch, got {args.dpi}.")
+        return 2
+    try:
+        names = fn_names(args.fns, "plot")
+    except ValueError as e:
+        print(e)
+        return 2
+    try:
+        from matplotlib.figure import Figure
+    except Exception as e:  # not installed, or broken (a failing backend, a bad matplotlibrc)
+        print(
+            f"jrelu plot: needs matplotlib, which could not be imported ({type(e).__name__}: {e}); "
+            "install it with pip install 'jrelu[plot]' (or pip install matplotlib)."
+        )
+        return 2
     ext = os.path.splitext(args.out)[1].lower().lstrip(".")
     supported = Figure().canvas.get_supported_filetypes()
     if ext not in supported:
@@ -194,12 +233,12 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        fig = draw(args.fns)
-    except ValueError as e:  # unknown name: the registry's message lists the known ones
-        print(f"jrelu plot: {e}")
-        return 2
-    parent = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(parent, exist_ok=True)
-    fig.savefig(args.out, dpi=args.dpi)
+        fig = draw(names)
+        parent = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(parent, exist_ok=True)
+        fig.savefig(args.out, dpi=args.dpi)
+    except Exception as e:  # matplotlib failing to draw or write: say so, no traceback
+        print(f"jrelu plot: could not write {args.out!r}: {type(e).__name__}: {e}")
+        return 1
     print(f"wrote {args.out}")
     return 0

@@ -12,6 +12,7 @@ import difflib
 import functools
 import math
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jrelu._dropout import alpha_dropout
 from jrelu._exponential import SELU_ALPHA_EXACT, SELU_SCALE_EXACT, celu, elu, selu
 from jrelu._random import check_key, rrelu
 from jrelu._rectifiers import leaky_relu, prelu, reglu, relu, relu6, squared_relu
@@ -85,8 +87,9 @@ class Spec:
     Attributes:
       name: public name (``jrelu.<name>``, ``jrelu.get(name)``).
       fn: the public function.
-      family: ``"piecewise-linear"``, ``"exponential"``, ``"random"`` (the private module it lives in) or
-        ``"transformer"`` (squared_relu and reglu, the FFN activations, in the piecewise-linear module).
+      family: ``"piecewise-linear"`` (``jrelu/_rectifiers.py``), ``"exponential"``
+        (``_exponential.py``), ``"random"`` (``_random.py``; alpha_dropout in ``_dropout.py``) or
+        ``"transformer"`` (squared_relu and reglu, the FFN activations, also in ``_rectifiers.py``).
       params: hyperparameters with the values used by default in tests and benchmarks (for ``prelu``,
         whose slope has no default, an example value).
       required: hyperparameters :func:`get` must be given.
@@ -102,6 +105,19 @@ class Spec:
       grad_off_output: in half precision the derivative is read off the *rounded* output (the
         exponential family, squared_relu's 2 sqrt(y)), so it is held to 2 ulp, not rounded once.
       random: takes a ``key``.
+      needs_key: the key is required (alpha_dropout: there is no deterministic form). The references
+        then take the key too (``value(x, key=key, **params)``); tables that call ``fn(x, **params)``
+        use :meth:`with_key`. The value reference also takes ``mask_rate``, the rate the mask is
+        drawn at, so that finite differences in the rate hold the mask fixed (the pathwise
+        derivative jrelu takes).
+      train_baseline: for a random function, the obvious JAX formulation with a key,
+        ``train_baseline(x, key, **params)`` (``jax.random`` draws: the same distribution, other
+        numbers), compared in the benchmarks; ``train_torch(F, x, **params)`` is PyTorch's.
+      value_floor: the size of the terms that cancel in the value (alpha_dropout's ``a x + b`` near
+        ``x = -b / a``, whose constants are rounded once), as ``value_floor(**params)``: values are
+        held to ulps of ``max(|f(x)|, value_floor)``, as gradients are to ulps of the kink's slope.
+      shown: the hyperparameters ``jrelu plot`` draws with where the defaults hide what sets the
+        function apart (celu with ``alpha=1`` is elu); ``params`` otherwise.
       variants: hyperparameter settings that between them reach every code path (negative slopes and
         alphas, which switch the rule to its masked mode, zero slopes, slopes above 1, ``precise``).
       gated: the function is not elementwise but a gated linear unit: it splits ``x`` into halves
@@ -137,6 +153,22 @@ class Spec:
     gated: bool = False
     static: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     not_applicable: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    needs_key: bool = False
+    train_baseline: Callable[..., jax.Array] | None = None
+    train_torch: Callable[..., Any] | None = None
+    value_floor: Callable[..., float] | None = None
+    shown: Mapping[str, float] | None = None
+
+    def with_key(self, key: Any) -> Spec:
+        """This Spec with ``key`` bound in ``fn`` and the references (a call may still pass another):
+        a function of ``x`` and the hyperparameters, for the tables that call ``fn(x, **params)``."""
+        bind = functools.partial
+        return dataclasses.replace(
+            self,
+            fn=bind(self.fn, key=key),
+            value=bind(self.value, key=key),
+            derivative=bind(self.derivative, key=key),
+        )
 
     def hyper(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` without the static arguments: the hyperparameters proper (numbers or arrays)."""
@@ -222,6 +254,97 @@ def _torch_reglu(F: Any, x: Any, axis: int = -1) -> Any:
     return a * F.relu(b)
 
 
+# alpha_dropout's reference: the keep mask re-computed in NumPy from the hash documented in
+# jrelu/_random.py (MurmurHash3's fmix32 over the key's words, a per-function stream constant and the
+# element's row-major position), and the affine map in extended precision.
+_M32 = 0xFFFFFFFF
+_SA = np.longdouble(SELU_SCALE_EXACT) * np.longdouble(SELU_ALPHA_EXACT)  # -alpha' = lambda alpha
+
+
+def _fmix(h: NDArray) -> NDArray:
+    h = h.astype(np.uint64)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(_M32)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(_M32)
+    return h ^ (h >> np.uint64(16))
+
+
+def _np_keep(key: Any, shape: tuple[int, ...], rate: Any, dims: Any = ()) -> NDArray:
+    """The keep mask of ``alpha_dropout`` for ``key`` over ``shape``: uniform numbers in [0, 1) (24
+    bits) at least ``rate``, one number shared along ``dims``."""
+    data = (
+        jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    )
+    words = [int(w) for w in np.asarray(data, np.uint32).reshape(-1)]
+    stream = zlib.crc32(b"jrelu.alpha_dropout")
+    golden = 0x9E3779B9
+    a = np.uint64(stream)
+    b = _fmix(np.asarray((stream + len(words) * golden) & _M32, np.uint64))
+    for w in words:
+        a, b = b, _fmix(a ^ np.uint64(w))
+    dims = tuple(d % len(shape) for d in ((dims,) if isinstance(dims, int) else dims))
+    small = tuple(1 if i in dims else n for i, n in enumerate(shape))
+    index = np.arange(math.prod(small), dtype=np.uint64).reshape(small)
+    h = _fmix(((index * np.uint64(golden)) & np.uint64(_M32)) ^ a)
+    h = _fmix(h ^ b)
+    u = (h >> np.uint64(8)).astype(np.float64) * 2.0**-24
+    return np.broadcast_to(u >= np.asarray(rate, np.float64), shape)
+
+
+def _dropout_affine(rate: Any) -> tuple[NDArray, NDArray, NDArray]:
+    """(a, b, dropped) in extended precision: kept units a x + b, dropped ones a alpha' + b."""
+    p = np.asarray(rate, np.float64).astype(np.longdouble)
+    with np.errstate(divide="ignore"):
+        a = 1 / np.sqrt((1 - p) * (1 + p * _SA * _SA))
+    return a, a * _SA * p, -_SA * np.sqrt((1 - p) / (1 + p * _SA * _SA))
+
+
+def _dropout_value(
+    x: Any,
+    *,
+    key: Any,
+    rate: Any,
+    broadcast_dims: Any = (),
+    exact: bool = False,
+    mask_rate: Any = None,
+) -> NDArray:
+    """a x + b where kept, a alpha' + b where dropped; NaN stays NaN even where dropped. The mask is
+    drawn at ``mask_rate`` (default ``rate``): held fixed there, finite differences in ``rate`` give
+    the pathwise derivative jrelu takes (the mask is a step function of the rate)."""
+    x = np.asarray(x, np.float64)
+    a, b, off = _dropout_affine(rate)
+    keep = _np_keep(key, x.shape, rate if mask_rate is None else mask_rate, broadcast_dims)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.where(keep, a * x.astype(np.longdouble) + b, off)
+        out = out if exact else out.astype(np.float64)
+    return np.where(np.isnan(x), np.nan, out)
+
+
+def _dropout_derivative(
+    x: Any, *, key: Any, rate: Any, broadcast_dims: Any = (), exact: bool = False
+) -> NDArray:
+    """a where kept, 0 where dropped, read off the mask alone (a NaN input too: jrelu's rule reads
+    neither x nor y)."""
+    x = np.asarray(x, np.float64)
+    a, _, _ = _dropout_affine(rate)
+    out = np.where(_np_keep(key, x.shape, rate, broadcast_dims), a, np.longdouble(0))
+    return out if exact else out.astype(np.float64)
+
+
+def _where_dropout_train(x: jax.Array, key: Any, rate: Any) -> jax.Array:
+    """The obvious JAX alpha dropout: a jax.random.bernoulli mask (as flax.linen.Dropout draws)."""
+    a, b, off = (float(v) for v in _dropout_affine(rate))
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, a * x + b, jnp.asarray(off, x.dtype))
+
+
+def _where_rrelu_train(x: jax.Array, key: Any, lower: Any, upper: Any) -> jax.Array:
+    """The obvious JAX formulation of training-mode rrelu: per-element slopes from jax.random.uniform."""
+    r = jax.random.uniform(key, x.shape, x.dtype, lower, upper)
+    return jnp.where(x >= 0, x, r * x)
+
+
 _SPECS = (
     Spec(
         name="relu",
@@ -299,6 +422,46 @@ _SPECS = (
         torch=lambda F, x, lower, upper: F.rrelu(x, lower, upper, training=False),
         random=True,
         variants=({"lower": 1 / 8, "upper": 1 / 3}, {"lower": -0.2, "upper": 0.1}),
+        train_baseline=_where_rrelu_train,
+        train_torch=lambda F, x, lower, upper: F.rrelu(x, lower, upper, training=True),
+    ),
+    Spec(
+        name="alpha_dropout",
+        fn=alpha_dropout,
+        family="random",
+        params={"rate": 0.2},
+        required=("rate",),
+        value=_dropout_value,
+        derivative=_dropout_derivative,
+        kinks=(),
+        kink_rule="no kink in x: d/dx = a where kept, 0 where dropped (the mask from the key)",
+        baseline=_where_dropout_train,
+        baseline_name="jnp.where",
+        torch=lambda F, x, rate: F.alpha_dropout(x, rate, training=True),
+        random=True,
+        needs_key=True,
+        variants=({"rate": 0.2}, {"rate": 0.5}, {"rate": 0.0}),
+        static={"broadcast_dims": ()},
+        train_baseline=_where_dropout_train,
+        train_torch=lambda F, x, rate: F.alpha_dropout(x, rate, training=True),
+        value_floor=lambda rate, **_: float(_dropout_affine(rate)[1]),
+        not_applicable={
+            "deterministic": "alpha_dropout has no form without a key (its key is required): the "
+            "tables bind a fixed one (Spec.with_key), and the peers draw other masks, so values are "
+            "compared with the NumPy reference of the mask (the documented hash), not with a peer",
+            "NaN gradient": "the derivative reads neither x nor y (a where kept, 0 where dropped: the "
+            "mask is re-drawn from the key), so a NaN input gets a finite gradient; NaN in still gives "
+            "NaN out",
+            "per-element hyperparameters": "rate is one scalar for the whole array (a traced rate "
+            "must be a scalar): d/drate is the gradient of sum(f) with respect to that scalar",
+            "integer input": "x must be floating point",
+            "vmap over scalars": "the mask depends on each element's position in x: vmapped or "
+            "scanned over scalars, every element sits at position 0 and draws the same number (as "
+            "rrelu's slopes with a key), so the tables map over rows (x[None]) instead",
+            "kinks": "no kink in x: the derivative is piecewise constant in the mask, not in x",
+            "golden data": "PyTorch draws its own masks: no committed golden values (the dropped "
+            "value and the moments are compared with PyTorch's formula in tests/test_flax_golden.py)",
+        },
     ),
     Spec(
         name="elu",
@@ -345,6 +508,7 @@ _SPECS = (
         ),
         static={"precise": False},
         torch=lambda F, x, alpha: F.celu(x, alpha),
+        shown={"alpha": 2.0},  # alpha = 1 is elu: alpha = 2 shows the x / alpha in the exponent
     ),
     Spec(
         name="selu",
@@ -422,16 +586,21 @@ def _snake(name: str) -> str:
     return name.replace("re_lu", "relu")
 
 
+def close_names(name: str) -> list[str]:
+    """The table names close to ``name`` (a CamelCase class name, a typo), best first: suggested,
+    never silently accepted."""
+    key = name.strip().lower().replace("-", "_")
+    snake = [k for k in (_snake(name),) if k in FUNCTIONS]
+    return snake or difflib.get_close_matches(key, list(FUNCTIONS), n=3)
+
+
 def spec(name: str) -> Spec:
     """The :class:`Spec` of ``name``; ValueError listing the known names otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"jrelu.get: name must be a string, got {type(name).__name__}.")
     key = name.strip().lower().replace("-", "_")
     if key not in FUNCTIONS:
-        # Suggest, never silently accept, a close name: a CamelCase class name or a typo.
-        close = [k for k in (_snake(name),) if k in FUNCTIONS] or difflib.get_close_matches(
-            key, list(FUNCTIONS), n=1
-        )
+        close = close_names(name)[:1]
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(
             f"jrelu.get: unknown activation {name!r}; {hint}known names: {', '.join(FUNCTIONS)}."
@@ -513,36 +682,7 @@ def _hashable(v: Any) -> Any:
 
 
 def get(name: str, **params: Any) -> Activation:
-    """Look up an activation by name, optionally binding its hyperparameters.
-
-    Args:
-      name: one of ``relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu, squared_relu, reglu``
-        (case-insensitive, ``-`` or ``_``).
-      **params: hyperparameters to bind (e.g. ``negative_slope=0.2``); ``prelu`` needs
-        ``negative_slope``; ``rrelu`` accepts ``lower``, ``upper``, and ``key``; ``elu``, ``celu`` and
-        ``selu`` accept ``precise`` (a bool: derivatives from ``x``); ``reglu`` its ``axis``. Concrete
-        values are checked now.
-
-    Returns:
-      An :class:`Activation`: called as ``act(x, **override)`` (keyword arguments override the bound
-      ones); frozen, picklable, equal and hashed by name and parameters, shown as
-      ``jrelu.get('leaky_relu', negative_slope=0.2)``.
-
-    Raises:
-      ValueError: for an unknown name (the message lists the known ones), a missing required
-        hyperparameter, or a bad value.
-      TypeError: for a hyperparameter the function does not take.
-
-    Examples:
-      >>> import jax.numpy as jnp, jrelu
-      >>> act = jrelu.get("leaky_relu", negative_slope=0.2)
-      >>> act(jnp.array([-1.0, 1.0]))
-      Array([-0.2,  1. ], dtype=float32)
-      >>> act
-      jrelu.get('leaky_relu', negative_slope=0.2)
-      >>> act == jrelu.get("leaky_relu", negative_slope=0.2)
-      True
-    """
+    # The docstring is written from FUNCTIONS below (_get_doc), so it cannot miss a function.
     s = spec(name)
     allowed = set(s.params) | set(s.static) | ({"key"} if s.random else set())
     unknown = sorted(set(params) - allowed)
@@ -566,15 +706,80 @@ def get(name: str, **params: Any) -> Activation:
         if k in _OPTIONS:  # checked by the function itself, below, with its own message
             continue
         v = params.get(k, default)
-        if not isinstance(v, int) or isinstance(v, bool):
+        if isinstance(default, tuple):  # axes (alpha_dropout's broadcast_dims): ints
+            ok = isinstance(v, tuple) and all(
+                isinstance(d, int) and not isinstance(d, bool) for d in v
+            )
+            if not ok:
+                raise TypeError(
+                    f"jrelu.get: {s.name}'s {k} must be a tuple of ints, got {type(v).__name__} {v!r}."
+                )
+        elif not isinstance(v, int) or isinstance(v, bool):
             raise TypeError(
                 f"jrelu.get: {s.name}'s {k} must be an int, got {type(v).__name__} {v!r}."
             )
     options = {k: params[k] for k in _OPTIONS if k in params and k in s.static}
     if concrete or options:  # check the values now, with the function's own messages
-        shape = np.broadcast_shapes(*(np.shape(v) for v in concrete.values()))
+        shape = np.broadcast_shapes(*(np.shape(v) for v in s.hyper(concrete).values()))
+        # a function that needs a key is checked with a stand-in (the key is checked below)
+        stand_in = {"key": jax.random.key(0)} if s.needs_key else {}
         with jax.ensure_compile_time_eval():
-            s.fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete, **options)
+            s.fn(
+                np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)),
+                **concrete,
+                **options,
+                **stand_in,
+            )
     if "key" in params and params["key"] is not None:
-        check_key("rrelu", params["key"])  # rrelu's own check, with its message
+        check_key(s.name, params["key"])  # the function's own check, with its message
     return _activation(s.name, params)
+
+
+def _get_doc() -> str:
+    """:func:`get`'s docstring, its list of names and parameters written from :data:`FUNCTIONS`."""
+    names = ", ".join(FUNCTIONS)
+
+    def joined(words: list[str]) -> str:
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+    lines = []
+    for s in FUNCTIONS.values():
+        takes = [f"``{k}``" for k in s.params if k not in s.required]
+        takes += [f"``{k}`` (required)" for k in s.required]
+        takes += [f"``{k}`` (static)" for k in s.static]
+        takes += ["``key`` (required)" if s.needs_key else "``key``"] if s.random else []
+        lines.append(f"        ``{s.name}``: {joined(takes) if takes else 'none'}.")
+    table = "\n".join(lines)
+    return f"""Look up an activation by name, optionally binding its hyperparameters.
+
+    Args:
+      name: one of ``{names}`` (case-insensitive, ``-`` or ``_``).
+      **params: hyperparameters to bind (e.g. ``negative_slope=0.2``), and the static arguments
+        (``precise``, a bool: derivatives from ``x``; ``axis``; ``broadcast_dims``) and key the
+        function takes. Concrete values are checked now. By function:
+
+{table}
+
+    Returns:
+      An :class:`Activation`: called as ``act(x, **override)`` (keyword arguments override the bound
+      ones); frozen, picklable, equal and hashed by name and parameters, shown as
+      ``jrelu.get('leaky_relu', negative_slope=0.2)``.
+
+    Raises:
+      ValueError: for an unknown name (the message lists the known ones), a missing required
+        hyperparameter, or a bad value.
+      TypeError: for a hyperparameter the function does not take.
+
+    Examples:
+      >>> import jax.numpy as jnp, jrelu
+      >>> act = jrelu.get("leaky_relu", negative_slope=0.2)
+      >>> act(jnp.array([-1.0, 1.0]))
+      Array([-0.2,  1. ], dtype=float32)
+      >>> act
+      jrelu.get('leaky_relu', negative_slope=0.2)
+      >>> act == jrelu.get("leaky_relu", negative_slope=0.2)
+      True
+    """
+
+
+get.__doc__ = _get_doc()

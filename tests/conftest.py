@@ -27,10 +27,22 @@ def _show(k: str, v) -> str:
     return k if v is True else f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}"
 
 
+# The key bound into a function that has no form without one (Spec.needs_key: alpha_dropout), so that
+# the table-driven tests call it as f(x, **params); its references re-draw the mask from the same key.
+KEY = jax.random.key(17)
+
+
+def table_spec(spec):
+    """``spec`` as the table-driven tests call it: with :data:`KEY` bound where a key is needed."""
+    return spec.with_key(KEY) if spec.needs_key else spec
+
+
 # One entry per (function, hyperparameter variant): every code path of every function.
 CASES = [
     pytest.param(
-        spec, dict(params), id=f"{name}-" + "-".join(_show(k, v) for k, v in params.items())
+        table_spec(spec),
+        dict(params),
+        id=f"{name}-" + "-".join(_show(k, v) for k, v in params.items()),
     )
     for name, spec in jrelu.FUNCTIONS.items()
     for params in spec.variants

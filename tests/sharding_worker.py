@@ -58,7 +58,8 @@ def variants() -> Iterator[tuple[str, dict[str, float], bool]]:
             continue
         for v in spec.variants or ({},):
             params = {**spec.params, **v}
-            yield name, params, False
+            if not spec.needs_key:  # alpha_dropout has no form without a key
+                yield name, params, False
             if spec.random:
                 yield name, params, True
 

@@ -267,7 +267,7 @@ def test_sizes_are_exponents_or_counts(text, n):
     [
         (["--sizes", "big"], "--sizes: expected an exponent of 2"),
         (["--sizes", "0"], "--sizes: sizes must be positive"),
-        (["--fns", "swish"], "--fns: unknown activation 'swish'; known names: relu"),
+        (["--fns", "swish"], "--fns: unknown function 'swish'. Valid names: relu"),
         (["--repeats", "0"], "--repeats must be at least 1"),
         (["--sections", "memory", "--plot", "x.png"], "--plot needs the speed section"),
     ],

@@ -128,8 +128,12 @@ def test_memory_regression_fails(monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--fns", "relu,swish"], "jrelu check: unknown function 'swish'; known: relu"),
-        (["--dtypes", "float8"], "unknown dtype"),
+        (
+            ["--fns", "relu,swish"],
+            "jrelu check: --fns: unknown function 'swish'. Valid names: relu",
+        ),
+        (["--fns", "relu", "sleu"], "--fns: unknown function 'sleu'; did you mean 'selu'? Valid"),
+        (["--dtypes", "float8"], "--dtypes: unknown dtype 'float8'; choose from float64"),
     ],
 )
 def test_bad_arguments_exit_2(argv, message, capsys):
@@ -167,3 +171,69 @@ def test_compare_counts_ulps_ties_and_flushes():
     assert not _compare(np.float32([np.inf]), np.array([np.nan]), "float32").passed
     # tiny gradients are held to ulps of the floor, not of themselves
     assert _compare(np.float32([1e-9]), np.array([1.1e-9]), "float32", floor=1.0).passed
+
+
+# --------------------------------------------------------------------------------------------------
+# alpha_dropout from the table; float8 on request; plurals
+# --------------------------------------------------------------------------------------------------
+
+
+def test_check_alpha_dropout_runs_real_checks_and_passes(capsys):
+    """alpha_dropout is in the table: values and gradients against the NumPy reference of its mask,
+    NaN/inf, the transformations (d/drate included), the keep share and the memory; one function, so
+    the summary reads '1 function', not '1 functions'."""
+    report = check(["alpha_dropout"])
+    assert report.passed, [r for r in report.results if not r.passed]
+    checks = {(r.column, r.check) for r in report.results}
+    for want in [
+        ("values", "values"),
+        ("gradients", "gradients"),
+        ("nan_inf", "NaN and ±inf inputs"),
+        ("transforms", "d/drate (scalar)"),
+        ("transforms", "vmap over rate"),
+        ("transforms", "random (key)"),
+        ("memory", "memory (key)"),
+    ]:
+        assert want in checks
+    assert {r.dtype for r in report.results if r.column == "values"} == set(report.dtypes)
+    assert all(r.worst <= 1e-3 for r in report.results if r.column == "memory")  # the key only
+    assert main(["check", "--fns", "alpha_dropout", "--dtypes", "float32", "--no-x64"]) == 0
+    out = capsys.readouterr().out
+    assert "1 function, " in out and "1 functions" not in out and "all passed" in out
+
+
+def test_a_wrong_dropout_mask_fails(monkeypatch):
+    """The reference's mask is the documented hash, not jrelu's: a function drawing another mask
+    (jax.random.bernoulli, as the baseline does) fails the values and gradients."""
+    base = registry.FUNCTIONS["alpha_dropout"]
+    _replace(monkeypatch, "alpha_dropout", lambda x, rate, key: base.baseline(x, key, rate))
+    report = check(["alpha_dropout"], dtypes=["float32"], memory=False, transforms=False)
+    assert {"values", "gradients"} <= _failed_columns(report, "alpha_dropout")
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2"])
+def test_check_accepts_float8(dtype, capsys):
+    argv = ["check", "--fns", "relu,elu", "--dtypes", dtype, "--no-memory", "--json", "-"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    values = [r for r in data["results"] if r["check"] == "values"]
+    assert {r["dtype"] for r in values} == {dtype} and all(r["passed"] for r in values)
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2"])
+def test_round_to_float8_is_correct(dtype):
+    """_round to float8 against a brute force over all 256 values: nearest, ties to even."""
+    dt = np.dtype(getattr(ml_dtypes, dtype))
+    table = np.arange(256, dtype=np.uint8).view(dt).astype(np.float64)
+    finite = np.isfinite(table)
+    vals, codes = table[finite], np.arange(256)[finite]
+    rng = np.random.default_rng(0)
+    top = float(ml_dtypes.finfo(dt).max)
+    ref = np.concatenate([rng.uniform(-top, top, 2000), rng.normal(0, 1, 2000)])
+    ref = np.concatenate([ref, (vals[1:] + vals[:-1]) / 2])  # exact ties
+    dist = np.abs(ref[:, None] - vals[None, :])
+    best = dist.min(axis=1, keepdims=True)
+    score = np.where(dist == best, codes % 2, 2)  # ties to the even code
+    want = vals[np.argmin(score, axis=1)]
+    got = _round(ref, dtype)
+    np.testing.assert_array_equal(got, want)

@@ -110,7 +110,7 @@ BAD_CALLS = [
     (
         lambda: jrelu.get("swish"),
         ValueError,
-        r"jrelu\.get: unknown activation 'swish'; known names: relu, relu6, leaky_relu, prelu, rrelu, elu, celu, selu, squared_relu, reglu\.",
+        r"jrelu\.get: unknown activation 'swish'; known names: relu, relu6, leaky_relu, prelu, rrelu, alpha_dropout, elu, celu, selu, squared_relu, reglu\.",
     ),
     (
         lambda: jrelu.get("elu", slope=1.0),

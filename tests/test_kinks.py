@@ -98,6 +98,14 @@ def test_nan_in_nan_out_and_nan_gradient(spec, params, dtype):
     ):  # reglu: check the NaN in either half ([a, b] = [[NaN, 1], [-1, 0, 2, 3]] and swapped)
         _gated_nan(spec, params, dtype)
         return
+    if "NaN gradient" in spec.not_applicable:  # alpha_dropout: the reason it states holds
+        assert "finite gradient" in spec.not_applicable["NaN gradient"]
+        y, vjp = jax.vjp(functools.partial(spec.fn, **params), x)
+        (dx,) = vjp(jnp.ones_like(y))
+        assert np.isnan(float(y[0])) and np.isfinite(np.asarray(y[1:], np.float32)).all()
+        want = spec.derivative(np.asarray(x, np.float64), **params)
+        np.testing.assert_allclose(np.asarray(dx, np.float64), want, rtol=1e-2)
+        return
     for extra in ({}, kw):
         f = functools.partial(spec.fn, **params, **extra)
         y, vjp = jax.vjp(f, x)

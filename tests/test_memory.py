@@ -35,6 +35,8 @@ def test_backward_keeps_at_most_a_bit_mask(name, params):
     spec = jrelu.FUNCTIONS[name]
     if params.get("key") == "per-layer":
         act = functools.partial(spec.fn, key=jax.random.key(0))
+    elif spec.needs_key:  # alpha_dropout: one key for every layer (the mask re-drawn from it)
+        act = functools.partial(spec.fn, **params, key=jax.random.key(0))
     else:
         act = functools.partial(spec.fn, **params)
     if (

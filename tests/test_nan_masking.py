@@ -145,7 +145,8 @@ def test_seen_nan_gives_nan_exactly_at_its_position(spec, params, with_key, dtyp
     f = _fn(spec, params, with_key)
     xj = jnp.asarray(x, dtype)
     g = np.asarray(jax.grad(lambda v: jnp.sum(f(v).astype(jnp.float32)))(xj), np.float64)
-    np.testing.assert_array_equal(np.isnan(g), ~mask)
+    # alpha_dropout's derivative reads neither x nor y: finite at a NaN (Spec.not_applicable)
+    np.testing.assert_array_equal(np.isnan(g), ~mask & ("NaN gradient" not in spec.not_applicable))
     if not with_key:
         d = spec.derivative(np.asarray(xj, np.float64), **params)
         tol = 2e-7 if dtype == jnp.float32 else 2 * 2.0**-8
@@ -183,9 +184,10 @@ def test_zero_tangent_at_a_nan_gives_zero(spec, params, with_key):
     t = np.asarray(t, np.float64)
     np.testing.assert_array_equal(t[~mask], 0.0)
     if not with_key:
-        np.testing.assert_allclose(t[mask], spec.derivative(x[mask], **params), rtol=2e-7)
+        np.testing.assert_allclose(t[mask], spec.derivative(x, **params)[mask], rtol=2e-7)
     _, t = jax.jvp(f, (xj,), (jnp.ones_like(xj),))  # a nonzero tangent: NaN there, as before
-    np.testing.assert_array_equal(np.isnan(np.asarray(t)), ~mask)
+    nan_grad = "NaN gradient" not in spec.not_applicable  # alpha_dropout's: finite (the table)
+    np.testing.assert_array_equal(np.isnan(np.asarray(t)), ~mask & nan_grad)
 
 
 @pytest.mark.parametrize("name", list(EXTRA))

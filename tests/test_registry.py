@@ -14,7 +14,7 @@ import jrelu
 
 def test_table_covers_every_public_function():
     public = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "celu", "selu"}
-    public |= {"squared_relu", "reglu"}
+    public |= {"squared_relu", "reglu", "alpha_dropout"}
     assert set(jrelu.FUNCTIONS) == public
     for name, spec in jrelu.FUNCTIONS.items():
         assert spec.fn is getattr(jrelu, name)
@@ -24,7 +24,9 @@ def test_table_covers_every_public_function():
 @pytest.mark.parametrize("name", list(jrelu.FUNCTIONS))
 def test_get_returns_the_function_with_bound_parameters(name):
     spec = jrelu.FUNCTIONS[name]
-    act = jrelu.get(name, **spec.params)
+    key = {"key": jax.random.key(0)} if spec.needs_key else {}
+    act = jrelu.get(name, **spec.params, **key)
+    spec = spec.with_key(key["key"]) if key else spec
     x = jnp.linspace(-3, 3, 8 if spec.gated else 7)
     np.testing.assert_array_equal(act(x), spec.fn(x, **spec.params))
     assert act.__name__ == name
@@ -148,3 +150,97 @@ def test_what_does_not_apply_to_a_gated_function_is_stated_and_true():
     x = np.array([2.0, -3.0, 5.0, 0.0])
     np.testing.assert_array_equal(spec.value(x), [10.0, 0.0])
     np.testing.assert_array_equal(spec.derivative(x), [5.0, 0.0, 2.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("key", "dims", "shape"),
+    [
+        (jax.random.key(5), (), (7, 33)),
+        (jax.random.PRNGKey(6), (0,), (4, 9)),
+        (jax.random.key(7, impl="rbg"), (1, 2), (3, 4, 5)),
+    ],
+    ids=["threefry", "legacy-shared-rows", "rbg-shared"],
+)
+def test_alpha_dropout_reference_mask_matches_the_output_pattern(key, dims, shape):
+    """The table's NumPy reference re-computes the mask from the documented hash; on zeros the output
+    shows it (kept: b, dropped: a alpha' + b), and the kept share is about 1 - rate."""
+    spec = jrelu.FUNCTIONS["alpha_dropout"]
+    rate = 0.3
+    y = np.asarray(jrelu.alpha_dropout(jnp.zeros(shape), rate, key=key, broadcast_dims=dims))
+    # the two levels from PyTorch's formula (the docstring's): a = ((1-p)(1+p alpha'^2))^-1/2
+    s = jrelu.SELU_SCALE * jrelu.SELU_ALPHA
+    a = 1 / np.sqrt((1 - rate) * (1 + rate * s * s))
+    b, off = a * s * rate, -a * s + a * s * rate
+    kept_out = np.isclose(y, b, rtol=1e-6)
+    assert np.all(kept_out | np.isclose(y, off, rtol=1e-6))
+    ref = spec.value(np.zeros(shape), key=key, rate=rate, broadcast_dims=dims)
+    np.testing.assert_array_equal(np.isclose(ref, b), kept_out)
+    d = spec.derivative(np.zeros(shape), key=key, rate=rate, broadcast_dims=dims)
+    np.testing.assert_array_equal(d != 0, kept_out)
+    for axis in dims:  # one draw shared along the broadcast axes
+        assert np.all(kept_out == np.take(kept_out, [0], axis=axis))
+    if not dims:
+        assert abs(kept_out.mean() - (1 - rate)) < 5 * np.sqrt(rate * (1 - rate) / kept_out.size)
+
+
+def test_what_does_not_apply_to_alpha_dropout_is_stated_and_true():
+    spec = jrelu.FUNCTIONS["alpha_dropout"]
+    assert spec.random and spec.needs_key and spec.required == ("rate",) and spec.kinks == ()
+    assert set(spec.not_applicable) == {
+        "deterministic",
+        "NaN gradient",
+        "per-element hyperparameters",
+        "integer input",
+        "vmap over scalars",
+        "kinks",
+        "golden data",
+    }
+    x = jnp.linspace(-2.0, 2.0, 6)
+    # over scalars every element is at position 0: one draw for all (so the tables map over rows)
+    ones = jax.vmap(lambda v: spec.fn(v, 0.5, key=jax.random.key(0)))(jnp.ones(64))
+    assert len(set(np.asarray(ones).tolist())) == 1
+    with pytest.raises(TypeError, match="key"):  # no form without a key
+        spec.fn(x, 0.2)
+    with pytest.raises(
+        TypeError, match=r"jrelu\.alpha_dropout: a traced rate must be a real scalar"
+    ):
+        spec.fn(x, jnp.full(6, 0.2), key=jax.random.key(0))  # one rate for the whole array
+    with pytest.raises(TypeError, match=r"jrelu\.alpha_dropout: x has integer dtype"):
+        spec.fn(jnp.arange(6), 0.2, key=jax.random.key(0))
+    # the tables bind a key; the bound references and function agree, and a call may pass another
+    bound = spec.with_key(jax.random.key(1))
+    np.testing.assert_allclose(bound.fn(x, 0.5), bound.value(np.asarray(x), rate=0.5), rtol=1e-6)
+    other = bound.fn(x, 0.5, key=jax.random.key(2))
+    np.testing.assert_array_equal(other, jrelu.alpha_dropout(x, 0.5, key=jax.random.key(2)))
+    # get() knows it from the table: rate required, key required at call time
+    with pytest.raises(ValueError, match=r"alpha_dropout needs rate, e\.g\. .*rate=0\.2"):
+        jrelu.get("alpha_dropout")
+    act = jrelu.get("alpha_dropout", rate=0.5, broadcast_dims=(0,))
+    np.testing.assert_array_equal(
+        act(x[None], key=jax.random.key(3)),
+        jrelu.alpha_dropout(x[None], 0.5, key=jax.random.key(3), broadcast_dims=(0,)),
+    )
+    with pytest.raises(TypeError, match=r"broadcast_dims must be a tuple of ints"):
+        jrelu.get("alpha_dropout", rate=0.5, broadcast_dims=[0])
+
+
+def test_get_docstring_and_integer_message_come_from_the_table():
+    doc = jrelu.get.__doc__
+    for name, spec in jrelu.FUNCTIONS.items():
+        assert f"``{name}``:" in doc
+        for p in spec.required:
+            assert f"``{p}`` (required)" in doc
+    keep = [n for n, s in jrelu.FUNCTIONS.items() if s.integer_ok]
+    with pytest.raises(TypeError, match=f"only {' and '.join(keep)} keep integers"):
+        jrelu.elu(jnp.arange(3))
+
+
+def test_bench_training_peers_come_from_the_table():
+    from jrelu._bench_speed import build_cases
+
+    labels = [c.label for c in build_cases()]
+    for name, spec in jrelu.FUNCTIONS.items():
+        if spec.random:
+            assert spec.train_baseline is not None and spec.train_torch is not None
+            assert f"{name}[train]" in labels
+            assert (f"{name}[eval]" in labels) == (not spec.needs_key)

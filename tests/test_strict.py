@@ -54,6 +54,10 @@ def _reference(spec, params):
 @pytest.mark.parametrize(("spec", "params"), CASES)
 @pytest.mark.parametrize("pshape", [None, (), (16,), (1, 16)], ids=["python", "0d", "C", "1C"])
 def test_every_function_forward_grad_jvp(spec, params, pshape):
+    if pshape not in (None, ()) and "per-element hyperparameters" in spec.not_applicable:
+        with pytest.raises(TypeError, match="rate must be a real scalar"):  # as the table says
+            spec.fn(jnp.asarray(X), **_params(spec, params, pshape))
+        return
     opts = {k: v for k, v in params.items() if k in spec.static}  # static: never traced
     fn = functools.partial(spec.fn, **opts)
     p = spec.hyper(params) if pshape is None else _params(spec, params, pshape)
@@ -84,8 +88,9 @@ def test_every_function_forward_grad_jvp(spec, params, pshape):
         gp = jax.grad(lambda p: fn(x, **p).sum())(p)
         eps = 1e-3
         for k in p:
-            up = dict(params, **{k: params[k] + eps})
-            dn = dict(params, **{k: params[k] - eps})
+            held = {"mask_rate": params[k]} if spec.needs_key else {}  # the mask held fixed
+            up = dict(params, **{k: params[k] + eps}, **held)
+            dn = dict(params, **{k: params[k] - eps}, **held)
             fd = (spec.value(X, **up) - spec.value(X, **dn)) / (
                 2 * eps
             )  # float64 central difference
@@ -94,7 +99,9 @@ def test_every_function_forward_grad_jvp(spec, params, pshape):
             np.testing.assert_allclose(np.asarray(gp[k], np.float64), want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize(("spec", "params"), [c for c in CASES if c.values[0].random])
+@pytest.mark.parametrize(
+    ("spec", "params"), [c for c in CASES if c.values[0].random and not c.values[0].needs_key]
+)  # random slopes (rrelu); alpha_dropout's key: tests/test_random.py, test_registry.py, jrelu check
 @pytest.mark.parametrize("pshape", [(), (16,)], ids=["0d", "C"])
 def test_random_with_key(spec, params, pshape):
     p = _params(spec, params, pshape)
@@ -330,12 +337,15 @@ def test_check_cli_names_itself():
     from jrelu._check import check
 
     with pytest.raises(
-        ValueError, match=r"jrelu check: unknown function 'foo'; known: relu, relu6"
+        ValueError, match=r"jrelu check: --fns: unknown function 'foo'\. Valid names: relu, relu6"
     ):
         check(["foo"], memory=False, transforms=False)
     out = subprocess.run(
         [sys.executable, "-m", "jrelu", "check", "--fns", "foo"], capture_output=True, text=True
     )
     assert out.returncode == 2
-    assert "jrelu check: unknown function 'foo'; known: relu" in " ".join(out.stdout.split())
+    text = " ".join(out.stdout.split())
+    assert (
+        "jrelu check: --fns: unknown function 'foo'. Valid names: relu, relu6, leaky_relu" in text
+    )
     assert "jrelu.get" not in out.stdout + out.stderr
