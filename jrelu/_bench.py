@@ -479,6 +479,8 @@ def collect(
                             done=done,
                             row_error=row_error,
                         )
+                        if checkpoint:  # a timeout mid-section still leaves every finished size
+                            checkpoint(results)
                 console.log(f"speed: {time.perf_counter() - t0:.1f} s")
             results["compile"] = compile_summary(
                 {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
@@ -670,6 +672,42 @@ def _speed_block(
     for row in rows:
         row["fraction_of_copy"] = row["gbps"] / copy_row["gbps"] if copy_row else None
     results["speed"].extend(rows)
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One results dict from several runs' (e.g. ``gpu_run.sh``'s one run per section group): the
+    first's header, every part's rows and errors, the union of the sections."""
+    out = json.loads(json.dumps(parts[0]))
+    for part in parts[1:]:
+        for key in (
+            "copy",
+            "speed",
+            "memory",
+            "train_step",
+            "dispatch",
+            "ffn",
+            "skipped",
+            "errors",
+        ):
+            out.setdefault(key, []).extend(part.get(key, []))
+        for key in ("memory_status", "torch_version", "torch_device", "torch_threads"):
+            if part.get(key) is not None:
+                out[key] = part[key]
+        cfg = out.setdefault("config", {})
+        for k, v in part.get("config", {}).items():
+            if k == "sections":
+                cfg[k] = list(dict.fromkeys([*cfg.get(k, []), *v]))
+            elif k == "sizes":
+                cfg[k] = sorted({*cfg.get(k, []), *v})
+            else:
+                cfg.setdefault(k, v)
+        out["wall_seconds"] = out.get("wall_seconds", 0.0) + part.get("wall_seconds", 0.0)
+    from jrelu._bench_report import compile_summary
+
+    out["compile"] = compile_summary(
+        {"speed": out.get("speed", []) + out.get("copy", []), "train": out.get("train_step", [])}
+    )
+    return out
 
 
 def _record_error(
