@@ -46,7 +46,7 @@ def measure() -> dict:
         floors[model] = floor
         for case in bs.build_cases():
             for impl in ("jrelu", "jax.nn"):
-                extra = bm.extra_tensors(case, impl, model)
+                extra = bm.extra_tensors(case, impl, model)["extra_tensors_per_layer"]
                 rows.append(
                     {"model": model, "label": case.label, "impl": impl, "tensors": extra + floor}
                 )
