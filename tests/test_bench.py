@@ -8,6 +8,7 @@ import io
 import json
 import math
 import pathlib
+import re
 import time
 
 import numpy as np
@@ -487,11 +488,24 @@ def test_in_jit_loop_runs_the_same_pass():
     four = _bench_speed.jax_program(case, "jrelu", "fwd+bwd", x, g, key, 4).compile()
     for a, b in zip(one(), four(), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert "while" in four.compiled.as_text() and "while" not in one.compiled.as_text()
+    assert "while" not in one.compiled.as_text()
+    # the pass is inside the loop's body, not hoisted out of it: a kernel there writes x's shape
+    for prog, shape in ((four, "f32[4,1024]"), (_looped_ceiling(x), "f32[4,1024]")):
+        text = prog.compiled.as_text() if hasattr(prog, "compiled") else prog
+        body = re.search(r"body=%([\w.\-]+)", text).group(1)
+        start = text.index(f"%{body} (")
+        block = text[start : text.index("\n}", start)]
+        assert re.search(rf"= {re.escape(shape)}\S* fusion\(", block), block
     plan = _bench_speed.Plan(target=0, repeats=1, min_repeats=1, budget=0, loop_elements=2**22)
     assert [plan.iterations(2**e) for e in (16, 20, 22, 24)] == [64, 4, 1, 1]
     assert _bench.plans("default", None, "gpu")["speed"].loop_elements == 2**22
     assert _bench.plans("default", None, "cpu")["speed"].loop_elements == 0
+
+
+def _looped_ceiling(x) -> str:
+    import jax
+
+    return jax.jit(_bench_speed.ceiling_pass("copy", 4)).lower(x).compile().as_text()
 
 
 def test_run_py_does_not_need_matplotlib(monkeypatch):
