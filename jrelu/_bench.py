@@ -262,7 +262,7 @@ def plans(mode: str, repeats: int | None, backend: str) -> dict[str, Any]:
             target=pick(0.002, 0.005, 0.02),
             repeats=n_rep,
             min_repeats=min(5, n_rep),
-            budget=pick(0.05, 0.3, 2.0),
+            budget=pick(0.05, 0.25, 2.0),
             sync_each=sync_each,
             loop_elements=loop,
         ),
@@ -272,7 +272,7 @@ def plans(mode: str, repeats: int | None, backend: str) -> dict[str, Any]:
             target=pick(0.0, 0.03, 0.25),
             repeats=n_rep,
             min_repeats=min(5, n_rep),
-            budget=pick(0.3, 1.0, 10.0),
+            budget=pick(0.3, 0.8, 10.0),
             sync_each=sync_each,
         ),
         "dispatch": Plan(

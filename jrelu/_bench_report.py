@@ -648,9 +648,11 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
 
 
 OVER_COPY_NOTE = (
-    "† above 100% of copy: at this size the data (partly) sits in cache, where a single XLA copy "
-    "is not the fastest way to move it (XLA:CPU runs a bare copy on one thread); this is not a "
-    "bandwidth figure. Bandwidth-bound sizes are those whose bytes exceed the last-level cache."
+    "† above 100% of copy: the pass beat the copy kernel measured at the same size. Where the data "
+    "(partly) sits in cache a single XLA copy is not the fastest way to move it (XLA:CPU runs a bare "
+    "copy on one thread), and on a busy machine the two are timed at different moments; either way "
+    "this is not a bandwidth figure. Bandwidth-bound sizes are those whose bytes exceed the "
+    "last-level cache, on a quiet machine."
 )
 
 
