@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one prepared command for a machine with a GPU and no network: `jrelu check`, then a reduced
 # `jrelu bench` in three section groups, each step under its own timeout and writing straight into $OUT,
-# in at most 6 minutes (the timeouts add up to 350 s).
+# in at most 6 minutes (the timeouts add up to 330 s).
 #
 #   OUT=/some/dir bash benchmarks/gpu_run.sh     # on the GPU machine, from the repository root of a copy
 #   QUICK=1 OUT=$(mktemp -d) bash benchmarks/gpu_run.sh   # smoke test of this script anywhere (--quick)
@@ -52,7 +52,7 @@ step() {
 }
 
 # 1. Correctness on this backend first (XLA:GPU may compile slower than XLA:CPU: its own timeout).
-step check "${CHECK_TIMEOUT:-110}" "$PY" -m jrelu check --json "$OUT/check.json"
+step check "${CHECK_TIMEOUT:-100}" "$PY" -m jrelu check --json "$OUT/check.json"
 
 # 2. A reduced bench: every section, bandwidth-bound sizes (2^26 float32 is 256 MiB: past any L2).
 if [[ -n "${QUICK:-}" ]]; then
@@ -64,7 +64,7 @@ step bench-speed "${SPEED_TIMEOUT:-100}" "$PY" -m jrelu bench "${bench_args[@]}"
     --sections speed --json "$OUT/bench-speed.json"
 step bench-memory "${MEMORY_TIMEOUT:-70}" "$PY" -m jrelu bench "${bench_args[@]}" \
     --sections memory ffn --json "$OUT/bench-memory.json"
-step bench-train "${TRAIN_TIMEOUT:-70}" "$PY" -m jrelu bench "${bench_args[@]}" \
+step bench-train "${TRAIN_TIMEOUT:-60}" "$PY" -m jrelu bench "${bench_args[@]}" \
     --sections train dispatch --json "$OUT/bench-train.json"
 
 # 3. One JSON and one report from whatever the parts left (each is complete up to its last section).

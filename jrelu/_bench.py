@@ -481,6 +481,9 @@ def collect(
                         )
                         if checkpoint:  # a timeout mid-section still leaves every finished size
                             checkpoint(results)
+                        console.log(
+                            f"speed {dt} {bs.size_text(n)}: {time.perf_counter() - t0:.1f} s"
+                        )
                 console.log(f"speed: {time.perf_counter() - t0:.1f} s")
             results["compile"] = compile_summary(
                 {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
