@@ -17,7 +17,12 @@ Sections, all in one run (``--sections`` picks some):
   the median time of one SGD step.
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
-and reports the median of repeats with the interquartile range. See ``docs/readme_bench.md``.
+and reports the median of repeats with the interquartile range, and keeps every repeat's time. The run
+ends with verdicts (:mod:`jrelu._bench_report`): per section, where jrelu is faster than its peer, at
+parity or slower beyond the run's own noise band, and the memory it saves. Three plans (:func:`plans`):
+plain ``jrelu bench`` (2^16, 2^20, 2^24; sized for a few minutes on 2 CPU cores), ``--quick`` (a smoke
+test) and ``--full`` (the kept run of ``benchmarks/run.py``, with the project's internal goals). See
+README.md, "Benchmarks".
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ MODES = ("quick", "default", "full")
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
-        "plain `jrelu bench` (about 3 minutes on 2 CPU cores) ends with verdicts: where jrelu is\n"
+        "plain `jrelu bench` (sized for at most 4 minutes on 2 CPU cores) ends with verdicts: where jrelu is\n"
         "faster, at parity or slower than jax.nn beyond this run's noise, and the memory it saves.\n\n"
         "examples:\n"
         "  jrelu bench --quick\n"

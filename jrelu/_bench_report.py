@@ -213,6 +213,8 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         )
         + "; prelu's slope is learned per channel there.",
     ]
+    if any("†" in line for line in lines[4:]):
+        lines[-1] += " " + OVER_COPY_NOTE
     return "\n".join(lines)
 
 

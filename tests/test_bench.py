@@ -500,6 +500,8 @@ def test_in_jit_loop_runs_the_same_pass():
     assert [plan.iterations(2**e) for e in (16, 20, 22, 24)] == [64, 4, 1, 1]
     assert _bench.plans("default", None, "gpu")["speed"].loop_elements == 2**22
     assert _bench.plans("default", None, "cpu")["speed"].loop_elements == 0
+    # XLA:GPU autotunes while compiling: one compilation at a time off the CPU
+    assert _bench_speed.compile_workers("gpu") == 1 and _bench_speed.compile_workers("cpu") >= 1
 
 
 def _looped_ceiling(x) -> str:
