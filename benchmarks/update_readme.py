@@ -32,7 +32,7 @@ def newest_results() -> pathlib.Path:
             found.append((data.get("date", ""), path.name, path))
     if not found:
         raise FileNotFoundError(
-            f'no full-run results (bench-*.json of `jrelu bench --full`) in {RESULTS}; run '
+            f"no full-run results (bench-*.json of `jrelu bench --full`) in {RESULTS}; run "
             "`python benchmarks/run.py` first."
         )
     return max(found)[2]
