@@ -47,7 +47,7 @@ step() {
     shift 2
     timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$OUT/$name.log"
     local rc=${PIPESTATUS[0]}
-    echo "$name: exit status $rc after $((SECONDS - t0)) s (limit $limit s)" | tee -a "$OUT/machine.txt"
+    echo "$name: exit status $rc, $((SECONDS - t0)) s into the run (its own limit $limit s)" | tee -a "$OUT/machine.txt"
     [[ $rc -eq 0 ]] || status=1
 }
 
