@@ -4,6 +4,10 @@
                                                # writes benchmarks/results/memory-schedulers-cpu.json, and
                                                # rewrites README.md between its memory-schedulers markers
 
+CPU only: the flag is XLA:CPU's, so the script forces ``JAX_PLATFORMS=cpu`` in its subprocesses (on a
+machine with a GPU it still measures the CPU); the accelerator's own figure is ``jrelu bench``'s memory
+section run there.
+
 XLA:CPU orders a compiled program's operations with a concurrency-optimised scheduler by default (flag
 ``--xla_cpu_enable_concurrency_optimized_scheduler``). In the CNN it computes each conv weight gradient's
 transposed copy of the layer input during the *forward* pass, so the identity network keeps that copy
@@ -42,7 +46,7 @@ def measure() -> dict:
         floors[model] = floor
         for case in bs.build_cases():
             for impl in ("jrelu", "jax.nn"):
-                extra = bm.extra_tensors(case, impl, model)
+                extra = bm.extra_tensors(case, impl, model)["extra_tensors_per_layer"]
                 rows.append(
                     {"model": model, "label": case.label, "impl": impl, "tensors": extra + floor}
                 )
@@ -100,6 +104,7 @@ def main() -> None:
     for name, flag in SCHEDULERS.items():
         env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()}
         env["JRELU_SCHEDULER_CHILD"] = "1"
+        env["JAX_PLATFORMS"] = "cpu"  # the flag and the figures are XLA:CPU's
         print(f"measuring with {flag} ...", flush=True)
         done = subprocess.run(
             [sys.executable, __file__], env=env, check=True, capture_output=True, text=True

@@ -1,16 +1,18 @@
 """Run `jrelu bench` and keep its results in benchmarks/results, named by device and date.
 
-    python benchmarks/run.py                        # the full run: bench-<backend>-<device>-<date>.json/.png
+    python benchmarks/run.py                        # the full run (jrelu bench --full): bench-<backend>-<device>-<date>.json/.png
     python benchmarks/run.py --update-readme        # ... then re-render README.md's table from it
     python benchmarks/run.py -- --fns relu elu      # anything after -- goes to `jrelu bench`
 
-Run it on a quiet machine: every other process on it shows up in the timings.
+Run it on a quiet machine: every other process on it shows up in the timings. The PNG needs matplotlib;
+without it only the JSON is written (and README.md's table, which is text).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import pathlib
 import re
 import sys
@@ -41,8 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     from jrelu._cli import main as jrelu_main
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    base = RESULTS / (stem() + ("-quick" if "--quick" in extra else ""))
-    rc = jrelu_main(["bench", *extra, "--json", f"{base}.json", "--plot", f"{base}.png"])
+    quick = "--quick" in extra
+    base = RESULTS / (stem() + ("-quick" if quick else ""))
+    mode = [] if quick or "--full" in extra else ["--full"]  # the kept run is the full one
+    plot = ["--plot", f"{base}.png"] if importlib.util.find_spec("matplotlib") else []
+    if not plot:
+        print("matplotlib is not installed: writing the JSON only, no PNG", file=sys.stderr)
+    rc = jrelu_main(["bench", *mode, *extra, "--json", f"{base}.json", *plot])
     if rc == 0 and args.update_readme:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from update_readme import update

@@ -28,11 +28,11 @@ def newest_results() -> pathlib.Path:
     found = []
     for path in RESULTS.glob("bench-*.json"):
         data = json.loads(path.read_text())
-        if not data.get("quick"):
+        if not data.get("quick") and data.get("mode", "full") == "full":  # kept runs only
             found.append((data.get("date", ""), path.name, path))
     if not found:
         raise FileNotFoundError(
-            f'no full-run results (bench-*.json without "quick": true) in {RESULTS}; run '
+            f"no full-run results (bench-*.json of `jrelu bench --full`) in {RESULTS}; run "
             "`python benchmarks/run.py` first."
         )
     return max(found)[2]

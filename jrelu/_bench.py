@@ -17,7 +17,12 @@ Sections, all in one run (``--sections`` picks some):
   the median time of one SGD step.
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
-and reports the median of repeats with the interquartile range. See ``docs/readme_bench.md``.
+and reports the median of repeats with the interquartile range, and keeps every repeat's time. The run
+ends with verdicts (:mod:`jrelu._bench_report`): per section, where jrelu is faster than its peer, at
+parity or slower beyond the run's own noise band, and the memory it saves. Three plans (:func:`plans`):
+plain ``jrelu bench`` (2^16, 2^20, 2^24; sized for a few minutes on 2 CPU cores), ``--quick`` (a smoke
+test) and ``--full`` (the kept run of ``benchmarks/run.py``, with the project's internal goals). See
+README.md, "Benchmarks".
 """
 
 from __future__ import annotations
@@ -41,23 +46,34 @@ HELP = "benchmark jrelu against jax.nn, PyTorch and the device's copy bandwidth"
 SECTIONS = ("speed", "memory", "train", "dispatch", "ffn")
 DTYPES = ("float32", "bfloat16", "float16")
 FULL_SIZES = (16, 18, 20, 22, 24, 26)  # exponents of 2
+DEFAULT_SIZES = (16, 20, 24)  # 2^24 float32 is 64 MiB: past the caches of a CPU or a GPU's L2
 QUICK_SIZES = (16, 20)
+MODES = ("quick", "default", "full")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
+        "plain `jrelu bench` (sized for at most 4 minutes on 2 CPU cores) ends with verdicts: where jrelu is\n"
+        "faster, at parity or slower than jax.nn beyond this run's noise, and the memory it saves.\n\n"
         "examples:\n"
         "  jrelu bench --quick\n"
         "  jrelu bench --fns relu elu --dtypes float32 --sizes 20 24 --json out.json --plot out.png\n"
         "  jrelu bench --sections speed --fns elu --sizes 24 --hlo hlo/   # what XLA fused and kept\n"
         "  python benchmarks/run.py --update-readme   # the kept full run: JSON, PNG, README table"
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--quick",
         action="store_true",
-        help="short run (under 2 minutes on 2 CPU cores): sizes 2^16 and 2^20, fewer repeats, "
-        "smaller training-step models; still every function, both dtypes and every section",
+        help="smoke test (about 2 minutes on 2 CPU cores): sizes 2^16 and 2^20, 5 short repeats, "
+        "smaller models; still every function, both dtypes and every section",
+    )
+    mode.add_argument(
+        "--full",
+        action="store_true",
+        help="the kept run (benchmarks/run.py; about 10 minutes on 2 CPU cores): sizes 2^16 to 2^26, "
+        "15 longer repeats, larger training steps, and the project's internal goals at the end",
     )
     parser.add_argument(
         "--fns",
@@ -80,8 +96,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="input sizes in elements: a number below 64 is an exponent of 2 (20 means 2^20 = "
         "1,048,576 elements; '2^20' works too), a larger number is an element count "
-        f"(default: {' '.join(map(str, FULL_SIZES))}; with --quick "
-        f"{' '.join(map(str, QUICK_SIZES))}). Inputs have shape (n/1024, 1024) when 1024 divides n",
+        f"(default: {' '.join(map(str, DEFAULT_SIZES))}; with --quick "
+        f"{' '.join(map(str, QUICK_SIZES))}; with --full {' '.join(map(str, FULL_SIZES))}). "
+        "Inputs have shape (n/1024, 1024) when 1024 divides n",
     )
     parser.add_argument(
         "--sections",
@@ -94,7 +111,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--repeats",
         type=int,
         metavar="R",
-        help="timed repeats per measurement (default: 15; 5 with --quick)",
+        help="timed repeats per measurement (default: 7; 5 with --quick, 15 with --full)",
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
     parser.add_argument("--json", metavar="PATH", help="write all results as JSON to PATH")
@@ -169,10 +186,10 @@ def run(args: argparse.Namespace) -> int:
     from jrelu._bench_speed import parse_size
 
     # Validate everything before importing or compiling anything heavy.
+    mode = "quick" if args.quick else ("full" if getattr(args, "full", False) else "default")
+    default_sizes = {"quick": QUICK_SIZES, "default": DEFAULT_SIZES, "full": FULL_SIZES}[mode]
     try:
-        sizes = sorted({parse_size(s) for s in (args.sizes or ())}) or [
-            2**e for e in (QUICK_SIZES if args.quick else FULL_SIZES)
-        ]
+        sizes = sorted({parse_size(s) for s in (args.sizes or ())}) or [2**e for e in default_sizes]
     except ValueError as e:
         return _fail(str(e))
     from jrelu._cli import fn_names
@@ -199,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         dtypes=dtypes,
         fns=fns,
         sections=list(dict.fromkeys(args.sections)),
-        quick=args.quick,
+        mode=mode,
         repeats=args.repeats,
         use_torch=not args.no_torch,
         hlo_dir=Path(args.hlo) if args.hlo else None,
@@ -225,26 +242,74 @@ def run(args: argparse.Namespace) -> int:
     return 1 if results["errors"] else 0
 
 
+def plans(mode: str, repeats: int | None, backend: str) -> dict[str, Any]:
+    """The timing plans of a run (see :class:`jrelu._bench_speed.Plan`) for ``mode``.
+
+    The default run is sized for 2 CPU cores in about 3 minutes: short repeats (each about 5 ms of
+    calls) and a tight budget per measurement, 7 repeats; ``--full`` times each repeat 4x longer, with
+    15 repeats and larger training steps. Off the CPU every speed program runs its pass in a loop
+    inside one ``jit`` up to 2^22 elements a call, so that small sizes time kernels, not dispatch.
+    """
+    from jrelu._bench_speed import Plan
+
+    quick, full = mode == "quick", mode == "full"
+    n_rep = repeats or (5 if quick else 15 if full else 7)
+    sync_each = backend == "cpu"  # see Plan
+    loop = 0 if backend == "cpu" else 2**22
+
+    def pick(q: float, d: float, f: float) -> float:
+        return q if quick else f if full else d
+
+    return {
+        "speed": Plan(
+            target=pick(0.002, 0.005, 0.02),
+            repeats=n_rep,
+            min_repeats=min(5, n_rep),
+            budget=pick(0.05, 0.25, 2.0),
+            sync_each=sync_each,
+            loop_elements=loop,
+        ),
+        # A training step on a shared 2-core machine varies by 20% from one step to the next: each
+        # repeat times several steps, and the median is over the repeats.
+        "train": Plan(
+            target=pick(0.0, 0.03, 0.25),
+            repeats=n_rep,
+            min_repeats=min(5, n_rep),
+            budget=pick(0.3, 0.8, 10.0),
+            sync_each=sync_each,
+        ),
+        "dispatch": Plan(
+            target=pick(0.005, 0.005, 0.02),
+            repeats=n_rep,
+            min_repeats=min(5, n_rep),
+            budget=pick(0.05, 0.1, 0.5),
+            sync_each=True,
+        ),
+    }
+
+
 def collect(
     *,
     sizes: list[int],
     dtypes: list[str],
     fns: list[str] | None,
     sections: list[str],
-    quick: bool,
-    repeats: int | None,
-    use_torch: bool,
+    mode: str = "default",
+    repeats: int | None = None,
+    use_torch: bool = True,
     hlo_dir: Path | None = None,
     checkpoint: Any = None,
+    quick: bool | None = None,
 ) -> dict[str, Any]:
     """Run the selected sections and return the results dict (the ``--json`` document).
 
-    A section that raises is recorded in ``results["errors"]`` and the run goes on with the next one;
+    ``mode`` is ``"quick"``, ``"default"`` or ``"full"`` (``quick=True`` is ``mode="quick"``). A
+    section that raises is recorded in ``results["errors"]`` and the run goes on with the next one;
+    so is a row (one program, one measurement) that raises, and its section goes on.
     ``checkpoint(results)``, if given, is called after every section (``--json`` writes the file then,
     so a run cut short by a timeout still leaves what it measured).
     """
     import jax
-    import jax.numpy as jnp
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import (
@@ -259,41 +324,26 @@ def collect(
     from jrelu import _bench_speed as bs
     from jrelu._bench_report import compile_summary
 
+    if quick is not None:
+        mode = "quick" if quick else mode
+    if mode not in MODES:
+        raise ValueError(f"jrelu bench: mode must be one of {MODES}, got {mode!r}.")
+    quick = mode == "quick"
     t_start = time.perf_counter()
+    backend = jax.default_backend()
     cases = bs.build_cases(fns)
-    tch = bs.find_torch(jax.default_backend()) if use_torch and "speed" in sections else None
-    n_rep = repeats or (5 if quick else 15)
-    sync_each = jax.default_backend() == "cpu"  # see Plan
-    speed_plan = bs.Plan(
-        target=0.002 if quick else 0.02,
-        repeats=n_rep,
-        min_repeats=min(5, n_rep),
-        budget=0.05 if quick else 2.0,
-        sync_each=sync_each,
-    )
-    # A training step on a shared 2-core machine varies by 20% from one step to the next: each repeat
-    # times several steps (about 0.25 s of them), and the median is over the repeats.
-    train_plan = bs.Plan(
-        target=0.0 if quick else 0.25,
-        repeats=n_rep,
-        min_repeats=min(5, n_rep),
-        budget=0.3 if quick else 10.0,
-        sync_each=sync_each,
-    )
-    dispatch_plan = bs.Plan(
-        target=0.005 if quick else 0.02,
-        repeats=n_rep,
-        min_repeats=min(5, n_rep),
-        budget=0.05 if quick else 0.5,
-        sync_each=True,
-    )
+    tch = bs.find_torch(backend) if use_torch and "speed" in sections else None
+    plan = plans(mode, repeats, backend)
+    speed_plan, train_plan, dispatch_plan = plan["speed"], plan["train"], plan["dispatch"]
     impls = ["jrelu", "jax.nn"]
-    dims = bm.train_dims(quick)
+    dims = bm.train_dims(mode)
+    workers = bs.compile_workers(backend)
 
     results: dict[str, Any] = {**_device_info(), **_versions()}
     results.update(
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         quick=quick,
+        mode=mode,
         torch_version=tch.version if tch else None,
         torch_device=tch.device if tch else None,
         torch_threads=tch.threads() if tch else None,
@@ -302,15 +352,11 @@ def collect(
             "fns": [c.label for c in cases],
             "dtypes": dtypes,
             "sizes": sizes,
-            "repeats": n_rep,
+            "repeats": speed_plan.repeats,
             "bytes": {k: v for k, v in bs.TRAFFIC_TEXT.items()},
             "memory_dims": bm.memory_dims(),
-            "compile_workers": bs.compile_workers(),
-            "timing": {
-                "speed": dataclasses.asdict(speed_plan),
-                "train": dataclasses.asdict(train_plan),
-                "dispatch": dataclasses.asdict(dispatch_plan),
-            },
+            "compile_workers": workers,
+            "timing": {k: dataclasses.asdict(v) for k, v in plan.items()},
         },
         copy=[],
         speed=[],
@@ -332,10 +378,12 @@ def collect(
         if checkpoint:
             checkpoint(results)
 
-    workers = bs.compile_workers()
+    def row_error(name: str, error: BaseException, **where: Any) -> None:
+        _record_error(results, name, error, **where)
+
     total = 0
     if "memory" in sections:
-        total += len(bm.MODELS) * (1 + len(cases) * len(impls))
+        total += 1 + len(bm.MODELS) * (1 + len(cases) * len(impls))
     if "speed" in sections:
         per = len(cases) * len(bs.PASSES) * (len(impls) + (1 if tch else 0))
         total += len(dtypes) * len(sizes) * (1 + per)
@@ -364,12 +412,12 @@ def collect(
         def done() -> None:
             progress.advance(task)
 
-        # Compile-only, in parallel: nothing is being timed yet.
+        # Compile-only, in parallel on the CPU: nothing is being timed yet.
         if "memory" in sections:
             with section("memory"):
                 t0 = time.perf_counter()
                 step(f"memory: compiling training steps ({workers} at a time)")
-                jobs: list[tuple[Any, str, str, Any]] = []
+                jobs: list[tuple[Any, str, str, Any]] = [(None, "probe", "mlp", bm.relu_probe)]
                 for model in bm.MODELS:
                     jobs.append(
                         (None, "identity", model, partial(bm.floor_tensors_per_layer, model))
@@ -379,15 +427,39 @@ def collect(
                             jobs.append(
                                 (case, impl, model, partial(bm.extra_tensors, case, impl, model))
                             )
-                values = bs.run_parallel([job[3] for job in jobs], workers, done)
-                for (case, impl, model, _), value in zip(jobs, values, strict=True):
-                    if case is None:
-                        row = bm.memory_row(
-                            None, "identity", model, 0.0, floor_tensors_per_layer=value
+                values = bs.run_parallel([job[3] for job in jobs], workers, done, catch=True)
+                probe = values[0]
+                if isinstance(probe, Exception):
+                    ok, why = False, f"the jax.nn.relu probe failed: {type(probe).__name__}"
+                else:
+                    ok, why = bm.memory_available(probe)
+                results["memory_status"] = {
+                    "available": ok,
+                    "reason": why,
+                    "probe": None
+                    if isinstance(probe, Exception)
+                    else bm.memory_row(None, "probe", "mlp", probe, fn="relu", label="jax.nn.relu"),
+                }
+                for (case, impl, model, _), value in zip(jobs[1:], values[1:], strict=True):
+                    if isinstance(value, Exception):
+                        where = {"model": model, "impl": impl}
+                        if case is not None:
+                            where["label"] = case.label
+                        row_error("memory", value, **where)
+                    elif case is None:
+                        results["memory"].append(
+                            bm.memory_row(
+                                None,
+                                "identity",
+                                model,
+                                {"extra_tensors_per_layer": 0.0, "available": ok},
+                                floor_tensors_per_layer=value,
+                            )
                         )
                     else:
                         row = bm.memory_row(case, impl, model, value)
-                    results["memory"].append(row)
+                        row["available"] = bool(row["available"] and ok)
+                        results["memory"].append(row)
                 console.log(f"memory: {time.perf_counter() - t0:.1f} s (compile only)")
 
         if "speed" in sections:
@@ -395,67 +467,30 @@ def collect(
                 t0 = time.perf_counter()
                 for dt in dtypes:
                     for n in sizes:
-                        where = f"{dt} {bs.size_text(n)}"
-                        x, g, key = bs.make_inputs(n, jnp.dtype(dt))
-                        step(f"speed {where}: compiling")
-                        ceiling = bs.copy_programs(x)
-                        progs = {
-                            (case.label, pass_, impl): bs.jax_program(case, impl, pass_, x, g, key)
-                            for case in cases
-                            for pass_ in bs.PASSES
-                            for impl in impls
-                        }
-                        bs.compile_all([*ceiling.values(), *progs.values()], workers)
-                        if hlo_dir and n == sizes[-1]:
-                            for (label, pass_, impl), prog in progs.items():
-                                _write_hlo(hlo_dir, f"speed-{label}-{pass_}-{impl}-{dt}-{n}", prog)
-                        step(f"speed {where}: copy ceiling")
-                        copy_row = bs.measure_copy(ceiling, speed_plan)
-                        results["copy"].append(copy_row)
-                        done()
-                        rows = []
-                        for case in cases:
-                            for pass_ in bs.PASSES:
-                                step(f"speed {case.label} {where} {pass_}")
-                                pair = {impl: progs[(case.label, pass_, impl)] for impl in impls}
-                                rows.extend(bs.measure_jax(case, pass_, pair, speed_plan))
-                                for _ in impls:
-                                    done()
-                        del progs, ceiling
-                        # PyTorch after JAX, not interleaved: each one's idle worker threads spin for a
-                        # while after a call and would slow the other down.
-                        if tch:
-                            xt, gt = tch.inputs(x, g)
-                            for case in cases:
-                                for pass_ in bs.PASSES:
-                                    step(f"speed {case.label} {where} {pass_} torch")
-                                    try:
-                                        rows.append(
-                                            bs.measure_torch(
-                                                tch, case, pass_, xt, gt, dt, n, speed_plan
-                                            )
-                                        )
-                                    except (
-                                        Exception
-                                    ) as e:  # e.g. an op PyTorch lacks for this dtype
-                                        results["skipped"].append(
-                                            {
-                                                "section": "speed",
-                                                "label": case.label,
-                                                "impl": "torch",
-                                                "dtype": dt,
-                                                "size": n,
-                                                "pass": pass_,
-                                                "reason": f"{type(e).__name__}: {str(e)[:200]}",
-                                            }
-                                        )
-                                    done()
-                            del xt, gt
-                        for row in rows:
-                            row["fraction_of_copy"] = row["gbps"] / copy_row["gbps"]
-                        results["speed"].extend(rows)
-                        del x, g
+                        _speed_block(
+                            results,
+                            cases,
+                            impls,
+                            tch,
+                            dt,
+                            n,
+                            speed_plan,
+                            workers,
+                            hlo_dir,
+                            last=n == sizes[-1],
+                            step=step,
+                            done=done,
+                            row_error=row_error,
+                        )
+                        if checkpoint:  # a timeout mid-section still leaves every finished size
+                            checkpoint(results)
+                        console.log(
+                            f"speed {dt} {bs.size_text(n)}: {time.perf_counter() - t0:.1f} s"
+                        )
                 console.log(f"speed: {time.perf_counter() - t0:.1f} s")
+            results["compile"] = compile_summary(
+                {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
+            )
 
         if "train" in sections:
             with section("train"):
@@ -467,46 +502,78 @@ def collect(
                     for case in cases
                     for impl in impls
                 }
-                bs.compile_all(list(tprogs.values()), workers)
+                errs = bs.compile_each(list(tprogs.values()), workers)
                 if hlo_dir:
-                    for (model, label, impl), prog in tprogs.items():
-                        _write_hlo(hlo_dir, f"train-{model}-{label}-{impl}", prog)
+                    for ((model, label, impl), prog), err in zip(tprogs.items(), errs, strict=True):
+                        if err is None:
+                            _write_hlo(hlo_dir, f"train-{model}-{label}-{impl}", prog)
+                failed = {k for k, e in zip(tprogs, errs, strict=True) if e is not None}
+                for k, e in zip(tprogs, errs, strict=True):
+                    if e is not None:
+                        row_error("train", e, model=k[0], label=k[1], impl=k[2])
                 for model in bm.MODELS:
                     for case in cases:
                         step(f"train {model} {case.label}")
-                        pair = {impl: tprogs.pop((model, case.label, impl)) for impl in impls}
-                        results["train_step"].extend(
-                            bm.train_step_rows(case, model, dims[model], pair, train_plan)
-                        )
+                        keys = [(model, case.label, impl) for impl in impls]
+                        pair = {k[2]: tprogs.pop(k) for k in keys}
+                        if not failed.intersection(keys):
+                            try:
+                                results["train_step"].extend(
+                                    bm.train_step_rows(case, model, dims[model], pair, train_plan)
+                                )
+                            except Exception as e:
+                                row_error("train", e, model=model, label=case.label)
                         for _ in impls:
                             done()
                 console.log(f"train: {time.perf_counter() - t0:.1f} s")
+            results["compile"] = compile_summary(
+                {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
+            )
 
         if "dispatch" in sections:
             with section("dispatch"):
                 t0 = time.perf_counter()
                 for case in cases:
-                    for impl in impls:
-                        step(f"dispatch {case.label} {impl}")
-                        results["dispatch"].append(bs.measure_dispatch(case, impl, dispatch_plan))
+                    step(f"dispatch {case.label}")
+                    try:
+                        results["dispatch"].extend(
+                            bs.measure_dispatch_pair(case, impls, dispatch_plan)
+                        )
+                    except Exception as e:
+                        row_error("dispatch", e, label=case.label)
+                    for _ in impls:
                         done()
                 console.log(f"dispatch: {time.perf_counter() - t0:.1f} s")
 
         if "ffn" in sections and ffn_specs:
             with section("ffn"):
                 t0 = time.perf_counter()
-                fdims = bm.ffn_dims(quick)
+                fdims = bm.ffn_dims(mode)
                 results["config"]["ffn_dims"] = dataclasses.asdict(fdims)
+                ok = results.get("memory_status", {}).get("available", True)
                 for spec in ffn_specs:
                     for dt in ffn_dtypes:
                         step(f"ffn {spec.name} {dt}: memory (compile only)")
                         for impl in impls:
-                            results["ffn"].append(bm.ffn_memory_row(spec, impl, fdims, dt))
+                            try:
+                                row = bm.ffn_memory_row(spec, impl, fdims, dt)
+                                row["available"] = bool(row["available"] and ok)
+                                results["ffn"].append(row)
+                            except Exception as e:
+                                row_error("ffn", e, fn=spec.name, impl=impl, dtype=dt)
                             done()
                         step(f"ffn {spec.name} {dt}: training step")
                         fprogs = {i: bm.ffn_step_program(spec, i, fdims, dt) for i in impls}
-                        bs.compile_all(list(fprogs.values()), workers)
-                        results["ffn"].extend(bm.ffn_time_rows(spec, fdims, dt, fprogs, train_plan))
+                        errs = bs.compile_each(list(fprogs.values()), workers)
+                        try:
+                            for e in errs:
+                                if e is not None:
+                                    raise e
+                            results["ffn"].extend(
+                                bm.ffn_time_rows(spec, fdims, dt, fprogs, train_plan)
+                            )
+                        except Exception as e:
+                            row_error("ffn", e, fn=spec.name, dtype=dt, kind="time")
                         for _ in impls:
                             done()
                 console.log(f"ffn: {time.perf_counter() - t0:.1f} s")
@@ -518,20 +585,158 @@ def collect(
     return results
 
 
-def _record_error(results: dict[str, Any], section: str, error: Exception) -> None:
+def _speed_block(
+    results: dict[str, Any],
+    cases: list[Any],
+    impls: list[str],
+    tch: Any,
+    dt: str,
+    n: int,
+    plan: Any,
+    workers: int,
+    hlo_dir: Path | None,
+    *,
+    last: bool,
+    step: Any,
+    done: Any,
+    row_error: Any,
+) -> None:
+    """The speed rows of one dtype and size: the copy ceiling, then every case and pass as jrelu and
+    jax.nn (interleaved), then PyTorch. A program that fails to compile or run costs its own row
+    (recorded in ``errors``), not the block."""
+    import jax.numpy as jnp
+
+    from jrelu import _bench_speed as bs
+
+    where = f"{dt} {bs.size_text(n)}"
+    x, g, key = bs.make_inputs(n, jnp.dtype(dt))
+    its = plan.iterations(n)
+    step(f"speed {where}: compiling")
+    ceiling = bs.copy_programs(x, its)
+    progs = {
+        (case.label, pass_, impl): bs.jax_program(case, impl, pass_, x, g, key, its)
+        for case in cases
+        for pass_ in bs.PASSES
+        for impl in impls
+    }
+    cerrs = bs.compile_each(list(ceiling.values()), workers)
+    errs = dict(zip(progs, bs.compile_each(list(progs.values()), workers), strict=True))
+    if hlo_dir and last:
+        for (label, pass_, impl), prog in progs.items():
+            if errs[(label, pass_, impl)] is None:
+                _write_hlo(hlo_dir, f"speed-{label}-{pass_}-{impl}-{dt}-{n}", prog)
+    step(f"speed {where}: copy ceiling")
+    copy_row = None
+    try:
+        for e in cerrs:
+            if e is not None:
+                raise e
+        copy_row = bs.measure_copy(ceiling, plan)
+        results["copy"].append(copy_row)
+    except Exception as e:
+        row_error("speed", e, impl="copy", dtype=dt, size=n)
+    done()
+    rows = []
+    for case in cases:
+        for pass_ in bs.PASSES:
+            step(f"speed {case.label} {where} {pass_}")
+            keys = [(case.label, pass_, impl) for impl in impls]
+            try:
+                for k in keys:
+                    if errs[k] is not None:
+                        raise errs[k]
+                pair = {k[2]: progs[k] for k in keys}
+                rows.extend(bs.measure_jax(case, pass_, pair, plan))
+            except Exception as e:
+                row_error("speed", e, label=case.label, dtype=dt, size=n, **{"pass": pass_})
+            for _ in impls:
+                done()
+    del progs, ceiling
+    # PyTorch after JAX, not interleaved: each one's idle worker threads spin for a while after a
+    # call and would slow the other down.
+    if tch:
+        xt, gt = tch.inputs(x, g)
+        for case in cases:
+            for pass_ in bs.PASSES:
+                step(f"speed {case.label} {where} {pass_} torch")
+                try:
+                    rows.append(bs.measure_torch(tch, case, pass_, xt, gt, dt, n, plan))
+                except Exception as e:  # e.g. an op PyTorch lacks for this dtype
+                    results["skipped"].append(
+                        {
+                            "section": "speed",
+                            "label": case.label,
+                            "impl": "torch",
+                            "dtype": dt,
+                            "size": n,
+                            "pass": pass_,
+                            "reason": f"{type(e).__name__}: {str(e)[:200]}",
+                        }
+                    )
+                done()
+        del xt, gt
+    for row in rows:
+        row["fraction_of_copy"] = row["gbps"] / copy_row["gbps"] if copy_row else None
+    results["speed"].extend(rows)
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One results dict from several runs' (e.g. ``gpu_run.sh``'s one run per section group): the
+    first's header, every part's rows and errors, the union of the sections."""
+    out = json.loads(json.dumps(parts[0]))
+    for part in parts[1:]:
+        for key in (
+            "copy",
+            "speed",
+            "memory",
+            "train_step",
+            "dispatch",
+            "ffn",
+            "skipped",
+            "errors",
+        ):
+            out.setdefault(key, []).extend(part.get(key, []))
+        for key in ("memory_status", "torch_version", "torch_device", "torch_threads"):
+            if part.get(key) is not None:
+                out[key] = part[key]
+        cfg = out.setdefault("config", {})
+        for k, v in part.get("config", {}).items():
+            if k == "sections":
+                cfg[k] = list(dict.fromkeys([*cfg.get(k, []), *v]))
+            elif k == "sizes":
+                cfg[k] = sorted({*cfg.get(k, []), *v})
+            else:
+                cfg.setdefault(k, v)
+        out["wall_seconds"] = out.get("wall_seconds", 0.0) + part.get("wall_seconds", 0.0)
+    from jrelu._bench_report import compile_summary
+
+    out["compile"] = compile_summary(
+        {"speed": out.get("speed", []) + out.get("copy", []), "train": out.get("train_step", [])}
+    )
+    return out
+
+
+def _record_error(
+    results: dict[str, Any], section: str, error: BaseException, **where: Any
+) -> None:
+    """Record an error of a section (no ``where``) or of one row of it (``where``: its label, impl,
+    dtype, size, ...), with its traceback; the run goes on."""
     import traceback
 
     results["errors"].append(
         {
             "section": section,
+            **where,
             "error": f"{type(error).__name__}: {str(error)[:500]}",
-            "traceback": traceback.format_exc(limit=8)[-4000:],
+            "traceback": "".join(traceback.format_exception(error, limit=8))[-4000:],
         }
     )
-    print(
-        f"jrelu bench: the {section} section failed ({type(error).__name__}: {error})",
-        file=sys.stderr,
+    what = (
+        f"the {section} section"
+        if not where
+        else f"{section} " + " ".join(f"{k}={v}" for k, v in where.items())
     )
+    print(f"jrelu bench: {what} failed ({type(error).__name__}: {error})", file=sys.stderr)
 
 
 def _write_json(path: str, results: dict[str, Any]) -> None:

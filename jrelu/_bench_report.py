@@ -1,4 +1,13 @@
-"""``jrelu bench``: turning a results dict into tables (terminal, Markdown), a goal check and a plot.
+"""``jrelu bench``: turning a results dict into tables (terminal, Markdown), verdicts, a goal check and
+a plot.
+
+The verdicts are what a user acts on: for each timed section, the functions where jrelu is faster than
+jax.nn, at parity, or slower *beyond this run's own noise*, and the memory it saves. The noise band of a
+section is the median, over its measured pairs, of half the interquartile range of the per-repeat time
+ratios jrelu ÷ jax.nn (the two are timed interleaved, repeat by repeat, so each ratio compares calls
+made next to each other). A function's ratio is the median of its pairs' median-time ratios; below
+``1 - band`` is faster, above ``1 + band`` slower, in between parity. The project's internal goals
+(:func:`goal_lines`) are printed only for ``--full``, the kept run.
 
 Everything here reads only the JSON-shaped results dict, so the README table
 (``benchmarks/update_readme.py``) and the terminal tables are rendered from the same figures.
@@ -10,6 +19,8 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from jrelu._bench_speed import PASSES, TRAFFIC_TEXT, median, ratios, size_text
 
@@ -38,6 +49,15 @@ def fmt_ratio(r: float | None) -> str:
 
 def fmt_pct(f: float | None) -> str:
     return "–" if f is None or not math.isfinite(f) else f"{100 * f:.0f}%"
+
+
+def fmt_bytes(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    for unit, k in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(v) >= k:
+            return f"{v / k:.3g} {unit}"
+    return f"{v:.0f} B"
 
 
 def fmt_tensors(v: float | None) -> str:
@@ -165,7 +185,7 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
             f"`{r['label']}`",
             " / ".join(fmt_ratio(r.get(f"ratio fwd {dt}")) for dt in dts),
             " / ".join(fmt_ratio(r.get(f"ratio fwd+bwd {dt}")) for dt in dts),
-            " / ".join(fmt_pct(r.get(f"copy fwd {dt}")) for dt in dts),
+            " / ".join(fmt_copy(r.get(f"copy fwd {dt}")) for dt in dts),
             f"{fmt_tensors(r['mem mlp jrelu'])} / {fmt_tensors(r['mem mlp jax.nn'])}",
             f"{fmt_tensors(r['mem cnn jrelu'])} / {fmt_tensors(r['mem cnn jax.nn'])}",
             f"{fmt_ratio(r['train mlp'])} / {fmt_ratio(r['train cnn'])}",
@@ -193,7 +213,158 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         )
         + "; prelu's slope is learned per channel there.",
     ]
+    if any("†" in line for line in lines[4:]):
+        lines[-1] += " " + OVER_COPY_NOTE
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Verdicts
+# --------------------------------------------------------------------------------------------------
+
+
+def _pairs(rows: Sequence[dict[str, Any]], key: Any) -> dict[tuple, dict[str, dict[str, Any]]]:
+    """``key(row) -> {impl: row}`` for the rows measured as both jrelu and jax.nn."""
+    by: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for r in rows:
+        if r.get("impl") in ("jrelu", "jax.nn") and "seconds" in r:
+            by[key(r)][r["impl"]] = r
+    return {k: v for k, v in by.items() if len(v) == 2}
+
+
+def pair_spread(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Half the interquartile range of the per-repeat ratios ``a_i / b_i`` (None without repeats)."""
+    ra, rb = a.get("seconds_repeats") or [], b.get("seconds_repeats") or []
+    if not ra or len(ra) != len(rb):
+        return None
+    q1, q3 = np.percentile(np.asarray(ra) / np.asarray(rb), [25, 75])
+    return float(q3 - q1) / 2
+
+
+def verdict(
+    pairs: dict[tuple, dict[str, dict[str, Any]]], label_of: Any = lambda k: k[0]
+) -> dict[str, Any]:
+    """Classify each function of one section against the section's noise band (module docstring)."""
+    spreads = [pair_spread(p["jrelu"], p["jax.nn"]) for p in pairs.values()]
+    known = [v for v in spreads if v is not None]
+    band = float(np.median(known)) if known else 0.0
+    per: dict[str, list[float]] = defaultdict(list)
+    for k, p in pairs.items():
+        per[label_of(k)].append(p["jrelu"]["seconds"] / p["jax.nn"]["seconds"])
+    out: dict[str, Any] = {"band": band, "faster": [], "parity": [], "slower": []}
+    for label, vals in per.items():
+        r = median(vals)
+        kind = "faster" if r < 1 - band else "slower" if r > 1 + band else "parity"
+        out[kind].append((label, r))
+    return out
+
+
+def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One verdict per timed section (``name``, ``scope``, ``band``, ``faster``/``parity``/``slower``
+    lists of ``(label, ratio)``), plus the memory verdict (``name == "memory"``)."""
+    out = []
+    speed = [r for r in results.get("speed", []) if "label" in r]
+    sizes = _sizes(results)
+    span = size_text(sizes[0]) if len(sizes) == 1 else ""
+    if len(sizes) > 1:
+        span = f"{size_text(sizes[0])}–{size_text(sizes[-1])}"
+    for pass_ in PASSES:
+        rows = [r for r in speed if r["pass"] == pass_]
+        pairs = _pairs(rows, lambda r: (r["label"], r["dtype"], r["size"]))
+        if pairs:
+            scope = f"{span} elements, {' / '.join(_dtypes(results))}"
+            out.append({"name": f"speed {pass_}", "scope": scope, **verdict(pairs)})
+    pairs = _pairs(results.get("train_step", []), lambda r: (r["label"], r["model"]))
+    if pairs:
+        out.append({"name": "training step", "scope": "MLP and CNN", **verdict(pairs)})
+    ffn = [r for r in results.get("ffn", []) if r.get("kind") == "time"]
+    pairs = _pairs(ffn, lambda r: (r["fn"], r["dtype"]))
+    if pairs:
+        out.append({"name": "FFN training step", "scope": "float32 / bfloat16", **verdict(pairs)})
+    pairs = _pairs(results.get("dispatch", []), lambda r: (r["label"],))
+    if pairs:
+        out.append({"name": "eager call", "scope": "1024 float32 elements", **verdict(pairs)})
+    mem = memory_verdict(results)
+    if mem:
+        out.append(mem)
+    return out
+
+
+def memory_verdict(results: dict[str, Any]) -> dict[str, Any] | None:
+    """Per function and model: activation tensors per layer jrelu keeps fewer than jax.nn (> 0: saves)
+    and those bytes per layer at the measured sizes; or why the figures are unavailable."""
+    rows = [r for r in results.get("memory", []) if r.get("impl") in ("jrelu", "jax.nn")]
+    status = results.get("memory_status", {"available": True, "reason": ""})
+    if not rows and not results.get("ffn"):
+        return None
+    if not status.get("available", True):
+        return {"name": "memory", "available": False, "reason": status.get("reason", "")}
+    by = {(r["label"], r["model"], r["impl"]): r for r in rows}
+    saves: dict[str, list[tuple[str, float, float | None]]] = defaultdict(list)
+    for (label, model, impl), r in by.items():
+        b = by.get((label, model, "jax.nn"))
+        if impl != "jrelu" or b is None:
+            continue
+        d = b["extra_tensors_per_layer"] - r["extra_tensors_per_layer"]
+        size = r.get("tensor_bytes")
+        saves[label].append((model, d, d * size if size else None))
+    for r in results.get("ffn", []):
+        if r.get("kind") == "memory" and r["impl"] == "jrelu":
+            (b,) = [
+                x
+                for x in results["ffn"]
+                if x.get("kind") == "memory"
+                and x["impl"] == "jax.nn"
+                and (x["fn"], x["dtype"]) == (r["fn"], r["dtype"])
+            ] or [None]
+            if b is not None:
+                d = b["extra_hidden_tensors_per_layer"] - r["extra_hidden_tensors_per_layer"]
+                size = r.get("tensor_bytes")
+                saves[r["fn"]].append((f"ffn {r['dtype']}", d, d * size if size else None))
+    return {"name": "memory", "available": True, "saves": dict(saves)}
+
+
+def verdict_lines(results: dict[str, Any]) -> list[str]:
+    """The verdicts as plain lines (the end of the terminal report)."""
+    lines = []
+    dims = results.get("config", {}).get("memory_dims", {})
+    for v in verdicts(results):
+        if v["name"] == "memory":
+            if not v["available"]:
+                lines.append(f"memory: unavailable on this backend ({v['reason']})")
+                continue
+            saved, same, more = [], [], []
+            for label, items in v["saves"].items():
+                for model, d, nbytes in items:
+                    if abs(d) <= 1e-3:
+                        same.append(f"{label} {model}")
+                        continue
+                    text = f"{label} {model} {fmt_tensors(abs(d))} ({fmt_bytes(abs(nbytes or 0))})"
+                    (saved if d > 0 else more).append(text)
+            if dims:
+                lines.append(
+                    "memory per layer of a training step, jrelu against jax.nn, in activation "
+                    f"tensors (bytes at the measured sizes: MLP {dims.get('batch')}×{dims.get('width')}, "
+                    f"CNN {dims.get('batch')}×{dims.get('cnn_side')}²×{dims.get('width')} float32, FFN "
+                    "tokens×hidden; for your model: tensors × batch × features × bytes per element):"
+                )
+            lines.append("  saves: " + (", ".join(saved) or "nothing"))
+            if same:
+                lines.append("  the same: " + ", ".join(same))
+            if more:
+                lines.append("  keeps more: " + ", ".join(more))
+            continue
+        parts = []
+        for kind in ("faster", "parity", "slower"):
+            items = sorted(v[kind], key=lambda t: t[1])
+            if items:
+                shown = ", ".join(lb if kind == "parity" else f"{lb} {r:.2f}×" for lb, r in items)
+                parts.append(f"{kind}: {shown}")
+        lines.append(
+            f"{v['name']} ({v['scope']}; time ÷ jax.nn, noise band ±{100 * v['band']:.1f}%): "
+            + "; ".join(parts)
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,13 +502,19 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
                     cells += [
                         f"{fmt_time(r['seconds'])} ±{100 * _spread(r):.0f}%",
                         f"{r['gbps']:.1f}",
-                        fmt_pct(r.get("fraction_of_copy")),
+                        fmt_copy(r.get("fraction_of_copy")),
                         _ratio_cell(r, b),
                     ]
                     if has_torch:
                         cells.append(_ratio_cell(r, c, colour=False))
                 t.add_row(*cells)
         _show(console, t)
+        if any(
+            (r.get("fraction_of_copy") or 0) > 1
+            for r in results.get("speed", [])
+            if r["size"] == top
+        ):
+            console.print(OVER_COPY_NOTE, highlight=False)
 
         rat = ratios(results.get("speed", []))
         t = Table(
@@ -357,7 +534,13 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         _show(console, t)
 
     mem = _memory(results)
-    if mem:
+    status = results.get("memory_status", {"available": True})
+    if mem and not status.get("available", True):
+        console.print(
+            f"\n[bold]Backward memory[/]: unavailable on this backend ({escape(status['reason'])}); "
+            "the raw bytes are in the JSON."
+        )
+    elif mem:
         floor = {
             r["model"]: r.get("floor_tensors_per_layer")
             for r in results["memory"]
@@ -429,6 +612,8 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
             t.add_row(escape(label), fmt_time(a), fmt_time(b), _colour(a / b if a and b else None))
         _show(console, t)
 
+    _ffn_table(console, results)
+
     comp = results.get("compile", {})
     if comp:
         t = Table(title="Compilation (excluded from the timings above)", title_justify="left")
@@ -441,11 +626,83 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
                 )
         _show(console, t)
 
-    for met, text in goal_lines(results):
+    if results.get("mode", "full") == "full":  # the kept run: the project's own targets
+        for met, text in goal_lines(results):
+            console.print(
+                ("internal goal met: " if met else "internal goal not met: ") + escape(text),
+                highlight=False,
+            )
+    lines = verdict_lines(results)
+    if lines:
         console.print(
-            ("[green]goal met[/]: " if met else "[red]goal missed[/]: ") + escape(text),
-            highlight=False,
+            "\n[bold]Verdicts[/] (faster / parity / slower: beyond or inside this run's own noise band, "
+            "from the interleaved repeats; ratios are time ÷ jax.nn, below 1 is faster)"
         )
+        for line in lines:
+            console.print("  " + escape(line), highlight=False)
+    if results.get("errors"):
+        console.print(f'\n[red]{len(results["errors"])} error(s)[/]: see "errors" in the JSON')
+        for e in results["errors"][:10]:
+            where = " ".join(
+                f"{k}={v}" for k, v in e.items() if k not in ("section", "error", "traceback")
+            )
+            console.print(f"  {e['section']} {where}: {escape(e['error'][:200])}", highlight=False)
+
+
+OVER_COPY_NOTE = (
+    "† above 100% of copy: the pass beat the copy kernel measured at the same size. Where the data "
+    "(partly) sits in cache a single XLA copy is not the fastest way to move it (XLA:CPU runs a bare "
+    "copy on one thread), and on a busy machine the two are timed at different moments; either way "
+    "this is not a bandwidth figure. Bandwidth-bound sizes are those whose bytes exceed the "
+    "last-level cache, on a quiet machine."
+)
+
+
+def fmt_copy(f: float | None) -> str:
+    """A share of the copy ceiling; above 100% marked † (see OVER_COPY_NOTE)."""
+    text = fmt_pct(f)
+    return text + "†" if f is not None and math.isfinite(f) and f > 1 else text
+
+
+def _ffn_table(console: Any, results: dict[str, Any]) -> None:
+    """The FFN section: hidden-sized tensors per layer kept beyond the identity FFN, jrelu against the
+    jax.nn formulation, float32 and bfloat16, and the median time of one SGD step."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    rows = results.get("ffn", [])
+    if not rows:
+        return
+    mem = {(r["fn"], r["dtype"], r["impl"]): r for r in rows if r.get("kind") == "memory"}
+    tim = {(r["fn"], r["dtype"], r["impl"]): r for r in rows if r.get("kind") == "time"}
+    d = results.get("config", {}).get("ffn_dims") or rows[0].get("dims", {})
+    ok = results.get("memory_status", {}).get("available", True)
+    t = Table()
+    t.title = (
+        f"Transformer FFN x + act(x @ W1) @ W2 ({d.get('batch')} tokens, d_model {d.get('d_model')}, "
+        f"hidden {d.get('hidden')}): hidden-sized tensors per layer kept beyond the identity FFN "
+        f"(compiled jit(grad)), and one SGD step of {d.get('depth')} layers (median)"
+        + ("" if ok else "; memory unavailable on this backend")
+    )
+    for col in ("function", "dtype", "peer", "kept jrelu", "kept jax.nn", "saved / layer"):
+        t.add_column(col, justify="left" if col in ("function", "dtype", "peer") else "right")
+    for col in ("step jrelu", "step jax.nn", "ratio"):
+        t.add_column(col, justify="right")
+    keys = list(dict.fromkeys((fn, dt) for fn, dt, _ in [*mem, *tim]))
+    for fn, dt in keys:
+        a, b = mem.get((fn, dt, "jrelu")), mem.get((fn, dt, "jax.nn"))
+        ta, tb = tim.get((fn, dt, "jrelu")), tim.get((fn, dt, "jax.nn"))
+        peer = (b or tb or {}).get("peer", "")
+        if a and b and ok:
+            ka, kb = a["extra_hidden_tensors_per_layer"], b["extra_hidden_tensors_per_layer"]
+            saved = fmt_bytes((kb - ka) * a["tensor_bytes"]) if a.get("tensor_bytes") else "–"
+            cells = [fmt_tensors(ka), fmt_tensors(kb), saved]
+        else:
+            cells = ["–", "–", "–"]
+        sa, sb = (ta or {}).get("seconds"), (tb or {}).get("seconds")
+        cells += [fmt_time(sa), fmt_time(sb), _colour(sa / sb if sa and sb else None)]
+        t.add_row(escape(fn), dt, escape(peer), *cells)
+    _show(console, t)
 
 
 def _show(console: Any, table: Any) -> None:

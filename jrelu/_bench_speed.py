@@ -19,6 +19,7 @@ XLA compiles to a single ``copy`` (a memcpy), moving ``2 n b`` bytes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import statistics
 import time
@@ -133,6 +134,12 @@ class Plan:
     the next starts (CPU: XLA:CPU could otherwise run independent executions side by side, and the
     figure would depend on ``inner``); without it only the last call of a repeat is (GPU, TPU: the
     calls queue on one stream, and the host's dispatch time is hidden as in a real program).
+
+    ``loop_elements`` (speed section only; 0: off): each compiled program runs its pass
+    ``max(1, loop_elements // n)`` times inside one ``jit`` (:func:`in_jit_loop`) and the time is
+    divided by that count. On a GPU a kernel on 2^16 elements takes about a microsecond, less than the
+    host needs to launch it, so per-call timing measures dispatch; inside one program it measures
+    the kernels.
     """
 
     target: float
@@ -141,6 +148,10 @@ class Plan:
     budget: float
     warmup: int = 3
     sync_each: bool = True
+    loop_elements: int = 0
+
+    def iterations(self, n: int) -> int:
+        return max(1, min(1024, self.loop_elements // n)) if self.loop_elements else 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,15 +161,35 @@ class Timing:
     q3: float
     repeats: int
     inner: int
+    # seconds per call of every repeat, in the order run: the i-th repeats of calls timed together by
+    # time_interleaved ran next to each other, so their ratios give the run's own noise
+    samples: tuple[float, ...] = ()
+    iterations: int = 1  # passes per call (in_jit_loop); the figures are per pass
+
+    def per_pass(self, iterations: int) -> Timing:
+        k = float(iterations)
+        return Timing(
+            self.seconds / k,
+            self.q1 / k,
+            self.q3 / k,
+            self.repeats,
+            self.inner,
+            tuple(t / k for t in self.samples),
+            iterations,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "seconds": self.seconds,
             "seconds_q1": self.q1,
             "seconds_q3": self.q3,
             "repeats": self.repeats,
             "calls_per_repeat": self.inner,
+            "seconds_repeats": list(self.samples),
         }
+        if self.iterations > 1:
+            out["passes_per_call"] = self.iterations
+        return out
 
 
 def time_calls(call: Callable[[], Any], sync: Callable[[Any], Any], plan: Plan) -> Timing:
@@ -200,7 +231,7 @@ def time_interleaved(
     out = []
     for t, n in zip(times, inner, strict=True):
         q1, med, q3 = np.percentile(t, [25, 50, 75])
-        out.append(Timing(float(med), float(q1), float(q3), repeats, n))
+        out.append(Timing(float(med), float(q1), float(q3), repeats, n, tuple(t)))
     return out
 
 
@@ -218,6 +249,8 @@ class Program:
     @classmethod
     def lower(cls, fn: Callable[..., Any], *args: Any) -> Program:
         return cls(fn, args, fn.lower(*args))  # type: ignore[attr-defined]
+
+    iterations: int = 1  # passes per call (in_jit_loop)
 
     def compile(self) -> Program:
         t0 = time.perf_counter()
@@ -240,10 +273,27 @@ def compile_all(
     run_parallel([p.compile for p in programs], workers, on_done)
 
 
+def compile_each(
+    programs: Sequence[Program], workers: int, on_done: Callable[[], Any] | None = None
+) -> list[BaseException | None]:
+    """:func:`compile_all`, but a program that fails to compile gives its exception (in order; None
+    for the others) instead of ending the others: the bench records it as that row's error."""
+    return [
+        v if isinstance(v, Exception) else None
+        for v in run_parallel([p.compile for p in programs], workers, on_done, catch=True)
+    ]
+
+
 def run_parallel(
-    jobs: Sequence[Callable[[], Any]], workers: int, on_done: Callable[[], Any] | None = None
+    jobs: Sequence[Callable[[], Any]],
+    workers: int,
+    on_done: Callable[[], Any] | None = None,
+    catch: bool = False,
 ) -> list[Any]:
-    """The results of ``jobs`` (compile-only work), ``workers`` at a time, in order."""
+    """The results of ``jobs`` (compile-only work), ``workers`` at a time, in order; with ``catch``, a
+    job that raises gives its exception as its result."""
+    if catch:
+        jobs = [functools.partial(_caught, job) for job in jobs]
     if workers <= 1 or len(jobs) <= 1:
         out = []
         for job in jobs:
@@ -261,10 +311,20 @@ def run_parallel(
         return [fut.result() for fut in futures]
 
 
-def compile_workers() -> int:
-    """Parallel compilations: one per core, at most 8 (memory), at least 1."""
+def _caught(job: Callable[[], Any]) -> Any:
+    try:
+        return job()
+    except Exception as e:  # the caller records it
+        return e
+
+
+def compile_workers(backend: str = "cpu") -> int:
+    """Parallel compilations: one per core, at most 8 (memory), at least 1; one at a time off the CPU
+    (XLA:GPU autotunes its kernels on the device while compiling: two at once would time each other)."""
     import os
 
+    if backend != "cpu":
+        return 1
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(8, n))
 
@@ -321,22 +381,57 @@ def sync_jax(out: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def jax_pass(act: Callable[..., jax.Array], pass_: str) -> Callable[..., Any]:
-    """``jit`` of the forward pass ``(x, g, key) -> y`` or of ``(x, g, key) -> (y, dx)``."""
+def in_jit_loop(fn: Callable[..., Any], iterations: int, n_arrays: int) -> Callable[..., Any]:
+    """``fn`` run ``iterations`` times inside one program, returning the last result.
+
+    Each iteration reads its inputs (the first ``n_arrays`` arguments) as ``a + 0 * s``, with ``s``
+    one element of the previous result: XLA does not fold a floating-point product with zero (it is
+    NaN for an infinite ``s``), so it can neither hoist the loop-invariant pass out of the loop nor
+    drop an iteration, and the broadcast scalar fuses into the pass's kernel, which moves the same
+    bytes as one call of ``fn``. (An ``optimization_barrier`` does not survive XLA:CPU's pipeline:
+    the pass was hoisted, measured.)
+    """
+    if iterations <= 1:
+        return fn
+
+    def looped(*args: Any) -> Any:
+        arrays, rest = args[:n_arrays], args[n_arrays:]
+
+        def zero_of(out: Any) -> jax.Array:
+            leaf = jax.tree.leaves(out)[0]
+            return jnp.reshape(leaf, (-1,))[0] * jnp.zeros((), leaf.dtype)
+
+        def body(_: Any, carry: Any) -> Any:
+            # the scalar is carried on its own: the pass then writes its result in place of the last
+            # one instead of reading an element of it (which would cost XLA a copy per iteration)
+            s, _last = carry
+            fresh = [a + jnp.broadcast_to(s.astype(a.dtype), a.shape) for a in arrays]
+            out = fn(*fresh, *rest)
+            return zero_of(out), out
+
+        first = fn(*args)
+        return jax.lax.fori_loop(1, iterations, body, (zero_of(first), first))[1]
+
+    return looped
+
+
+def jax_pass(act: Callable[..., jax.Array], pass_: str, iterations: int = 1) -> Callable[..., Any]:
+    """``jit`` of the forward pass ``(x, g, key) -> y`` or of ``(x, g, key) -> (y, dx)``, run
+    ``iterations`` times inside the program (:func:`in_jit_loop`)."""
     if pass_ == "fwd":
 
         def fwd(x: jax.Array, g: jax.Array, key: jax.Array) -> jax.Array:
             del g
             return act(x, key)
 
-        return jax.jit(fwd)
+        return jax.jit(in_jit_loop(fwd, iterations, 2))
 
     def fwd_bwd(x: jax.Array, g: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         y, vjp = jax.vjp(lambda x: act(x, key), x)
         (dx,) = vjp(g if g.shape == y.shape else g[..., : y.shape[-1]])  # a gated y is half of x
         return y, dx
 
-    return jax.jit(fwd_bwd)
+    return jax.jit(in_jit_loop(fwd_bwd, iterations, 2))
 
 
 # The ceiling kernels: a plain copy, and a negation (the same traffic as a loop fusion: XLA:CPU runs a
@@ -344,8 +439,8 @@ def jax_pass(act: Callable[..., jax.Array], pass_: str) -> Callable[..., Any]:
 CEILING_KERNELS = {"copy": jnp.copy, "negate": jnp.negative}
 
 
-def ceiling_pass(kernel: str) -> Callable[..., Any]:
-    return jax.jit(CEILING_KERNELS[kernel])
+def ceiling_pass(kernel: str, iterations: int = 1) -> Callable[..., Any]:
+    return jax.jit(in_jit_loop(CEILING_KERNELS[kernel], iterations, 1))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,8 +543,11 @@ def speed_row(
     return row
 
 
-def copy_programs(x: jax.Array) -> dict[str, Program]:
-    return {k: Program.lower(ceiling_pass(k), x) for k in CEILING_KERNELS}
+def copy_programs(x: jax.Array, iterations: int = 1) -> dict[str, Program]:
+    return {
+        k: dataclasses.replace(Program.lower(ceiling_pass(k, iterations), x), iterations=iterations)
+        for k in CEILING_KERNELS
+    }
 
 
 def measure_copy(programs: dict[str, Program], plan: Plan) -> dict[str, Any]:
@@ -463,7 +561,7 @@ def measure_copy(programs: dict[str, Program], plan: Plan) -> dict[str, Any]:
             str(x.dtype),
             x.size,
             "copy",
-            time_calls(p, sync_jax, plan),
+            time_calls(p, sync_jax, plan).per_pass(p.iterations),
             p.compile_seconds,
         )
     best = max(rows, key=lambda k: rows[k]["gbps"])
@@ -475,9 +573,17 @@ def measure_copy(programs: dict[str, Program], plan: Plan) -> dict[str, Any]:
 
 
 def jax_program(
-    case: Case, impl: str, pass_: str, x: jax.Array, g: jax.Array, key: jax.Array
+    case: Case,
+    impl: str,
+    pass_: str,
+    x: jax.Array,
+    g: jax.Array,
+    key: jax.Array,
+    iterations: int = 1,
 ) -> Program:
-    return Program.lower(jax_pass(case.act(impl), pass_), x, g, key)
+    prog = Program.lower(jax_pass(case.act(impl), pass_, iterations), x, g, key)
+    prog.iterations = iterations
+    return prog
 
 
 def measure_jax(
@@ -489,6 +595,7 @@ def measure_jax(
     rows = []
     for impl, timing in zip(impls, timings, strict=True):
         p = programs[impl]
+        timing = timing.per_pass(p.iterations)
         x = p.args[0]
         peer = case.peer_name if impl == "jax.nn" else None
         rows.append(
@@ -520,6 +627,27 @@ def measure_dispatch(case: Case, impl: str, plan: Plan, n: int = 1024) -> dict[s
         "size": n,
         **timing.as_dict(),
     }
+
+
+def measure_dispatch_pair(
+    case: Case, impls: Sequence[str], plan: Plan, n: int = 1024
+) -> list[dict[str, Any]]:
+    """:func:`measure_dispatch` for each impl, timed interleaved (so their ratio has a noise band)."""
+    x, _, key = make_inputs(n, jnp.float32)
+    acts = [case.act(impl) for impl in impls]
+    calls = [lambda act=act: act(x, key) for act in acts]
+    timings = time_interleaved(calls, sync_jax, plan)
+    return [
+        {
+            "fn": case.fn,
+            "label": case.label,
+            "key": case.key,
+            "impl": impl,
+            "size": n,
+            **timing.as_dict(),
+        }
+        for impl, timing in zip(impls, timings, strict=True)
+    ]
 
 
 def ratios(

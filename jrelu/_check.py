@@ -55,7 +55,8 @@ dtype the backend supports:
 float64 is checked inside a scoped ``jax.enable_x64(True)`` block (thread-local: the process-wide setting,
 and so the float32 and half-precision checks, stay as the user has them); ``--no-x64`` skips it.
 Inputs whose magnitude is below the smallest *normal* number of the compute dtype are skipped, since XLA
-flushes them to zero on CPU and GPU; outputs that small may be flushed to zero.
+flushes them to zero on CPU (XLA:GPU does not by default; skipping them everywhere keeps one input set
+for every backend); outputs that small may be flushed to zero.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -674,6 +675,39 @@ def _expm1_reduced(r: Array) -> Array:
     return r + (r * r) * q
 
 
+# The float64 kernels below build powers of two from their bits (an s64 -> f64 bitcast), which XLA:TPU
+# does not implement. Where the default backend cannot compile them, float64 falls back to XLA's own
+# exp / expm1 (not held to 1 ulp there); float32 never needs the fallback.
+_PROBING = threading.local()
+
+
+def float64_bits_supported() -> bool:
+    """Whether the default backend compiles jrelu's float64 expm1 and scaled_exp kernels (probed once:
+    the real kernels, compiled and cached)."""
+    if getattr(_PROBING, "on", False):  # inside the probe itself: build the real kernels
+        return True
+    return _probe_float64_bits()
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_float64_bits() -> bool:
+    _PROBING.on = True
+    try:
+        _compile_float64_kernels()
+        return True
+    except Exception:  # e.g. XLA:TPU: "bitcast-convert from s64 to f64 not implemented"
+        return False
+    finally:
+        _PROBING.on = False
+
+
+def _compile_float64_kernels() -> None:
+    s = jax.ShapeDtypeStruct((8,), np.float64)
+    jax.jit(lambda x: (expm1(x), scaled_exp(x, np.float64(1.0), x, np.float64(0.0)))).lower(
+        s
+    ).compile()
+
+
 def _pow2(k: Array, dt: Any) -> Array:
     """``2**k`` for integer ``k`` in the normal range of ``dt``, built from its bits."""
     fi = np.finfo(dt)
@@ -695,6 +729,10 @@ def scaled_exp(z: Array, c: Any, dz: Array | None = None, c_lo: Any = None) -> A
     dt = z.dtype
     fi = np.finfo(dt)
     bits = fi.bits
+    if bits == 64 and not float64_bits_supported():
+        zz = z if dz is None else z + dz
+        cc = jnp.asarray(c, dt) if c_lo is None else jnp.asarray(c, dt) + jnp.asarray(c_lo, dt)
+        return cc * jnp.exp(zz)
     itype = jnp.int32 if bits == 32 else jnp.int64
     bound = np.asarray(2.5 * np.log(fi.max), dt)
     zc = jnp.clip(z, -bound, bound)
@@ -725,7 +763,7 @@ def expm1(x: Array) -> Array:
     """
     dt = x.dtype
     bits = np.finfo(dt).bits
-    if bits not in _COEFFS:
+    if bits not in _COEFFS or (bits == 64 and not float64_bits_supported()):
         return jnp.expm1(x)
     itype = jnp.int32 if bits == 32 else jnp.int64
     mant = np.finfo(dt).nmant

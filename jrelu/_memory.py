@@ -76,7 +76,15 @@ def _temp_bytes(
     xshape = (batch, width) if model == "mlp" else (batch, _SIDE, _SIDE, width)
     x = jax.ShapeDtypeStruct(xshape, dtype)
     compiled = jax.jit(jax.grad(loss)).lower(params, x, hyper).compile()
-    return int(compiled.memory_analysis().temp_size_in_bytes)
+    return temp_size(compiled)
+
+
+def temp_size(compiled: Any) -> int:
+    """``memory_analysis().temp_size_in_bytes`` of a compiled program; -1 where the backend gives no
+    memory analysis (some return ``None``), so that callers can report the figure as unavailable."""
+    analysis = compiled.memory_analysis()
+    size = getattr(analysis, "temp_size_in_bytes", None)
+    return -1 if size is None else int(size)
 
 
 def extra_tensors_per_layer(
@@ -110,27 +118,72 @@ def extra_tensors_per_layer(
       The growth of XLA's temporary allocation per layer beyond the identity network's, divided by the
       size of one activation tensor. Compiles four programs; nothing is run.
     """
+    return extra_tensors_detail(
+        act,
+        model=model,
+        batch=batch,
+        width=width,
+        depths=depths,
+        dtype=dtype,
+        hyper=hyper,
+        learned=learned,
+        gated=gated,
+    )["extra_tensors_per_layer"]
+
+
+def extra_tensors_detail(
+    act: Act,
+    *,
+    model: str = "mlp",
+    batch: int = 256,
+    width: int = 512,
+    depths: tuple[int, int] = (4, 8),
+    dtype: Any = jnp.float32,
+    hyper: Any = None,
+    learned: Any = None,
+    gated: bool = False,
+) -> dict[str, Any]:
+    """:func:`extra_tensors_per_layer` with the raw figures it is computed from: XLA's temporary bytes
+    at both depths for ``act`` and for the identity network, the size of one activation tensor in
+    bytes, and ``available`` (False where the backend reports no memory analysis or a zero temporary
+    allocation at both depths for both networks: a figure of 0 would then mean nothing)."""
     if model not in ("mlp", "cnn"):
         raise ValueError(f"jrelu: model must be 'mlp' or 'cnn', got {model!r}.")
     lo, hi = depths
     size = batch * width * np.dtype(dtype).itemsize * (_SIDE * _SIDE if model == "cnn" else 1)
 
-    def slope(f: Act, hyper: Any, learned: Any) -> float:
-        def at(depth: int) -> int:
-            return _temp_bytes(f, model, depth, batch, width, dtype, hyper, learned, gated)
+    temp = {
+        d: _temp_bytes(act, model, d, batch, width, dtype, hyper, learned, gated) for d in depths
+    }
+    floor = _identity_temp(model, batch, width, depths, np.dtype(dtype).name, gated)
+    slope = (temp[hi] - temp[lo]) / (hi - lo)
+    floor_slope = (floor[1] - floor[0]) / (hi - lo)
+    values = [*temp.values(), *floor]
+    return {
+        "extra_tensors_per_layer": (slope - floor_slope) / size,
+        "temp_bytes": {str(d): v for d, v in temp.items()},
+        "floor_temp_bytes": {str(d): v for d, v in zip(depths, floor, strict=True)},
+        "tensor_bytes": int(size),
+        "available": min(values) >= 0 and max(values) > 0,
+    }
 
-        return (at(hi) - at(lo)) / (hi - lo)
 
-    floor = _identity_slope(model, batch, width, depths, np.dtype(dtype).name, gated)
-    return (slope(act, hyper, learned) - floor) / size
-
-
-@functools.lru_cache(maxsize=64)
 def _identity_slope(
     model: str, batch: int, width: int, depths: tuple[int, int], dtype: str, gated: bool = False
 ) -> float:
-    """The identity network's growth per layer in bytes (cached: it is the same for every activation)."""
-    lo, hi = depths
+    """The identity network's growth per layer in bytes."""
+    at = _identity_temp(model, batch, width, depths, dtype, gated)
+    return (at[1] - at[0]) / (depths[1] - depths[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _identity_temp(
+    model: str, batch: int, width: int, depths: tuple[int, int], dtype: str, gated: bool = False
+) -> tuple[int, int]:
+    """The identity network's temporary bytes at both depths (cached: the same for every activation)."""
     ident = _first_half if gated else _identity
-    at = [_temp_bytes(ident, model, d, batch, width, dtype, None, None, gated) for d in (lo, hi)]
-    return (at[1] - at[0]) / (hi - lo)
+    lo, hi = depths
+    return (
+        _temp_bytes(ident, model, lo, batch, width, dtype, None, None, gated),
+        _temp_bytes(ident, model, hi, batch, width, dtype, None, None, gated),
+    )
