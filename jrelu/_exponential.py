@@ -396,11 +396,13 @@ _SELU_SCALE_SPLIT = {
 }
 
 
-def _times_split(v: Array, split: tuple[float, float]) -> Array:
+def _times_split(v: Array, split: tuple[float, float], *, bounded: bool = False) -> Array:
     """``(hi + lo) * v`` for a constant split in two: the constant's own rounding no longer adds to the
     product's. (Dekker's exact product is no use here: XLA:CPU contracts ``hi * v + ...`` into a fused
     multiply-add, which would count the product's rounding error twice.)"""
     hi, lo = (np.asarray(c, v.dtype) for c in split)
+    if bounded:  # |v| <= 1 (an expm1 of x <= 0): no infinity to guard against
+        return hi * v + lo * v
     big = np.asarray(np.finfo(v.dtype).max, v.dtype)
     return hi * v + lo * jnp.clip(v, -big, big)  # clipped: inf + lo * inf could be inf - inf
 
@@ -409,7 +411,8 @@ def _selu_value(x: Array) -> Array:
     # Both constants as hi + lo pairs, so that each product rounds once: within 1 ulp in float64
     # (the product of two rounded constants, rounded again, was 2.7 ulp off).
     n = np.dtype(x.dtype).itemsize
-    neg = _times_split(expm1(jnp.minimum(x, 0), nonpositive=True), _SELU_SCALE_ALPHA_SPLIT[n])
+    em1 = expm1(jnp.minimum(x, 0), nonpositive=True)
+    neg = _times_split(em1, _SELU_SCALE_ALPHA_SPLIT[n], bounded=True)
     return jnp.where(x > 0, _times_split(x, _SELU_SCALE_SPLIT[n]), neg)
 
 
