@@ -648,7 +648,7 @@ def rectifier(
 
 
 # --------------------------------------------------------------------------------------------------
-# expm1 to within 1 ulp
+# expm1 to within 1.5 ulp (float32)
 # --------------------------------------------------------------------------------------------------
 
 # Cody-Waite split of ln 2: LN2_HI has trailing zero bits, so k * LN2_HI is exact for |k| < 2**11.
@@ -662,12 +662,24 @@ def _taylor(n: int) -> list[float]:
     return [1.0 / math.factorial(k) for k in range(2, n + 1)]
 
 
-# Taylor coefficients 1/n! for n = 2..N: on |r| <= ln(2)/2 the truncation error is below 0.01 ulp.
-_COEFFS = {32: _taylor(9), 64: _taylor(16)}
+# q's coefficients, constant term first, for expm1(r) = r + r^2 q(r) on |r| <= ln(2)/2. float32: the
+# degree-6 minimax polynomial (relative error 0.24 * 2**-24 with these float32 coefficients, in exact
+# arithmetic; fitted and rounded by benchmarks/expm1_fit.py, output in benchmarks/results/). float64:
+# the Taylor coefficients 1/n! for n = 2..16 (truncation error below 0.01 ulp).
+_COEFFS = {
+    32: [
+        0.4999999701976776,
+        0.16666541993618011,
+        0.041667431592941284,
+        0.008366876281797886,
+        0.0013871873961761594,
+    ],
+    64: _taylor(16),
+}
 
 
 def _expm1_reduced(r: Array) -> Array:
-    """``expm1(r)`` for ``|r| <= ln(2) / 2`` (plus a rounding): the Taylor polynomial."""
+    """``expm1(r)`` for ``|r| <= ln(2) / 2`` (plus a rounding): the polynomial ``r + r^2 q(r)``."""
     coeffs = _COEFFS[np.finfo(r.dtype).bits]
     q = jnp.full_like(r, coeffs[-1])
     for c in reversed(coeffs[:-1]):
@@ -752,14 +764,21 @@ def scaled_exp(z: Array, c: Any, dz: Array | None = None, c_lo: Any = None) -> A
     return ((m * _pow2(k1, dt)) * _pow2(k2, dt)) * _pow2(ki - k1 - k2, dt)
 
 
-def expm1(x: Array) -> Array:
-    """``exp(x) - 1`` accurate to about 1 ulp in float32 and float64, on every backend.
+def expm1(x: Array, *, nonpositive: bool = False) -> Array:
+    """``exp(x) - 1`` within 1.5 ulp in float32 (measured: benchmarks/expm1_accuracy.py) and 2 ulp in
+    float64 (tests/test_expm1.py), on every backend. ``nonpositive=True`` promises ``x <= 0`` (or NaN), as elu's
+    ``min(x, 0)``: the overflow side, two selects and a doubling are then left out.
 
     XLA's own ``expm1`` is up to 4 ulp off in float32 on CPU (at x = -0.26). This one reduces
-    ``x = k ln 2 + r`` with ``|r| <= ln(2) / 2`` (Cody-Waite), sums a Taylor polynomial for ``expm1(r)``,
+    ``x = k ln 2 + r`` with ``|r| <= ln(2) / 2`` (Cody-Waite), sums a minimax polynomial for ``expm1(r)``,
     and rebuilds ``2 * (2**(k-1) * expm1(r) + (2**(k-1) - 1/2))`` -- the same as
     ``2**k expm1(r) + 2**k - 1`` with one rounding, but with a scale that stays finite up to
     ``log(max)``. Above that it is ``inf``; far below 0 it is -1; NaN stays NaN.
+
+    With ``nonpositive``, ``k <= 0``: ``2**k`` is finite and is used directly, the same bits as the
+    general formula (every step is that one's scaled by an exact 2), and ``k = 0`` needs no branch
+    (``1 * p + 0`` is ``p``). A NaN needs none either: it propagates through ``maximum`` (as through
+    the ``min(x, 0)`` of the caller) and ``p``, whatever its ``k`` converts to.
     """
     dt = x.dtype
     bits = np.finfo(dt).bits
@@ -770,10 +789,13 @@ def expm1(x: Array) -> Array:
     bias = np.finfo(dt).maxexp - 1
     hi = np.asarray(np.log(np.finfo(dt).max), dt)
     lo = np.asarray(-(mant + 2) * np.log(2.0), dt)  # below lo, exp(x) - 1 rounds to -1
-    xc = jnp.clip(x, lo, hi)
+    xc = jnp.maximum(x, lo) if nonpositive else jnp.clip(x, lo, hi)
     k = jnp.round(xc * np.asarray(1 / np.log(2.0), dt))
     r = (xc - k * np.asarray(_LN2_HI[bits], dt)) - k * np.asarray(_LN2_LO[bits], dt)
     p = _expm1_reduced(r)
+    if nonpositive:
+        scale = jax.lax.bitcast_convert_type((k.astype(itype) + bias) << mant, dt)
+        return scale * p + (scale - np.asarray(1, dt))
     half_scale = jax.lax.bitcast_convert_type((k.astype(itype) + (bias - 1)) << mant, dt)
     out = 2 * (half_scale * p + (half_scale - np.asarray(0.5, dt)))
     out = jnp.where(k == 0, p, out)  # exact, and no underflow of p / 2 near the smallest normal

@@ -80,6 +80,16 @@ def _fmix32(h: Array) -> Array:
     return h ^ (h >> 16)
 
 
+def _lowbias32(h: Array) -> Array:
+    # Wellons' lowbias32: fmix32's shape (xorshift-multiply twice, xorshift) with constants found by
+    # search for the least bias, which makes a single round of it a good hash of a counter.
+    h = h ^ (h >> 16)
+    h = h * np.uint32(0x7FEB352D)
+    h = h ^ (h >> 15)
+    h = h * np.uint32(0x846CA68B)
+    return h ^ (h >> 16)
+
+
 # One constant per function that draws numbers, so that the same key gives each function its own
 # stream (rrelu's slopes and alpha_dropout's mask from one key are independent). CRC-32 of the name.
 STREAMS = {name: zlib.crc32(f"jrelu.{name}".encode()) for name in ("rrelu", "alpha_dropout")}
@@ -177,8 +187,10 @@ def _uniform(key: Array, x: Array, stream: int, broadcast_dims: tuple[int, ...] 
             if shape
             else jnp.zeros((), jnp.uint32)
         )
-    h = _fmix32(index * _GOLDEN ^ d0)
-    h = _fmix32(h ^ d1)
+    # One finaliser round per element, with the whole 64-bit digest entering before it: d1 offsets the
+    # counter, the Weyl multiply spreads it, d0 is xored in. (Two fmix32 rounds, d1 xored in between,
+    # cost 8 integer ops more per element; the statistical tests pass either way.)
+    h = _lowbias32((index + d1) * _GOLDEN ^ d0)
     u = (h >> 8).astype(x.dtype) * np.asarray(2.0**-24, x.dtype)
     if shape != x.shape:
         full = _sharding(x)

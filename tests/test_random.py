@@ -65,6 +65,44 @@ def test_every_key_word_changes_the_numbers(impl):
                 assert 0.45 < np.mean(_kept(key, n, 0.5) == base_drop) < 0.55, (word, bit)
 
 
+def _chi2_bound(dof: int) -> float:
+    """The chi-square statistic's 5-sigma bound under the null (mean dof, variance 2 dof)."""
+    return dof + 5 * np.sqrt(2 * dof)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_neighbours_along_both_axes_are_independent_and_uniform(seed):
+    """The hash is one finaliser round of a Weyl sequence of the position: pairs of neighbours along a
+    row and down a column (position + 1 and + 2048) fill a 16 x 16 grid of cells evenly (chi-square),
+    and every one of the 24 bits drawn is 1 half the time."""
+    rows, cols = 512, 2048
+    u = -np.asarray(jrelu.rrelu(-jnp.ones((rows, cols)), 0.0, 1.0, key=jax.random.key(seed)))
+    u = u.astype(np.float64)
+    cells = np.minimum((u * 16).astype(np.int64), 15)
+    for a, b in ((cells[:, :-1], cells[:, 1:]), (cells[:-1], cells[1:])):
+        counts = np.bincount((a * 16 + b).ravel(), minlength=256)
+        expected = a.size / 256
+        assert np.sum((counts - expected) ** 2 / expected) < _chi2_bound(255)
+    bits = (np.round(u * 2**24).astype(np.int64)[..., None] >> np.arange(24)) & 1
+    assert np.all(np.abs(bits.mean(axis=(0, 1)) - 0.5) < 5 * 0.5 / np.sqrt(u.size))
+
+
+def test_the_two_streams_are_uncorrelated_at_every_offset():
+    """rrelu's uniforms and alpha_dropout's mask from one key, compared at every shift of one against
+    the other (circular cross-correlation by FFT): no shift lines them up (a stream offset in the hash
+    would show as one large correlation), and rrelu's own stream has no period."""
+    n = 2**20
+    key = jax.random.key(5)
+    u = _slopes(key, n) - 0.5
+    m = _kept(key, n, 0.5) - 0.5
+    fu, fm = np.fft.rfft(u), np.fft.rfft(m)
+    cross = np.fft.irfft(fu * np.conj(fm), n) / (n * u.std() * m.std())
+    auto = np.fft.irfft(fu * np.conj(fu), n)[1:] / (n * u.var())
+    # the maximum of ~1e6 standard normal correlations stays below about 5.5 sigma; 6.5 is the bound
+    assert np.max(np.abs(cross)) < 6.5 / np.sqrt(n)
+    assert np.max(np.abs(auto)) < 6.5 / np.sqrt(n)
+
+
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
 def test_a_legacy_key_draws_what_the_typed_key_of_the_same_data_draws(impl):
     data = jax.random.key_data(jax.random.key(3, impl=impl))
