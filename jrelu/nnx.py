@@ -11,21 +11,35 @@ Importing this module imports Flax; ``import jrelu`` alone does not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import ArrayLike
 
 from jrelu import _flax_common as common
 from jrelu._exponential import celu, elu, selu
 from jrelu._random import check_key, rrelu
-from jrelu._rectifiers import leaky_relu, relu, relu6
+from jrelu._rectifiers import leaky_relu, reglu, relu, relu6, squared_relu
 
-__all__ = ["CELU", "ELU", "SELU", "AlphaDropout", "LeakyReLU", "PReLU", "RReLU", "ReLU", "ReLU6"]
+__all__ = [
+    "CELU",
+    "ELU",
+    "SELU",
+    "AlphaDropout",
+    "LeakyReLU",
+    "PReLU",
+    "RReLU",
+    "ReGLU",
+    "ReLU",
+    "ReLU6",
+    "SquaredReLU",
+]
 
 Array = jax.Array
 Dtype = Any
@@ -38,7 +52,61 @@ _data = getattr(nnx, "data", lambda v: v)  # marks a None attribute as data (Fla
 # --------------------------------------------------------------------------------------------------
 
 
-class ReLU(nnx.Module):
+class _Stateless(nnx.Module):
+    """A stateless activation: ``function`` applied with the module's attributes as its arguments.
+
+    A subclass's body is its ``function`` (a :data:`jrelu.FUNCTIONS` entry), its attributes (annotated:
+    the function's arguments after ``x``, checked when the class is defined) and its docstring. The
+    constructor takes the function's arguments, with its defaults and kinds (positional or keyword-only),
+    checks them and errors name the module.
+    """
+
+    function: ClassVar[Callable[..., Array]]
+    _owner: ClassVar[str]
+    _signature: ClassVar[inspect.Signature]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fn = cls.__dict__.get("function")
+        if fn is None:
+            return
+        if not isinstance(fn, staticmethod):  # kept as a plain function, not bound as a method
+            cls.function = staticmethod(fn)
+        cls._owner = _OWNER + cls.__name__
+        cls._signature = common.stateless_signature(cls._owner, cls.function)
+        common.check_stateless_attributes(
+            cls._owner,
+            cls._signature,
+            dict.fromkeys(inspect.get_annotations(cls), inspect.Parameter.empty),
+        )
+
+        def __init__(self: _Stateless, *args: Any, **kwargs: Any) -> None:
+            _Stateless.__init__(self, *args, **kwargs)
+
+        # One per class, shown by help() and the API reference: the function's own arguments.
+        first = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        __init__.__signature__ = cls._signature.replace(  # type: ignore[attr-defined]
+            parameters=[first, *cls._signature.parameters.values()]
+        )
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self._owner}: {e}; its arguments are {self._signature}.") from None
+        bound.apply_defaults()
+        common.check_stateless(self._owner, self.function, bound.arguments)
+        for k, v in bound.arguments.items():
+            setattr(self, k, v)
+
+    def __call__(self, inputs: ArrayLike) -> Array:
+        params = {k: getattr(self, k) for k in self._signature.parameters}
+        return common.call_stateless(self._owner, self.function, inputs, params)
+
+
+class ReLU(_Stateless):
     """:func:`jrelu.relu` as an NNX module: ``max(0, x)``, relu'(0) = 0.
 
     Shape:
@@ -54,12 +122,10 @@ class ReLU(nnx.Module):
       Array([0., 0., 2.], dtype=float32)
     """
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ReLU", "relu"):
-            return relu(inputs)
+    function = relu
 
 
-class ReLU6(nnx.Module):
+class ReLU6(_Stateless):
     """:func:`jrelu.relu6` as an NNX module: ``min(max(0, x), 6)``.
 
     Shape:
@@ -75,12 +141,10 @@ class ReLU6(nnx.Module):
       Array([0., 3., 6.], dtype=float32)
     """
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ReLU6", "relu6"):
-            return relu6(inputs)
+    function = relu6
 
 
-class LeakyReLU(nnx.Module):
+class LeakyReLU(_Stateless):
     """:func:`jrelu.leaky_relu` as an NNX module: ``x`` if ``x > 0`` else ``negative_slope * x``.
 
     Shape:
@@ -97,18 +161,11 @@ class LeakyReLU(nnx.Module):
       Array([-0.2,  2. ], dtype=float32)
     """
 
-    def __init__(self, negative_slope: Any = 0.01) -> None:
-        common.check_hyperparameters(
-            _OWNER + "LeakyReLU", leaky_relu, negative_slope=negative_slope
-        )
-        self.negative_slope = negative_slope
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "LeakyReLU", "leaky_relu"):
-            return leaky_relu(inputs, self.negative_slope)
+    function = leaky_relu
+    negative_slope: Any
 
 
-class ELU(nnx.Module):
+class ELU(_Stateless):
     """:func:`jrelu.elu` as an NNX module: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
 
     Shape:
@@ -126,17 +183,12 @@ class ELU(nnx.Module):
       Array([-0.31606027,  2.        ], dtype=float32)
     """
 
-    def __init__(self, alpha: Any = 1.0, *, precise: bool = False) -> None:
-        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=alpha, precise=precise)
-        self.alpha = alpha
-        self.precise = precise
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ELU", "elu"):
-            return elu(inputs, self.alpha, precise=self.precise)
+    function = elu
+    alpha: Any
+    precise: bool
 
 
-class CELU(nnx.Module):
+class CELU(_Stateless):
     """:func:`jrelu.celu` as an NNX module: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
     Shape:
@@ -154,17 +206,12 @@ class CELU(nnx.Module):
       Array([-1.2642411,  2.       ], dtype=float32)
     """
 
-    def __init__(self, alpha: Any = 1.0, *, precise: bool = False) -> None:
-        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=alpha, precise=precise)
-        self.alpha = alpha
-        self.precise = precise
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "CELU", "celu"):
-            return celu(inputs, self.alpha, precise=self.precise)
+    function = celu
+    alpha: Any
+    precise: bool
 
 
-class SELU(nnx.Module):
+class SELU(_Stateless):
     """:func:`jrelu.selu` as an NNX module: the self-normalising ELU (pair it with :class:`AlphaDropout`).
 
     Shape:
@@ -181,13 +228,47 @@ class SELU(nnx.Module):
       Array([-1.1113307,  1.050701 ], dtype=float32)
     """
 
-    def __init__(self, *, precise: bool = False) -> None:
-        common.check_hyperparameters(_OWNER + "SELU", selu, precise=precise)
-        self.precise = precise
+    function = selu
+    precise: bool
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "SELU", "selu"):
-            return selu(inputs, precise=self.precise)
+
+class SquaredReLU(_Stateless):
+    """:func:`jrelu.squared_relu` as an NNX module: ``relu(x) ** 2``.
+
+    Shape:
+      Input: any shape, floating point. Output: the input's shape and dtype.
+
+    Attributes:
+      None.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import nnx as jnn
+      >>> jnn.SquaredReLU()(jnp.array([-1.0, 3.0]))
+      Array([0., 9.], dtype=float32)
+    """
+
+    function = squared_relu
+
+
+class ReGLU(_Stateless):
+    """:func:`jrelu.reglu` as an NNX module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
+
+    Shape:
+      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
+
+    Attributes:
+      axis: the axis split into value and gate halves (default -1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import nnx as jnn
+      >>> jnn.ReGLU()(jnp.array([2.0, 3.0, -1.0, 0.5]))
+      Array([0. , 1.5], dtype=float32)
+    """
+
+    function = reglu
+    axis: int
 
 
 # --------------------------------------------------------------------------------------------------
@@ -521,55 +602,3 @@ class AlphaDropout(nnx.Module):
         """Used by ``nnx.view``: ``deterministic=True`` for the identity."""
         if deterministic is not None:
             self.deterministic = deterministic
-
-
-class SquaredReLU(nnx.Module):
-    """:func:`jrelu.squared_relu` as an NNX module: ``relu(x) ** 2``.
-
-    Shape:
-      Input: any shape, floating point. Output: the input's shape and dtype.
-
-    Attributes:
-      None.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from jrelu import nnx as jnn
-      >>> jnn.SquaredReLU()(jnp.array([-1.0, 3.0]))
-      Array([0., 9.], dtype=float32)
-    """
-
-    def __call__(self, inputs: Any) -> Array:
-        from jrelu._rectifiers import squared_relu
-
-        with common.renamed_errors(_OWNER + "SquaredReLU", "squared_relu"):
-            return squared_relu(inputs)
-
-
-class ReGLU(nnx.Module):
-    """:func:`jrelu.reglu` as an NNX module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
-
-    Shape:
-      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
-
-    Attributes:
-      axis: the axis split into value and gate halves (default -1).
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from jrelu import nnx as jnn
-      >>> jnn.ReGLU()(jnp.array([2.0, 3.0, -1.0, 0.5]))
-      Array([0. , 1.5], dtype=float32)
-    """
-
-    def __init__(self, axis: int = -1) -> None:
-        self.axis = axis
-
-    def __call__(self, inputs: Any) -> Array:
-        from jrelu._rectifiers import reglu
-
-        with common.renamed_errors(_OWNER + "ReGLU", "reglu"):
-            return reglu(inputs, axis=self.axis)
-
-
-__all__ += ["ReGLU", "SquaredReLU"]
