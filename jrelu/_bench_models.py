@@ -304,7 +304,7 @@ def ffn_temp_bytes(spec: Any, impl: str, dims: FFNDims, depth: int, dtype: str) 
     """XLA's temporary allocation of ``jit(grad(loss))`` for ``depth`` residual FFN blocks."""
     params, x = _ffn_shapes(spec, dims, depth, dtype)
     compiled = jax.jit(jax.grad(_ffn_loss(_ffn_act(spec, impl)))).lower(params, x).compile()
-    return int(compiled.memory_analysis().temp_size_in_bytes)
+    return int(_memory.memory_stats(compiled).temp_size_in_bytes)
 
 
 def ffn_memory_row(spec: Any, impl: str, dims: FFNDims, dtype: str) -> dict[str, Any]:

@@ -133,14 +133,14 @@ def check_dropout_attributes(owner: str, rate: Any, broadcast_dims: Any) -> floa
     return rate
 
 
-def check_float_input(owner: str, x: Any) -> Array:
+def check_float_input(owner: str, x: ArrayLike) -> Array:
     """The input as an array, checked as the functions check it (for paths that skip the function)."""
     with renamed_errors(owner, "alpha_dropout"):
         return check_input("alpha_dropout", x)
 
 
 def apply_alpha_dropout(
-    owner: str, x: Array, rate: float, broadcast_dims: Sequence[int], key: Array
+    owner: str, x: ArrayLike, rate: float, broadcast_dims: Sequence[int], key: ArrayLike
 ) -> Array:
     with renamed_errors(owner, "alpha_dropout"):
         return alpha_dropout(x, rate, key=key, broadcast_dims=broadcast_dims)
@@ -222,7 +222,7 @@ def check_slope_shape(
 
 def apply_prelu(
     owner: str,
-    x: Array,
+    x: ArrayLike,
     slope: Array,
     axes: tuple[int, ...] | None,
     dtype: Any,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Act = Callable[[jax.Array], jax.Array]
+Act = Callable[..., jax.Array]  # act(x), or act(x, hyper) / act(x, learned) (see below)
 
 
 def _identity(x: jax.Array, *unused: Any) -> jax.Array:
@@ -58,7 +58,7 @@ def _temp_bytes(
     per-layer extra parameter (e.g. PReLU slopes) that is differentiated.
     """
 
-    def loss(params: list, x: jax.Array, hyper: Any) -> jax.Array:
+    def loss(params: list[Any], x: jax.Array, hyper: Any) -> jax.Array:
         for w, b, extra in params:
             z = _layer(model, x, w, b)
             args = () if hyper is None else (hyper,)
@@ -76,7 +76,18 @@ def _temp_bytes(
     xshape = (batch, width) if model == "mlp" else (batch, _SIDE, _SIDE, width)
     x = jax.ShapeDtypeStruct(xshape, dtype)
     compiled = jax.jit(jax.grad(loss)).lower(params, x, hyper).compile()
-    return int(compiled.memory_analysis().temp_size_in_bytes)
+    return int(memory_stats(compiled).temp_size_in_bytes)
+
+
+def memory_stats(compiled: Any) -> Any:
+    """``compiled.memory_analysis()``; a clear error on a backend that reports none."""
+    stats = compiled.memory_analysis()
+    if stats is None:
+        raise RuntimeError(
+            f"jrelu: the {jax.default_backend()} backend gives no memory analysis of compiled "
+            "programs, which the memory figures are read from."
+        )
+    return stats
 
 
 def extra_tensors_per_layer(

@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._exponential import SELU_ALPHA_EXACT, SELU_SCALE_EXACT, celu, elu, selu
 from jrelu._random import check_key, rrelu
@@ -69,7 +70,7 @@ def _celu_neg(x: NDArray, a: NDArray, d: bool = False) -> NDArray:
     return np.exp(z) if d else np.asarray(a, np.longdouble) * np.expm1(z)
 
 
-def _neg_exp(x: NDArray, a: NDArray) -> NDArray:
+def _neg_exp(x: NDArray, a: NDArray | np.floating[Any]) -> NDArray:
     return a * np.expm1(np.minimum(x, 0))
 
 
@@ -142,7 +143,7 @@ class Spec:
         """``params`` without the static arguments: the hyperparameters proper (numbers or arrays)."""
         return {k: v for k, v in params.items() if k not in self.static}
 
-    def __call__(self, x: Any, **params: Any) -> jax.Array:
+    def __call__(self, x: ArrayLike, **params: Any) -> jax.Array:
         return self.fn(x, **{**self.params, **params})
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -453,7 +454,7 @@ class Activation:
     name: str
     params: Mapping[str, Any]
 
-    def __call__(self, x: Any, **override: Any) -> jax.Array:
+    def __call__(self, x: ArrayLike, **override: Any) -> jax.Array:
         return FUNCTIONS[self.name].fn(x, **{**self.params, **override})
 
     @property

@@ -169,7 +169,7 @@ class LeakyReLU(_Stateless):
     """
 
     function = leaky_relu
-    negative_slope: Any = 0.01
+    negative_slope: ArrayLike = 0.01
 
 
 class ELU(_Stateless):
@@ -191,7 +191,7 @@ class ELU(_Stateless):
     """
 
     function = elu
-    alpha: Any = 1.0
+    alpha: ArrayLike = 1.0
     precise: bool = False
 
 
@@ -214,7 +214,7 @@ class CELU(_Stateless):
     """
 
     function = celu
-    alpha: Any = 1.0
+    alpha: ArrayLike = 1.0
     precise: bool = False
 
 
@@ -346,14 +346,14 @@ class PReLU(nn.Module):
         super().__post_init__()
 
     @nn.compact
-    def __call__(self, inputs: Any) -> Array:
+    def __call__(self, inputs: ArrayLike) -> Array:
         """Apply the activation; on the first (init) call, create the slopes for ``inputs``' layout."""
         owner = _OWNER + "PReLU"
         axes = common.check_axis(owner, self.axis)
         shape = common.slope_shape(owner, jnp.shape(inputs), axes)
         if self.has_variable("params", "negative_slope"):
             # Check before self.param does, to name both shapes in jrelu's words.
-            current = self.get_variable("params", "negative_slope")
+            current: Any = self.get_variable("params", "negative_slope")
             current = current.unbox() if hasattr(current, "unbox") else current  # nn.Partitioned
             common.check_slope_shape(owner, jnp.shape(inputs), jnp.shape(current), axes)
         init = self.negative_slope_init
@@ -406,8 +406,8 @@ class RReLU(nn.Module):
       Xu, Wang, Chen & Li, *Empirical Evaluation of Rectified Activations in Convolutional Network*, 2015.
     """
 
-    lower: Any = 1.0 / 8.0
-    upper: Any = 1.0 / 3.0
+    lower: ArrayLike = 1.0 / 8.0
+    upper: ArrayLike = 1.0 / 3.0
     deterministic: bool | None = None
     rng_collection: str = "dropout"
 
@@ -418,7 +418,7 @@ class RReLU(nn.Module):
         super().__post_init__()
 
     def __call__(
-        self, inputs: Any, deterministic: bool | None = None, rng: Array | None = None
+        self, inputs: ArrayLike, deterministic: bool | None = None, rng: Array | None = None
     ) -> Array:
         """Apply; ``rng`` overrides the key drawn from the rng collection."""
         owner = _OWNER + "RReLU"
@@ -476,7 +476,7 @@ class AlphaDropout(nn.Module):
         super().__post_init__()
 
     def __call__(
-        self, inputs: Any, deterministic: bool | None = None, rng: Array | None = None
+        self, inputs: ArrayLike, deterministic: bool | None = None, rng: Array | None = None
     ) -> Array:
         """Apply; ``rng`` overrides the key drawn from the rng collection."""
         owner = _OWNER + "AlphaDropout"

@@ -162,7 +162,7 @@ class LeakyReLU(_Stateless):
     """
 
     function = leaky_relu
-    negative_slope: Any
+    negative_slope: ArrayLike
 
 
 class ELU(_Stateless):
@@ -184,7 +184,7 @@ class ELU(_Stateless):
     """
 
     function = elu
-    alpha: Any
+    alpha: ArrayLike
     precise: bool
 
 
@@ -207,7 +207,7 @@ class CELU(_Stateless):
     """
 
     function = celu
-    alpha: Any
+    alpha: ArrayLike
     precise: bool
 
 
@@ -363,7 +363,7 @@ class PReLU(nnx.Module):
         self.dtype = dtype
         self.param_dtype = param_dtype
 
-    def __call__(self, inputs: Any) -> Array:
+    def __call__(self, inputs: ArrayLike) -> Array:
         return common.apply_prelu(
             _OWNER + "PReLU", inputs, self.negative_slope[...], self.axis, self.dtype
         )
@@ -414,7 +414,7 @@ def _fork(owner: str, rngs: Any, collection: str) -> Any:
         with common.renamed_errors(owner, "rrelu"):
             check_key("rrelu", rngs)
         try:
-            return nnx.Rngs(**{collection: rngs})[collection].fork()
+            return nnx.Rngs(**{collection: jnp.asarray(rngs)})[collection].fork()
         except (TypeError, ValueError) as e:
             raise TypeError(
                 f"{owner}: rngs is not a usable PRNG key (dtype {rngs.dtype}, shape {rngs.shape}); "
@@ -494,8 +494,8 @@ class RReLU(nnx.Module):
 
     def __init__(
         self,
-        lower: Any = 1.0 / 8.0,
-        upper: Any = 1.0 / 3.0,
+        lower: ArrayLike = 1.0 / 8.0,
+        upper: ArrayLike = 1.0 / 3.0,
         *,
         deterministic: bool | None = False,
         rng_collection: str = "dropout",
@@ -512,7 +512,7 @@ class RReLU(nnx.Module):
 
     def __call__(
         self,
-        inputs: Any,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: nnx.Rngs | nnx.RngStream | Array | None = None,
@@ -587,7 +587,7 @@ class AlphaDropout(nnx.Module):
 
     def __call__(
         self,
-        inputs: Any,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: nnx.Rngs | nnx.RngStream | Array | None = None,
