@@ -79,17 +79,8 @@ class _Stateless(nnx.Module):
             cls._signature,
             dict.fromkeys(inspect.get_annotations(cls), inspect.Parameter.empty),
         )
-
-        def __init__(self: _Stateless, *args: Any, **kwargs: Any) -> None:
-            _Stateless.__init__(self, *args, **kwargs)
-
-        # One per class, shown by help() and the API reference: the function's own arguments.
-        first = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        __init__.__signature__ = cls._signature.replace(  # type: ignore[attr-defined]
-            parameters=[first, *cls._signature.parameters.values()]
-        )
-        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-        cls.__init__ = __init__  # type: ignore[method-assign]
+        # What inspect.signature, help() and the API reference show: the function's own arguments.
+        cls.__signature__ = cls._signature  # type: ignore[attr-defined]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:

@@ -87,7 +87,7 @@ def test_stateless_attributes_are_the_functions_arguments(fname):
     lin = _stateless_classes(jl)[fname]
     fields = [f for f in dataclasses.fields(lin) if f.name not in ("parent", "name")]
     assert [(f.name, f.default) for f in fields] == [(p.name, p.default) for p in want]
-    got = list(inspect.signature(_stateless_classes(jx)[fname].__init__).parameters.values())[1:]
+    got = list(inspect.signature(_stateless_classes(jx)[fname]).parameters.values())
     assert [(p.name, p.default, p.kind) for p in got] == [(p.name, p.default, p.kind) for p in want]
     mod = _stateless_classes(jx)[fname]()
     assert {p.name: getattr(mod, p.name) for p in want} == {p.name: p.default for p in want}
