@@ -40,7 +40,7 @@ myst_heading_anchors = 3
 
 autodoc_typehints = "signature"
 autodoc_member_order = "bysource"
-autodoc_type_aliases = {"ArrayLike": "jax.typing.ArrayLike"}  # the alias, not its expansion
+autodoc_type_aliases = {"ArrayLike": "ArrayLike"}  # jax.typing.ArrayLike by name, not expanded
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_ivar = (

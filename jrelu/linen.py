@@ -82,6 +82,7 @@ class _Stateless(nn.Module):
     """
 
     function: ClassVar[Callable[..., Array]]
+    _function: ClassVar[Callable[..., Array]]  # what __call__ calls, as in jrelu.nnx
     _owner: ClassVar[str]
     _arguments: ClassVar[tuple[str, ...]]
 
@@ -90,8 +91,9 @@ class _Stateless(nn.Module):
         if fn is not None:
             if not isinstance(fn, staticmethod):  # kept as a plain function, not bound as a method
                 cls.function = staticmethod(fn)
+            cls._function = staticmethod(cls.function)
             cls._owner = _OWNER + cls.__name__
-            signature = common.stateless_signature(cls._owner, cls.function)
+            signature = common.stateless_signature(cls._owner, cls._function)
             annotations = inspect.get_annotations(cls)
             common.check_stateless_attributes(
                 cls._owner,
@@ -106,11 +108,11 @@ class _Stateless(nn.Module):
         return {k: getattr(self, k) for k in self._arguments}
 
     def __post_init__(self) -> None:
-        common.check_stateless(self._owner, self.function, self._params())
+        common.check_stateless(self._owner, self._function, self._params())
         super().__post_init__()
 
     def __call__(self, inputs: ArrayLike) -> Array:
-        return common.call_stateless(self._owner, self.function, inputs, self._params())
+        return common.call_stateless(self._owner, self._function, inputs, self._params())
 
 
 class ReLU(_Stateless):

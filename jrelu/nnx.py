@@ -62,6 +62,7 @@ class _Stateless(nnx.Module):
     """
 
     function: ClassVar[Callable[..., Array]]
+    _function: ClassVar[Callable[..., Array]]  # what __call__ calls (see below)
     _owner: ClassVar[str]
     _signature: ClassVar[inspect.Signature]
 
@@ -72,8 +73,13 @@ class _Stateless(nnx.Module):
             return
         if not isinstance(fn, staticmethod):  # kept as a plain function, not bound as a method
             cls.function = staticmethod(fn)
+        # nnx.capture(..., method_outputs=...) instruments the public callables in the class's own
+        # __dict__ only: each class holds __call__ itself (or its outputs would not be captured), and
+        # calls its function under a private name (``function`` is wrapped as a method meanwhile).
+        cls.__call__ = _Stateless.__dict__["__call__"]  # type: ignore[method-assign]  # on purpose
+        cls._function = staticmethod(cls.function)
         cls._owner = _OWNER + cls.__name__
-        cls._signature = common.stateless_signature(cls._owner, cls.function)
+        cls._signature = common.stateless_signature(cls._owner, cls._function)
         common.check_stateless_attributes(
             cls._owner,
             cls._signature,
@@ -88,13 +94,13 @@ class _Stateless(nnx.Module):
         except TypeError as e:
             raise TypeError(f"{self._owner}: {e}; its arguments are {self._signature}.") from None
         bound.apply_defaults()
-        common.check_stateless(self._owner, self.function, bound.arguments)
+        common.check_stateless(self._owner, self._function, bound.arguments)
         for k, v in bound.arguments.items():
             setattr(self, k, v)
 
     def __call__(self, inputs: ArrayLike) -> Array:
         params = {k: getattr(self, k) for k in self._signature.parameters}
-        return common.call_stateless(self._owner, self.function, inputs, params)
+        return common.call_stateless(self._owner, self._function, inputs, params)
 
 
 class ReLU(_Stateless):
