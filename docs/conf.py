@@ -40,6 +40,7 @@ myst_heading_anchors = 3
 
 autodoc_typehints = "signature"
 autodoc_member_order = "bysource"
+autodoc_type_aliases = {"ArrayLike": "ArrayLike"}  # jax.typing.ArrayLike by name, not expanded
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_ivar = (
@@ -72,6 +73,13 @@ def _repo_links(app, relative_path, parent_docname, content) -> None:
     content[0] = _REPO_LINK.sub(lambda m: f"{m[1]} (`{m[2]}` in the repository)", content[0])
 
 
+def _skip_member(app, what, name, obj, skip, options) -> bool | None:
+    """A stateless module's ``function`` (the jrelu function it applies) has its own entry above: not
+    repeated in every class."""
+    return True if what == "class" and name == "function" else None
+
+
 def setup(app) -> None:
     app.connect("builder-inited", _generate)
+    app.connect("autodoc-skip-member", _skip_member)
     app.connect("include-read", _repo_links)

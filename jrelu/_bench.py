@@ -566,9 +566,9 @@ def collect(
                         fprogs = {i: bm.ffn_step_program(spec, i, fdims, dt) for i in impls}
                         errs = bs.compile_each(list(fprogs.values()), workers)
                         try:
-                            for e in errs:
-                                if e is not None:
-                                    raise e
+                            for err in errs:
+                                if err is not None:
+                                    raise err
                             results["ffn"].extend(
                                 bm.ffn_time_rows(spec, fdims, dt, fprogs, train_plan)
                             )
@@ -643,8 +643,9 @@ def _speed_block(
             keys = [(case.label, pass_, impl) for impl in impls]
             try:
                 for k in keys:
-                    if errs[k] is not None:
-                        raise errs[k]
+                    err = errs[k]
+                    if err is not None:
+                        raise err
                 pair = {k[2]: progs[k] for k in keys}
                 rows.extend(bs.measure_jax(case, pass_, pair, plan))
             except Exception as e:

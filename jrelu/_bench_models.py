@@ -123,7 +123,7 @@ class ModelDims:
 
 def train_dims(mode: str | bool) -> dict[str, ModelDims]:
     """The timed training steps' models for a run mode (``True``: ``"quick"``, ``False``: ``"full"``)."""
-    mode = {True: "quick", False: "full"}.get(mode, mode)  # type: ignore[call-overload]
+    mode = ("quick" if mode else "full") if isinstance(mode, bool) else mode
     if mode == "quick":
         return {"mlp": ModelDims(64, 256, 4), "cnn": ModelDims(8, 32, 3, side=32)}
     if mode == "default":
@@ -274,7 +274,7 @@ class FFNDims:
 
 def ffn_dims(mode: str | bool) -> FFNDims:
     """The FFN section's sizes for a run mode (``True``: ``"quick"``, ``False``: ``"full"``)."""
-    mode = {True: "quick", False: "full"}.get(mode, mode)  # type: ignore[call-overload]
+    mode = ("quick" if mode else "full") if isinstance(mode, bool) else mode
     if mode == "quick":
         return FFNDims(64, 128, 512, (2, 4), 2)
     if mode == "default":  # issue 13's memory measurement; a timed step of 2 layers compiles faster

@@ -333,7 +333,9 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
             if not v["available"]:
                 lines.append(f"memory: unavailable on this backend ({v['reason']})")
                 continue
-            saved, same, more = [], [], []
+            saved: list[str] = []
+            same: list[str] = []
+            more: list[str] = []
             for label, items in v["saves"].items():
                 for model, d, nbytes in items:
                     if abs(d) <= 1e-3:
@@ -589,8 +591,8 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         for label in _labels(results):
             cells = [escape(label)]
             for m in ("mlp", "cnn"):
-                a, b = train.get((label, m, "jrelu")), train.get((label, m, "jax.nn"))
-                cells += [fmt_time(a), fmt_time(b), _colour(a / b if a and b else None)]
+                ta, tb = train.get((label, m, "jrelu")), train.get((label, m, "jax.nn"))
+                cells += [fmt_time(ta), fmt_time(tb), _colour(ta / tb if ta and tb else None)]
             t.add_row(*cells)
         _show(console, t)
 

@@ -1054,11 +1054,7 @@ def _join(*parts: str) -> str:
 def _x64_scope() -> Callable[[], Any]:
     import jax
 
-    if hasattr(jax, "enable_x64"):
-        return lambda: jax.enable_x64(True)
-    from jax.experimental import enable_x64  # older JAX
-
-    return enable_x64
+    return lambda: jax.enable_x64(True)  # jax >= 0.8.0; pyproject.toml requires 0.8.2
 
 
 def _supported(dtype: str, x64: Callable[[], Any]) -> str | None:
@@ -1098,7 +1094,7 @@ def _environment(device: Any) -> dict[str, Any]:
         "jaxlib": jaxlib,
         "jrelu": __version__,
         "python": platform.python_version(),
-        "x64_global": bool(jax.config.jax_enable_x64),
+        "x64_global": bool(jax.config.read("jax_enable_x64")),
     }
 
 

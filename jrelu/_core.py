@@ -38,9 +38,9 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, cast
 
 import jax
 import jax.extend.core
@@ -322,7 +322,7 @@ _GUARDS = ("jax_transfer_guard", "jax_transfer_guard_host_to_device")
 
 def _PYTHON_FLOAT_DTYPE() -> np.dtype:
     """The dtype jit gives a Python float: float64 under ``jax_enable_x64``, else float32."""
-    return np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
+    return np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
 
 
 def _transfers_guarded() -> bool:
@@ -535,10 +535,51 @@ def lift(a: Any, like: Any, ndim: int) -> Any:
 # The derivative-rule builder
 # --------------------------------------------------------------------------------------------------
 
-Value = Callable[..., Array]  # value(x, *params) -> y, all in the compute dtype
-# slope(y, pos, *params, storage) -> dy/dx; pos: bool mask of x > 0, or None; storage: y's own dtype
-Slope = Callable[..., Array]
-Partial = Callable[..., Array]  # partial(x, *params) -> dy/dparam, x-shaped
+# The pieces of math a rule is built from. Each takes the hyperparameters positionally after its
+# leading arrays (their number is the function's own), all arrays in the compute dtype.
+
+
+class Value(Protocol):
+    """``value(x, *params) -> y``."""
+
+    def __call__(self, x: Array, /, *params: Any, **kwargs: Any) -> Array: ...
+
+
+class Slope(Protocol):
+    """``slope(y, pos, *params, storage=dtype) -> dy/dx``, read off the output.
+
+    ``pos`` is the bool mask of ``x > 0`` (mode ``"mask"``) or None (mode ``"y"``: the sign is read off
+    ``y``); ``storage`` is ``y``'s own dtype, whose rounding of ``y`` the slope may have to undo.
+    """
+
+    def __call__(self, y: Array, pos: Array | None, /, *params: Any, **kwargs: Any) -> Array: ...
+
+
+class SlopeX(Protocol):
+    """``slope_x(x, *params) -> dy/dx`` (mode ``"x"``), or ``(dy/dx, zero)`` with ``zero`` the bool mask
+    where the product with the tangent is to be 0 (by default ``dy/dx == 0``)."""
+
+    def __call__(self, x: Array, /, *params: Any, **kwargs: Any) -> Array | tuple[Array, Array]: ...
+
+
+class Partial(Protocol):
+    """``partial(x, *params) -> dy/dparam``, x-shaped."""
+
+    def __call__(self, x: Array, /, *params: Any, **kwargs: Any) -> Array: ...
+
+
+class Gate(Protocol):
+    """``gate(y) -> bool array``: True where the derivative is 1, and at NaN; False where it is 0."""
+
+    def __call__(self, y: Array, /) -> Array: ...
+
+
+class Rule(Protocol):
+    """What :func:`rectifier` builds: ``f(mode, x, *params) -> y``, a ``jax.custom_jvp`` function."""
+
+    __name__: str
+
+    def __call__(self, mode: str, x: Array, /, *params: Any) -> Array: ...
 
 
 def rectifier(
@@ -547,9 +588,9 @@ def rectifier(
     slope: Slope | None,
     partials: Sequence[Partial | None],
     *,
-    gate: Callable[[Array], Array] | None = None,
-    slope_x: Callable[..., Array] | None = None,
-) -> Callable[..., Array]:
+    gate: Gate | None = None,
+    slope_x: SlopeX | None = None,
+) -> Rule:
     """Build ``f(mode, x, *params)`` with a hand-written, memory-lean derivative rule.
 
     ``gate(y) -> bool`` replaces ``slope`` for derivatives that are 1 or 0 (relu, relu6). It must be True
@@ -575,10 +616,14 @@ def rectifier(
         params = tuple(lift(p, p, x.ndim) for p in params)
         return value(x.astype(cdt), *params).astype(x.dtype)
 
-    f = jax.custom_jvp(lambda mode, x, *params: primal(x, *params), nondiff_argnums=(0,))
+    def rule(mode: str, x: Array, *params: Array) -> Array:
+        return primal(x, *params)
+
+    rule.__name__ = rule.__qualname__ = f"_{name}_rule"  # custom_jvp takes the name from here
+    f = jax.custom_jvp(rule, nondiff_argnums=(0,))
 
     def dydx(
-        shape: tuple[int, ...], y: Array, words: Array | None, params: tuple, t: Array
+        shape: tuple[int, ...], y: Array, words: Array | None, params: tuple[Array, ...], t: Array
     ) -> Array:
         if gate is not None:
             # t where the gate is open, 0 where it is shut, NaN at a NaN y -- unless t is 0 there.
@@ -589,6 +634,7 @@ def rectifier(
             cdt = compute_dtype(y.dtype)
             factor = jnp.where(jnp.isnan(y), y, jnp.ones_like(y)).astype(cdt)
             return jnp.where(gate(y), zero_safe_mul(t.astype(cdt), factor), jnp.zeros((), cdt))
+        assert slope is not None, name  # a rule without a gate has a slope
         cdt = compute_dtype(y.dtype)
         pos = None if words is None else unpack_mask(words, shape)
         d = slope(y.astype(cdt), pos, *params, storage=y.dtype)
@@ -597,7 +643,8 @@ def rectifier(
         # map with respect to y (second order) exactly 0 where d is 0, as it has always been.
         return jnp.where(d == 0, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
 
-    def dydx_x(x: Array, params: tuple, t: Array) -> Array:
+    def dydx_x(x: Array, params: tuple[Array, ...], t: Array) -> Array:
+        assert slope_x is not None, name  # mode "x" is only used where there is a slope_x
         cdt = compute_dtype(x.dtype)
         d = slope_x(x.astype(cdt), *params)
         # slope_x may say where the derivative counts as zero (d and the next one 0); by default d == 0.
@@ -605,16 +652,18 @@ def rectifier(
         # zero_safe_mul: the NaN rules of the other modes (a zero (co)tangent contributes 0).
         return jnp.where(zero, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
 
-    def dydp(i: int, x: Array, params: tuple, t: Array) -> Array:
+    def dydp(i: int, x: Array, params: tuple[Array, ...], t: Array) -> Array:
+        partial_i = partials[i]
+        assert partial_i is not None, name  # parameters without a derivative are skipped in jvp
         cdt = compute_dtype(x.dtype)
-        d = partials[i](x.astype(cdt), *params)
+        d = partial_i(x.astype(cdt), *params)
         # The parameter's tangent, lifted to x's rank, broadcasts along size-1 axes inside
         # zero_safe_mul (whose transpose sums them back): a zero cotangent at a NaN x contributes 0
         # to the parameter's gradient.
         t = t.astype(cdt)
         return zero_safe_mul(d, jnp.reshape(t, (1,) * (d.ndim - t.ndim) + t.shape))
 
-    def jvp(mode: str, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+    def jvp(mode: str, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Array, Array]:
         x, *params = primals
         tx, *tparams = tangents
         tparams = [
@@ -643,8 +692,7 @@ def rectifier(
         return y, out.astype(y.dtype)
 
     f.defjvp(jvp, symbolic_zeros=True)
-    f.__name__ = f"_{name}_rule"
-    return f
+    return cast(Rule, f)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._core import Array, check_input, compute_dtype, is_host, on_device, rectifier
 from jrelu._exponential import _SELU_SCALE_ALPHA
@@ -95,14 +96,14 @@ def affine(rate: Any, dtype: Any) -> tuple[Any, Any, Any]:
     """
     sa = _SELU_SCALE_ALPHA
     if is_host(rate):
-        p = float(rate)
-        scale = 0.0 if p == 1.0 else 1.0 / math.sqrt((1.0 - p) * (1.0 + p * sa * sa))
-        shift = scale * sa * p
-        dropped = -sa * math.sqrt((1.0 - p) / (1.0 + p * sa * sa))
-        return tuple(np.asarray(v, dtype) for v in (scale, shift, dropped))  # type: ignore[return-value]
+        q = float(rate)
+        scale = 0.0 if q == 1.0 else 1.0 / math.sqrt((1.0 - q) * (1.0 + q * sa * sa))
+        shift = scale * sa * q
+        dropped = -sa * math.sqrt((1.0 - q) / (1.0 + q * sa * sa))
+        return np.asarray(scale, dtype), np.asarray(shift, dtype), np.asarray(dropped, dtype)
     p = rate.astype(dtype)
-    scale = jax.lax.rsqrt((1 - p) * (1 + p * sa * sa))
-    return scale, scale * sa * p, -sa * jnp.sqrt((1 - p) / (1 + p * sa * sa))
+    s = jax.lax.rsqrt((1 - p) * (1 + p * sa * sa))
+    return s, s * sa * p, -sa * jnp.sqrt((1 - p) / (1 + p * sa * sa))
 
 
 @functools.cache
@@ -156,7 +157,9 @@ def _rule(broadcast_dims: tuple[int, ...]) -> Any:
     return jax.jit(rule, static_argnums=0)
 
 
-def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] = ()) -> Array:
+def alpha_dropout(
+    x: ArrayLike, rate: ArrayLike, *, key: ArrayLike, broadcast_dims: Sequence[int] = ()
+) -> Array:
     r"""Alpha dropout: dropout that keeps zero mean and unit variance, for SELU networks.
 
     Each unit is dropped with probability ``rate``. Dropped units take SELU's negative saturation
@@ -214,18 +217,18 @@ def alpha_dropout(x: Any, rate: Any, *, key: Any, broadcast_dims: Sequence[int] 
     """
     fname = "jrelu.alpha_dropout"
     x = check_input("alpha_dropout", x)
-    rate = check_rate(fname, rate)
-    key = check_key("alpha_dropout", key)
+    p = check_rate(fname, rate)
+    k = check_key("alpha_dropout", key)
     dims = check_broadcast_dims(fname, broadcast_dims, x.ndim)
-    if is_host(rate) and rate == 0.0:
+    if is_host(p) and p == 0.0:
         return x
     cdt = compute_dtype(x.dtype)
-    scale, shift, dropped = affine(rate, cdt)
-    rate_arr = np.asarray(rate, cdt) if is_host(rate) else rate.astype(cdt)
+    scale, shift, dropped = affine(p, cdt)
+    rate_arr = np.asarray(p, cdt) if is_host(p) else p.astype(cdt)
     # on the device once (an eager call then makes no implicit transfer), as the other functions
     args = (
         on_device(x, rate_arr, scale, shift, dropped)
-        if is_host(rate)
+        if is_host(p)
         else (rate_arr, scale, shift, dropped)
     )
-    return _rule(dims)("y", x, key, *args)
+    return _rule(dims)("y", x, k, *args)

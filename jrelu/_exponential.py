@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._core import (
     Array,
@@ -90,7 +91,9 @@ def _exp_term(kind: str, x: Array, c: Array, b: Array) -> Array:
 
 
 @_exp_term.defjvp
-def _exp_term_jvp(kind: str, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+def _exp_term_jvp(
+    kind: str, primals: tuple[Any, ...], tangents: tuple[Any, ...]
+) -> tuple[Array, Array]:
     from jax.custom_derivatives import SymbolicZero
 
     x, c, b = primals
@@ -150,7 +153,7 @@ _elu_rule = rectifier("elu", _elu_value, _elu_slope, (_elu_dalpha,), slope_x=_el
 _elu_jit = jax.jit(_elu_rule, static_argnums=0)
 
 
-def elu(x: Any, alpha: Any = 1.0, *, precise: bool = False) -> Array:
+def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array:
     r"""Exponential linear unit.
 
     .. math::
@@ -319,7 +322,7 @@ _celu_positive_jit = jax.jit(
 )
 
 
-def celu(x: Any, alpha: Any = 1.0, *, precise: bool = False) -> Array:
+def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array:
     r"""Continuously differentiable exponential linear unit.
 
     .. math::
@@ -436,7 +439,7 @@ _selu_rule = rectifier("selu", _selu_value, _selu_slope, (), slope_x=_selu_slope
 _selu_jit = jax.jit(_selu_rule, static_argnums=0)
 
 
-def selu(x: Any, *, precise: bool = False) -> Array:
+def selu(x: ArrayLike, *, precise: bool = False) -> Array:
     r"""Scaled exponential linear unit: self-normalising with LeCun-normal weights.
 
     .. math::

@@ -1,4 +1,5 @@
-"""What jrelu.linen and jrelu.nnx share: hyperparameter checks, PReLU's slope layout, error renaming.
+"""What jrelu.linen and jrelu.nnx share: hyperparameter checks, PReLU's slope layout, error renaming,
+and the description of a stateless module.
 
 No Flax here (and none needed): both APIs call these with plain arrays, so the two faces of every module
 check, shape and compute exactly alike.
@@ -7,18 +8,21 @@ check, shape and compute exactly alike.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._core import Array, check_input, is_concrete
 from jrelu._dropout import alpha_dropout, check_rate
 from jrelu._dropout import check_dims_type as check_dims_type
 from jrelu._rectifiers import prelu
+from jrelu._registry import FUNCTIONS
 
 
 @contextlib.contextmanager
@@ -59,6 +63,61 @@ def check_hyperparameters(owner: str, fn: Callable[..., Array], **params: Any) -
             fn(np.zeros(shape, jax.dtypes.canonicalize_dtype(np.float64)), **concrete)
 
 
+# --------------------------------------------------------------------------------------------------
+# Stateless modules: a function and its keyword arguments
+# --------------------------------------------------------------------------------------------------
+
+
+def stateless_signature(owner: str, fn: Callable[..., Array]) -> inspect.Signature:
+    """The module's constructor signature: ``fn``'s, without ``x``.
+
+    A stateless module's attributes are its function's arguments, with the same names, defaults and
+    kinds (positional or keyword-only), so the two cannot drift apart. The function must be in
+    :data:`jrelu.FUNCTIONS` without required (learned) hyperparameters or a key (random).
+    """
+    spec = FUNCTIONS.get(fn.__name__)
+    if spec is None or spec.fn is not fn or spec.required or spec.random:
+        raise TypeError(
+            f"{owner}: function={fn!r} is not a stateless function in jrelu.FUNCTIONS (one without "
+            "required or random parameters); learned and random modules are written out."
+        )
+    params = list(inspect.signature(fn).parameters.values())[1:]  # drop x
+    return inspect.Signature(params)
+
+
+def check_stateless_attributes(
+    owner: str, signature: inspect.Signature, attributes: Mapping[str, Any]
+) -> None:
+    """A class body's attributes (name -> default, or ``inspect.Parameter.empty`` for a bare
+    annotation) must be its function's arguments: checked when the class is defined."""
+    expected = {name: p.default for name, p in signature.parameters.items()}
+    if list(attributes) != list(expected) or any(
+        d is not inspect.Parameter.empty and d != expected[k] for k, d in attributes.items()
+    ):
+        raise TypeError(
+            f"{owner}: the class attributes {dict(attributes)} must be the function's arguments, in "
+            f"order and with its defaults: {expected}."
+        )
+
+
+def check_stateless(owner: str, fn: Callable[..., Array], params: Mapping[str, Any]) -> None:
+    """Check a stateless module's hyperparameters at construction, as the function would.
+
+    A gated function (reglu) cannot run on the zero scalar the check uses, and its only argument (the
+    axis) needs the input's rank: it is checked at call time.
+    """
+    if not FUNCTIONS[fn.__name__].gated:
+        check_hyperparameters(owner, fn, **params)
+
+
+def call_stateless(
+    owner: str, fn: Callable[..., Array], inputs: ArrayLike, params: Mapping[str, Any]
+) -> Array:
+    """``fn(inputs, **params)`` with errors naming the module."""
+    with renamed_errors(owner, fn.__name__):
+        return fn(inputs, **params)
+
+
 def check_flag(owner: str, name: str, value: Any) -> None:
     if value is not None and not isinstance(value, bool | np.bool_):
         raise TypeError(f"{owner}: {name} must be True, False or None, got {value!r}.")
@@ -74,14 +133,14 @@ def check_dropout_attributes(owner: str, rate: Any, broadcast_dims: Any) -> floa
     return rate
 
 
-def check_float_input(owner: str, x: Any) -> Array:
+def check_float_input(owner: str, x: ArrayLike) -> Array:
     """The input as an array, checked as the functions check it (for paths that skip the function)."""
     with renamed_errors(owner, "alpha_dropout"):
         return check_input("alpha_dropout", x)
 
 
 def apply_alpha_dropout(
-    owner: str, x: Array, rate: float, broadcast_dims: Sequence[int], key: Array
+    owner: str, x: ArrayLike, rate: float, broadcast_dims: Sequence[int], key: ArrayLike
 ) -> Array:
     with renamed_errors(owner, "alpha_dropout"):
         return alpha_dropout(x, rate, key=key, broadcast_dims=broadcast_dims)
@@ -163,7 +222,7 @@ def check_slope_shape(
 
 def apply_prelu(
     owner: str,
-    x: Array,
+    x: ArrayLike,
     slope: Array,
     axes: tuple[int, ...] | None,
     dtype: Any,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Act = Callable[[jax.Array], jax.Array]
+Act = Callable[..., jax.Array]  # act(x), or act(x, hyper) / act(x, learned) (see below)
 
 
 def _identity(x: jax.Array, *unused: Any) -> jax.Array:
@@ -58,7 +58,7 @@ def _temp_bytes(
     per-layer extra parameter (e.g. PReLU slopes) that is differentiated.
     """
 
-    def loss(params: list, x: jax.Array, hyper: Any) -> jax.Array:
+    def loss(params: list[Any], x: jax.Array, hyper: Any) -> jax.Array:
         for w, b, extra in params:
             z = _layer(model, x, w, b)
             args = () if hyper is None else (hyper,)

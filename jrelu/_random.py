@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._core import (
     Array,
@@ -120,7 +121,8 @@ def _key_digest(key: Array, stream: int) -> tuple[Array, Array]:
     )
     words = data.astype(jnp.uint32).reshape(-1)
     n = words.shape[0]
-    a, b = np.uint32(stream), np.uint32(_fmix32_int((stream + n * int(_GOLDEN)) % 2**32))
+    a = jnp.uint32(stream)
+    b = jnp.uint32(_fmix32_int((stream + n * int(_GOLDEN)) % 2**32))
     for i in range(n):
         a, b = b, _fmix32(a ^ words[i])
     return a, b
@@ -240,7 +242,13 @@ def _exceeds(lower: Any, upper: Any) -> bool:
     return bool(np.any(np.asarray(lower) > np.asarray(upper)))
 
 
-def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = None) -> Array:
+def rrelu(
+    x: ArrayLike,
+    lower: ArrayLike = 1.0 / 8.0,
+    upper: ArrayLike = 1.0 / 3.0,
+    *,
+    key: ArrayLike | None = None,
+) -> Array:
     r"""Randomised leaky ReLU.
 
     .. math::
@@ -290,19 +298,18 @@ def rrelu(x: Any, lower: Any = 1.0 / 8.0, upper: Any = 1.0 / 3.0, *, key: Any = 
     """
     x = check_input("rrelu", x)
     given = (lower, upper)
-    lower = check_param("rrelu", "lower", lower, x)
-    upper = check_param("rrelu", "upper", upper, x)
-    if is_host(lower) and is_host(upper) and _exceeds(lower, upper):
+    lo = check_param("rrelu", "lower", lower, x)
+    hi = check_param("rrelu", "upper", upper, x)
+    if is_host(lo) and is_host(hi) and _exceeds(lo, hi):
         raise ValueError(
             f"jrelu.rrelu: lower must be <= upper, got lower={given[0]!r} and upper={given[1]!r}."
         )
-    mode = "y" if all_nonnegative(lower, upper) else "mask"
+    mode = "y" if all_nonnegative(lo, hi) else "mask"
     if key is None:
-        if is_host(lower) and is_host(upper):  # average before rounding: one rounding only
+        if is_host(lo) and is_host(hi):  # average before rounding: one rounding only
             mean = (np.asarray(given[0], np.float64) + np.asarray(given[1], np.float64)) / 2
-            slope = np.asarray(mean, lower.dtype)
+            slope = np.asarray(mean, lo.dtype)
         else:
-            slope = (lower + upper) / 2
+            slope = (lo + hi) / 2
         return _leaky_jit(mode, x, *on_device(x, slope))
-    key = check_key("rrelu", key)
-    return _rrelu_jit(mode, x, key, *on_device(x, lower, upper))
+    return _rrelu_jit(mode, x, check_key("rrelu", key), *on_device(x, lo, hi))

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from jrelu._core import (
     Array,
@@ -48,7 +49,7 @@ _relu_rule = rectifier("relu", _relu_value, None, (), gate=_relu_gate)
 _relu_jit = jax.jit(_relu_rule, static_argnums=0)
 
 
-def relu(x: Any) -> Array:
+def relu(x: ArrayLike) -> Array:
     r"""Rectified linear unit.
 
     .. math::
@@ -105,7 +106,7 @@ _relu6_rule = rectifier("relu6", _relu6_value, None, (), gate=_relu6_gate)
 _relu6_jit = jax.jit(_relu6_rule, static_argnums=0)
 
 
-def relu6(x: Any) -> Array:
+def relu6(x: ArrayLike) -> Array:
     r"""ReLU capped at 6.
 
     .. math::
@@ -174,7 +175,7 @@ def _leaky(fname: str, pname: str, x: Any, slope: Any) -> Array:
     return _leaky_jit(mode, x, *on_device(x, slope))
 
 
-def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:
+def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     r"""Leaky rectified linear unit.
 
     .. math::
@@ -217,7 +218,7 @@ def leaky_relu(x: Any, negative_slope: Any = 0.01) -> Array:
     return _leaky("leaky_relu", "negative_slope", x, negative_slope)
 
 
-def prelu(x: Any, negative_slope: Any, *, axis: int | None = None) -> Array:
+def prelu(x: ArrayLike, negative_slope: ArrayLike, *, axis: int | None = None) -> Array:
     r"""Parametric ReLU: a leaky ReLU whose slope is a (learned) array.
 
     .. math::
@@ -323,7 +324,7 @@ def _sqrt(y: Array) -> Array:
 
 
 @_sqrt.defjvp
-def _sqrt_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+def _sqrt_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Array, Array]:
     (y,), (t,) = primals, tangents
     r = _sqrt(y)
     return r, zero_safe_mul(0.5 / r, t.astype(r.dtype))
@@ -333,7 +334,7 @@ _squared_rule = rectifier("squared_relu", _squared_value, _squared_slope, ())
 _squared_jit = jax.jit(_squared_rule, static_argnums=0)
 
 
-def squared_relu(x: Any) -> Array:
+def squared_relu(x: ArrayLike) -> Array:
     r"""Squared ReLU (Primer's FFN activation).
 
     .. math::
@@ -420,7 +421,9 @@ def _reglu_tangent(a: Array, r: Array, ta: Array, tb: Array) -> Array:
 
 
 @_reglu_rule.defjvp
-def _reglu_jvp(axis: int, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+def _reglu_jvp(
+    axis: int, primals: tuple[Any, ...], tangents: tuple[Any, ...]
+) -> tuple[Array, Array]:
     (x,), (tx,) = primals, tangents
     y = _reglu_rule(axis, x)
 
@@ -439,7 +442,7 @@ def _reglu_jvp(axis: int, primals: tuple, tangents: tuple) -> tuple[Array, Array
 _reglu_jit = jax.jit(_reglu_rule, static_argnums=0)
 
 
-def reglu(x: Any, axis: int = -1) -> Array:
+def reglu(x: ArrayLike, axis: int = -1) -> Array:
     r"""Gated ReLU (ReGLU): the first half of ``x`` along ``axis`` gated by the relu of the second.
 
     .. math::

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._dropout import alpha_dropout
 from jrelu._exponential import SELU_ALPHA_EXACT, SELU_SCALE_EXACT, celu, elu, selu
@@ -71,7 +72,7 @@ def _celu_neg(x: NDArray, a: NDArray, d: bool = False) -> NDArray:
     return np.exp(z) if d else np.asarray(a, np.longdouble) * np.expm1(z)
 
 
-def _neg_exp(x: NDArray, a: NDArray) -> NDArray:
+def _neg_exp(x: NDArray, a: NDArray | np.floating[Any]) -> NDArray:
     return a * np.expm1(np.minimum(x, 0))
 
 
@@ -174,7 +175,7 @@ class Spec:
         """``params`` without the static arguments: the hyperparameters proper (numbers or arrays)."""
         return {k: v for k, v in params.items() if k not in self.static}
 
-    def __call__(self, x: Any, **params: Any) -> jax.Array:
+    def __call__(self, x: ArrayLike, **params: Any) -> jax.Array:
         return self.fn(x, **{**self.params, **params})
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -255,19 +256,28 @@ def _torch_reglu(F: Any, x: Any, axis: int = -1) -> Any:
 
 
 # alpha_dropout's reference: the keep mask re-computed in NumPy from the hash documented in
-# jrelu/_random.py (MurmurHash3's fmix32 over the key's words, a per-function stream constant and the
-# element's row-major position), and the affine map in extended precision.
+# jrelu/_random.py (MurmurHash3's fmix32 over the key's words and a per-function stream constant, then
+# one lowbias32 round of the element's row-major position offset and mixed by that digest), and the
+# affine map in extended precision.
 _M32 = 0xFFFFFFFF
 _SA = np.longdouble(SELU_SCALE_EXACT) * np.longdouble(SELU_ALPHA_EXACT)  # -alpha' = lambda alpha
 
 
-def _fmix(h: NDArray) -> NDArray:
-    h = h.astype(np.uint64)
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(_M32)
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(_M32)
+def _xorshift_multiply(h: Any, c1: int, s2: int, c2: int) -> NDArray:
+    h = np.asarray(h, np.uint64)
+    h = h ^ (h >> np.uint64(16))
+    h = (h * np.uint64(c1)) & np.uint64(_M32)
+    h = h ^ (h >> np.uint64(s2))
+    h = (h * np.uint64(c2)) & np.uint64(_M32)
     return h ^ (h >> np.uint64(16))
+
+
+def _fmix(h: Any) -> NDArray:  # MurmurHash3's finaliser
+    return _xorshift_multiply(h, 0x85EBCA6B, 13, 0xC2B2AE35)
+
+
+def _lowbias32(h: Any) -> NDArray:  # Wellons' lowbias32
+    return _xorshift_multiply(h, 0x7FEB352D, 15, 0x846CA68B)
 
 
 def _np_keep(key: Any, shape: tuple[int, ...], rate: Any, dims: Any = ()) -> NDArray:
@@ -279,15 +289,14 @@ def _np_keep(key: Any, shape: tuple[int, ...], rate: Any, dims: Any = ()) -> NDA
     words = [int(w) for w in np.asarray(data, np.uint32).reshape(-1)]
     stream = zlib.crc32(b"jrelu.alpha_dropout")
     golden = 0x9E3779B9
-    a = np.uint64(stream)
-    b = _fmix(np.asarray((stream + len(words) * golden) & _M32, np.uint64))
+    a: NDArray = np.asarray(stream, np.uint64)
+    b = _fmix((stream + len(words) * golden) & _M32)
     for w in words:
         a, b = b, _fmix(a ^ np.uint64(w))
     dims = tuple(d % len(shape) for d in ((dims,) if isinstance(dims, int) else dims))
     small = tuple(1 if i in dims else n for i, n in enumerate(shape))
     index = np.arange(math.prod(small), dtype=np.uint64).reshape(small)
-    h = _fmix(((index * np.uint64(golden)) & np.uint64(_M32)) ^ a)
-    h = _fmix(h ^ b)
+    h = _lowbias32((((index + b) * np.uint64(golden)) & np.uint64(_M32)) ^ a)
     u = (h >> np.uint64(8)).astype(np.float64) * 2.0**-24
     return np.broadcast_to(u >= np.asarray(rate, np.float64), shape)
 
@@ -624,7 +633,7 @@ class Activation:
     name: str
     params: Mapping[str, Any]
 
-    def __call__(self, x: Any, **override: Any) -> jax.Array:
+    def __call__(self, x: ArrayLike, **override: Any) -> jax.Array:
         return FUNCTIONS[self.name].fn(x, **{**self.params, **override})
 
     @property

@@ -34,6 +34,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jrelu._core import describe
 
@@ -125,7 +126,7 @@ def _check_atol(fname: str, atol: Any) -> float:
 
 
 def dead_units(
-    activations: Any,
+    activations: ArrayLike,
     axis: int | Sequence[int] = 0,
     *,
     atol: float = 0.0,
@@ -174,7 +175,7 @@ def dead_units(
 
 
 def dead_fraction(
-    activations: Any,
+    activations: ArrayLike,
     axis: int | Sequence[int] = 0,
     *,
     atol: float = 0.0,
@@ -199,7 +200,7 @@ def dead_fraction(
     return jnp.mean(dead.astype(jnp.float32))
 
 
-def sparsity(activations: Any, *, atol: float = 0.0) -> jax.Array:
+def sparsity(activations: ArrayLike, *, atol: float = 0.0) -> jax.Array:
     """Fraction of activation values that are zero (``|a| <= atol``; exact zeros by default).
 
     Counts every element of every example, unlike :func:`dead_fraction`, which counts units that are zero
@@ -221,7 +222,7 @@ def sparsity(activations: Any, *, atol: float = 0.0) -> jax.Array:
 
 
 def summary(
-    activations: Any,
+    activations: ArrayLike,
     axis: int | Sequence[int] = 0,
     *,
     atol: float = 0.0,
@@ -495,7 +496,7 @@ def capture(model: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, jax.A
 
 
 def layer_stats(
-    acts: Mapping[str, Any],
+    acts: Mapping[str, ArrayLike],
     axis: int | Sequence[int] = 0,
     *,
     atol: float = 0.0,

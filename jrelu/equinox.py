@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 try:
     import equinox as eqx
@@ -169,7 +170,7 @@ class PReLU(eqx.Module):
         self.negative_slope = jnp.full(shape, float(init), dtype)
         self.axis = None if num_channels is None else int(axis)
 
-    def __call__(self, x: Any, *, key: Any = None) -> Array:
+    def __call__(self, x: ArrayLike, *, key: ArrayLike | None = None) -> Array:
         """Apply to one unbatched input; ``key`` is ignored (it is there for ``eqx.nn.Sequential``)."""
         del key
         owner = _OWNER + "PReLU"
@@ -251,7 +252,9 @@ class RReLU(eqx.Module):
         self.upper = upper
         self.inference = bool(inference)
 
-    def __call__(self, x: Any, *, key: Any = None, inference: bool | None = None) -> Array:
+    def __call__(
+        self, x: ArrayLike, *, key: ArrayLike | None = None, inference: bool | None = None
+    ) -> Array:
         """Apply to ``x`` with ``key`` (training), or with the fixed slope (inference)."""
         owner = _OWNER + "RReLU"
         with jax.named_scope(owner), common.renamed_errors(owner, "rrelu"):
@@ -318,7 +321,9 @@ class AlphaDropout(eqx.Module):
         self.broadcast_dims = common.check_dims_type(owner, broadcast_dims)
         self.inference = bool(inference)
 
-    def __call__(self, x: Any, *, key: Any = None, inference: bool | None = None) -> Array:
+    def __call__(
+        self, x: ArrayLike, *, key: ArrayLike | None = None, inference: bool | None = None
+    ) -> Array:
         """Apply to ``x`` with ``key`` (training), or return it unchanged (inference)."""
         owner = _OWNER + "AlphaDropout"
         with jax.named_scope(owner):

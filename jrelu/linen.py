@@ -4,8 +4,9 @@ Every module calls the matching :mod:`jrelu` function (the derivative rules, kin
 memory behaviour are the functions'); attributes carry the functions' argument names. Hyperparameters are
 checked when the module is constructed, and errors name the module.
 
-* Stateless: :class:`ReLU`, :class:`ReLU6`, :class:`LeakyReLU`, :class:`ELU`, :class:`CELU`,
-  :class:`SELU`.
+* Stateless, one per function of :data:`jrelu.FUNCTIONS` without learned or random parameters:
+  :class:`ReLU`, :class:`ReLU6`, :class:`LeakyReLU`, :class:`ELU`, :class:`CELU`, :class:`SELU`,
+  :class:`SquaredReLU`, :class:`ReGLU`.
 * Learned: :class:`PReLU` (per channel, shared, or per element; slopes inferred at init).
 * Random, with ``deterministic`` and an rng collection (default ``"dropout"``, so the ``rngs={"dropout":
   key}`` a model already passes for ``nn.Dropout`` serves them too): :class:`RReLU`,
@@ -16,19 +17,33 @@ Importing this module imports Flax; ``import jrelu`` alone does not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from jrelu import _flax_common as common
 from jrelu._exponential import celu, elu, selu
 from jrelu._random import rrelu
-from jrelu._rectifiers import leaky_relu, relu, relu6
+from jrelu._rectifiers import leaky_relu, reglu, relu, relu6, squared_relu
 
-__all__ = ["CELU", "ELU", "SELU", "AlphaDropout", "LeakyReLU", "PReLU", "RReLU", "ReLU", "ReLU6"]
+__all__ = [
+    "CELU",
+    "ELU",
+    "SELU",
+    "AlphaDropout",
+    "LeakyReLU",
+    "PReLU",
+    "RReLU",
+    "ReGLU",
+    "ReLU",
+    "ReLU6",
+    "SquaredReLU",
+]
 
 Array = jax.Array
 Dtype = Any
@@ -58,7 +73,49 @@ def _merge_deterministic(
 # --------------------------------------------------------------------------------------------------
 
 
-class ReLU(nn.Module):
+class _Stateless(nn.Module):
+    """A stateless activation: ``function`` applied with the module's attributes as its arguments.
+
+    A subclass's body is its ``function`` (a :data:`jrelu.FUNCTIONS` entry), its attributes (the
+    function's arguments after ``x``, with its defaults, checked when the class is defined) and its
+    docstring. The attributes are checked at construction and errors name the module.
+    """
+
+    function: ClassVar[Callable[..., Array]]
+    _function: ClassVar[Callable[..., Array]]  # what __call__ calls, as in jrelu.nnx
+    _owner: ClassVar[str]
+    _arguments: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        fn = cls.__dict__.get("function")
+        if fn is not None:
+            if not isinstance(fn, staticmethod):  # kept as a plain function, not bound as a method
+                cls.function = staticmethod(fn)
+            cls._function = staticmethod(cls.function)
+            cls._owner = _OWNER + cls.__name__
+            signature = common.stateless_signature(cls._owner, cls._function)
+            annotations = inspect.get_annotations(cls)
+            common.check_stateless_attributes(
+                cls._owner,
+                signature,
+                {k: cls.__dict__.get(k, inspect.Parameter.empty) for k in annotations},
+            )
+            cls._arguments = tuple(signature.parameters)
+        super().__init_subclass__(**kwargs)
+
+    @nn.nowrap
+    def _params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._arguments}
+
+    def __post_init__(self) -> None:
+        common.check_stateless(self._owner, self._function, self._params())
+        super().__post_init__()
+
+    def __call__(self, inputs: ArrayLike) -> Array:
+        return common.call_stateless(self._owner, self._function, inputs, self._params())
+
+
+class ReLU(_Stateless):
     """:func:`jrelu.relu` as a linen module: ``max(0, x)``, relu'(0) = 0.
 
     Shape:
@@ -74,12 +131,10 @@ class ReLU(nn.Module):
       Array([0., 0., 2.], dtype=float32)
     """
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ReLU", "relu"):
-            return relu(inputs)
+    function = relu
 
 
-class ReLU6(nn.Module):
+class ReLU6(_Stateless):
     """:func:`jrelu.relu6` as a linen module: ``min(max(0, x), 6)``.
 
     Shape:
@@ -95,12 +150,10 @@ class ReLU6(nn.Module):
       Array([0., 3., 6.], dtype=float32)
     """
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ReLU6", "relu6"):
-            return relu6(inputs)
+    function = relu6
 
 
-class LeakyReLU(nn.Module):
+class LeakyReLU(_Stateless):
     """:func:`jrelu.leaky_relu` as a linen module: ``x`` if ``x > 0`` else ``negative_slope * x``.
 
     Shape:
@@ -117,20 +170,11 @@ class LeakyReLU(nn.Module):
       Array([-0.2,  2. ], dtype=float32)
     """
 
-    negative_slope: Any = 0.01
-
-    def __post_init__(self) -> None:
-        common.check_hyperparameters(
-            _OWNER + "LeakyReLU", leaky_relu, negative_slope=self.negative_slope
-        )
-        super().__post_init__()
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "LeakyReLU", "leaky_relu"):
-            return leaky_relu(inputs, self.negative_slope)
+    function = leaky_relu
+    negative_slope: ArrayLike = 0.01
 
 
-class ELU(nn.Module):
+class ELU(_Stateless):
     """:func:`jrelu.elu` as a linen module: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
 
     Shape:
@@ -148,19 +192,12 @@ class ELU(nn.Module):
       Array([-0.31606027,  2.        ], dtype=float32)
     """
 
-    alpha: Any = 1.0
+    function = elu
+    alpha: ArrayLike = 1.0
     precise: bool = False
 
-    def __post_init__(self) -> None:
-        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=self.alpha, precise=self.precise)
-        super().__post_init__()
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ELU", "elu"):
-            return elu(inputs, self.alpha, precise=self.precise)
-
-
-class CELU(nn.Module):
+class CELU(_Stateless):
     """:func:`jrelu.celu` as a linen module: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
     Shape:
@@ -178,19 +215,12 @@ class CELU(nn.Module):
       Array([-1.2642411,  2.       ], dtype=float32)
     """
 
-    alpha: Any = 1.0
+    function = celu
+    alpha: ArrayLike = 1.0
     precise: bool = False
 
-    def __post_init__(self) -> None:
-        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=self.alpha, precise=self.precise)
-        super().__post_init__()
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "CELU", "celu"):
-            return celu(inputs, self.alpha, precise=self.precise)
-
-
-class SELU(nn.Module):
+class SELU(_Stateless):
     """:func:`jrelu.selu` as a linen module: the self-normalising ELU (pair it with :class:`AlphaDropout`).
 
     Shape:
@@ -207,15 +237,47 @@ class SELU(nn.Module):
       Array([-1.1113307,  1.050701 ], dtype=float32)
     """
 
+    function = selu
     precise: bool = False
 
-    def __post_init__(self) -> None:
-        common.check_hyperparameters(_OWNER + "SELU", selu, precise=self.precise)
-        super().__post_init__()
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "SELU", "selu"):
-            return selu(inputs, precise=self.precise)
+class SquaredReLU(_Stateless):
+    """:func:`jrelu.squared_relu` as a linen module: ``relu(x) ** 2``.
+
+    Shape:
+      Input: any shape, floating point. Output: the input's shape and dtype.
+
+    Attributes:
+      None.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import linen as jnn
+      >>> jnn.SquaredReLU().apply({}, jnp.array([-1.0, 3.0]))
+      Array([0., 9.], dtype=float32)
+    """
+
+    function = squared_relu
+
+
+class ReGLU(_Stateless):
+    """:func:`jrelu.reglu` as a linen module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
+
+    Shape:
+      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
+
+    Attributes:
+      axis: the axis split into value and gate halves (default -1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import linen as jnn
+      >>> jnn.ReGLU().apply({}, jnp.array([2.0, 3.0, -1.0, 0.5]))
+      Array([0. , 1.5], dtype=float32)
+    """
+
+    function = reglu
+    axis: int = -1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -286,14 +348,14 @@ class PReLU(nn.Module):
         super().__post_init__()
 
     @nn.compact
-    def __call__(self, inputs: Any) -> Array:
+    def __call__(self, inputs: ArrayLike) -> Array:
         """Apply the activation; on the first (init) call, create the slopes for ``inputs``' layout."""
         owner = _OWNER + "PReLU"
         axes = common.check_axis(owner, self.axis)
         shape = common.slope_shape(owner, jnp.shape(inputs), axes)
         if self.has_variable("params", "negative_slope"):
             # Check before self.param does, to name both shapes in jrelu's words.
-            current = self.get_variable("params", "negative_slope")
+            current: Any = self.get_variable("params", "negative_slope")
             current = current.unbox() if hasattr(current, "unbox") else current  # nn.Partitioned
             common.check_slope_shape(owner, jnp.shape(inputs), jnp.shape(current), axes)
         init = self.negative_slope_init
@@ -346,8 +408,8 @@ class RReLU(nn.Module):
       Xu, Wang, Chen & Li, *Empirical Evaluation of Rectified Activations in Convolutional Network*, 2015.
     """
 
-    lower: Any = 1.0 / 8.0
-    upper: Any = 1.0 / 3.0
+    lower: ArrayLike = 1.0 / 8.0
+    upper: ArrayLike = 1.0 / 3.0
     deterministic: bool | None = None
     rng_collection: str = "dropout"
 
@@ -358,7 +420,7 @@ class RReLU(nn.Module):
         super().__post_init__()
 
     def __call__(
-        self, inputs: Any, deterministic: bool | None = None, rng: Array | None = None
+        self, inputs: ArrayLike, deterministic: bool | None = None, rng: Array | None = None
     ) -> Array:
         """Apply; ``rng`` overrides the key drawn from the rng collection."""
         owner = _OWNER + "RReLU"
@@ -416,7 +478,7 @@ class AlphaDropout(nn.Module):
         super().__post_init__()
 
     def __call__(
-        self, inputs: Any, deterministic: bool | None = None, rng: Array | None = None
+        self, inputs: ArrayLike, deterministic: bool | None = None, rng: Array | None = None
     ) -> Array:
         """Apply; ``rng`` overrides the key drawn from the rng collection."""
         owner = _OWNER + "AlphaDropout"
@@ -425,54 +487,3 @@ class AlphaDropout(nn.Module):
             return common.check_float_input(owner, inputs)
         key = self.make_rng(self.rng_collection) if rng is None else rng
         return common.apply_alpha_dropout(owner, inputs, self.rate, self.broadcast_dims, key)
-
-
-class SquaredReLU(nn.Module):
-    """:func:`jrelu.squared_relu` as a linen module: ``relu(x) ** 2``.
-
-    Shape:
-      Input: any shape, floating point. Output: the input's shape and dtype.
-
-    Attributes:
-      None.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from jrelu import linen as jnn
-      >>> jnn.SquaredReLU().apply({}, jnp.array([-1.0, 3.0]))
-      Array([0., 9.], dtype=float32)
-    """
-
-    def __call__(self, inputs: Any) -> Array:
-        from jrelu._rectifiers import squared_relu
-
-        with common.renamed_errors(_OWNER + "SquaredReLU", "squared_relu"):
-            return squared_relu(inputs)
-
-
-class ReGLU(nn.Module):
-    """:func:`jrelu.reglu` as a linen module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
-
-    Shape:
-      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
-
-    Attributes:
-      axis: the axis split into value and gate halves (default -1).
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from jrelu import linen as jnn
-      >>> jnn.ReGLU().apply({}, jnp.array([2.0, 3.0, -1.0, 0.5]))
-      Array([0. , 1.5], dtype=float32)
-    """
-
-    axis: int = -1
-
-    def __call__(self, inputs: Any) -> Array:
-        from jrelu._rectifiers import reglu
-
-        with common.renamed_errors(_OWNER + "ReGLU", "reglu"):
-            return reglu(inputs, axis=self.axis)
-
-
-__all__ += ["ReGLU", "SquaredReLU"]

@@ -11,21 +11,35 @@ Importing this module imports Flax; ``import jrelu`` alone does not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import ArrayLike
 
 from jrelu import _flax_common as common
 from jrelu._exponential import celu, elu, selu
 from jrelu._random import check_key, rrelu
-from jrelu._rectifiers import leaky_relu, relu, relu6
+from jrelu._rectifiers import leaky_relu, reglu, relu, relu6, squared_relu
 
-__all__ = ["CELU", "ELU", "SELU", "AlphaDropout", "LeakyReLU", "PReLU", "RReLU", "ReLU", "ReLU6"]
+__all__ = [
+    "CELU",
+    "ELU",
+    "SELU",
+    "AlphaDropout",
+    "LeakyReLU",
+    "PReLU",
+    "RReLU",
+    "ReGLU",
+    "ReLU",
+    "ReLU6",
+    "SquaredReLU",
+]
 
 Array = jax.Array
 Dtype = Any
@@ -38,7 +52,58 @@ _data = getattr(nnx, "data", lambda v: v)  # marks a None attribute as data (Fla
 # --------------------------------------------------------------------------------------------------
 
 
-class ReLU(nnx.Module):
+class _Stateless(nnx.Module):
+    """A stateless activation: ``function`` applied with the module's attributes as its arguments.
+
+    A subclass's body is its ``function`` (a :data:`jrelu.FUNCTIONS` entry), its attributes (annotated:
+    the function's arguments after ``x``, checked when the class is defined) and its docstring. The
+    constructor takes the function's arguments, with its defaults and kinds (positional or keyword-only),
+    checks them and errors name the module.
+    """
+
+    function: ClassVar[Callable[..., Array]]
+    _function: ClassVar[Callable[..., Array]]  # what __call__ calls (see below)
+    _owner: ClassVar[str]
+    _signature: ClassVar[inspect.Signature]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fn = cls.__dict__.get("function")
+        if fn is None:
+            return
+        if not isinstance(fn, staticmethod):  # kept as a plain function, not bound as a method
+            cls.function = staticmethod(fn)
+        # nnx.capture(..., method_outputs=...) instruments the public callables in the class's own
+        # __dict__ only: each class holds __call__ itself (or its outputs would not be captured), and
+        # calls its function under a private name (``function`` is wrapped as a method meanwhile).
+        cls.__call__ = _Stateless.__dict__["__call__"]  # type: ignore[method-assign]  # on purpose
+        cls._function = staticmethod(cls.function)
+        cls._owner = _OWNER + cls.__name__
+        cls._signature = common.stateless_signature(cls._owner, cls._function)
+        common.check_stateless_attributes(
+            cls._owner,
+            cls._signature,
+            dict.fromkeys(inspect.get_annotations(cls), inspect.Parameter.empty),
+        )
+        # What inspect.signature, help() and the API reference show: the function's own arguments.
+        cls.__signature__ = cls._signature  # type: ignore[attr-defined]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self._owner}: {e}; its arguments are {self._signature}.") from None
+        bound.apply_defaults()
+        common.check_stateless(self._owner, self._function, bound.arguments)
+        for k, v in bound.arguments.items():
+            setattr(self, k, v)
+
+    def __call__(self, inputs: ArrayLike) -> Array:
+        params = {k: getattr(self, k) for k in self._signature.parameters}
+        return common.call_stateless(self._owner, self._function, inputs, params)
+
+
+class ReLU(_Stateless):
     """:func:`jrelu.relu` as an NNX module: ``max(0, x)``, relu'(0) = 0.
 
     Shape:
@@ -54,12 +119,10 @@ class ReLU(nnx.Module):
       Array([0., 0., 2.], dtype=float32)
     """
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ReLU", "relu"):
-            return relu(inputs)
+    function = relu
 
 
-class ReLU6(nnx.Module):
+class ReLU6(_Stateless):
     """:func:`jrelu.relu6` as an NNX module: ``min(max(0, x), 6)``.
 
     Shape:
@@ -75,12 +138,10 @@ class ReLU6(nnx.Module):
       Array([0., 3., 6.], dtype=float32)
     """
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ReLU6", "relu6"):
-            return relu6(inputs)
+    function = relu6
 
 
-class LeakyReLU(nnx.Module):
+class LeakyReLU(_Stateless):
     """:func:`jrelu.leaky_relu` as an NNX module: ``x`` if ``x > 0`` else ``negative_slope * x``.
 
     Shape:
@@ -97,18 +158,11 @@ class LeakyReLU(nnx.Module):
       Array([-0.2,  2. ], dtype=float32)
     """
 
-    def __init__(self, negative_slope: Any = 0.01) -> None:
-        common.check_hyperparameters(
-            _OWNER + "LeakyReLU", leaky_relu, negative_slope=negative_slope
-        )
-        self.negative_slope = negative_slope
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "LeakyReLU", "leaky_relu"):
-            return leaky_relu(inputs, self.negative_slope)
+    function = leaky_relu
+    negative_slope: ArrayLike
 
 
-class ELU(nnx.Module):
+class ELU(_Stateless):
     """:func:`jrelu.elu` as an NNX module: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
 
     Shape:
@@ -126,17 +180,12 @@ class ELU(nnx.Module):
       Array([-0.31606027,  2.        ], dtype=float32)
     """
 
-    def __init__(self, alpha: Any = 1.0, *, precise: bool = False) -> None:
-        common.check_hyperparameters(_OWNER + "ELU", elu, alpha=alpha, precise=precise)
-        self.alpha = alpha
-        self.precise = precise
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "ELU", "elu"):
-            return elu(inputs, self.alpha, precise=self.precise)
+    function = elu
+    alpha: ArrayLike
+    precise: bool
 
 
-class CELU(nnx.Module):
+class CELU(_Stateless):
     """:func:`jrelu.celu` as an NNX module: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
     Shape:
@@ -154,17 +203,12 @@ class CELU(nnx.Module):
       Array([-1.2642411,  2.       ], dtype=float32)
     """
 
-    def __init__(self, alpha: Any = 1.0, *, precise: bool = False) -> None:
-        common.check_hyperparameters(_OWNER + "CELU", celu, alpha=alpha, precise=precise)
-        self.alpha = alpha
-        self.precise = precise
-
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "CELU", "celu"):
-            return celu(inputs, self.alpha, precise=self.precise)
+    function = celu
+    alpha: ArrayLike
+    precise: bool
 
 
-class SELU(nnx.Module):
+class SELU(_Stateless):
     """:func:`jrelu.selu` as an NNX module: the self-normalising ELU (pair it with :class:`AlphaDropout`).
 
     Shape:
@@ -181,13 +225,47 @@ class SELU(nnx.Module):
       Array([-1.1113307,  1.050701 ], dtype=float32)
     """
 
-    def __init__(self, *, precise: bool = False) -> None:
-        common.check_hyperparameters(_OWNER + "SELU", selu, precise=precise)
-        self.precise = precise
+    function = selu
+    precise: bool
 
-    def __call__(self, inputs: Any) -> Array:
-        with common.renamed_errors(_OWNER + "SELU", "selu"):
-            return selu(inputs, precise=self.precise)
+
+class SquaredReLU(_Stateless):
+    """:func:`jrelu.squared_relu` as an NNX module: ``relu(x) ** 2``.
+
+    Shape:
+      Input: any shape, floating point. Output: the input's shape and dtype.
+
+    Attributes:
+      None.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import nnx as jnn
+      >>> jnn.SquaredReLU()(jnp.array([-1.0, 3.0]))
+      Array([0., 9.], dtype=float32)
+    """
+
+    function = squared_relu
+
+
+class ReGLU(_Stateless):
+    """:func:`jrelu.reglu` as an NNX module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
+
+    Shape:
+      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
+
+    Attributes:
+      axis: the axis split into value and gate halves (default -1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jrelu import nnx as jnn
+      >>> jnn.ReGLU()(jnp.array([2.0, 3.0, -1.0, 0.5]))
+      Array([0. , 1.5], dtype=float32)
+    """
+
+    function = reglu
+    axis: int
 
 
 # --------------------------------------------------------------------------------------------------
@@ -282,7 +360,7 @@ class PReLU(nnx.Module):
         self.dtype = dtype
         self.param_dtype = param_dtype
 
-    def __call__(self, inputs: Any) -> Array:
+    def __call__(self, inputs: ArrayLike) -> Array:
         return common.apply_prelu(
             _OWNER + "PReLU", inputs, self.negative_slope[...], self.axis, self.dtype
         )
@@ -333,7 +411,7 @@ def _fork(owner: str, rngs: Any, collection: str) -> Any:
         with common.renamed_errors(owner, "rrelu"):
             check_key("rrelu", rngs)
         try:
-            return nnx.Rngs(**{collection: rngs})[collection].fork()
+            return nnx.Rngs(**{collection: jnp.asarray(rngs)})[collection].fork()
         except (TypeError, ValueError) as e:
             raise TypeError(
                 f"{owner}: rngs is not a usable PRNG key (dtype {rngs.dtype}, shape {rngs.shape}); "
@@ -413,8 +491,8 @@ class RReLU(nnx.Module):
 
     def __init__(
         self,
-        lower: Any = 1.0 / 8.0,
-        upper: Any = 1.0 / 3.0,
+        lower: ArrayLike = 1.0 / 8.0,
+        upper: ArrayLike = 1.0 / 3.0,
         *,
         deterministic: bool | None = False,
         rng_collection: str = "dropout",
@@ -431,7 +509,7 @@ class RReLU(nnx.Module):
 
     def __call__(
         self,
-        inputs: Any,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: nnx.Rngs | nnx.RngStream | Array | None = None,
@@ -506,7 +584,7 @@ class AlphaDropout(nnx.Module):
 
     def __call__(
         self,
-        inputs: Any,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: nnx.Rngs | nnx.RngStream | Array | None = None,
@@ -521,55 +599,3 @@ class AlphaDropout(nnx.Module):
         """Used by ``nnx.view``: ``deterministic=True`` for the identity."""
         if deterministic is not None:
             self.deterministic = deterministic
-
-
-class SquaredReLU(nnx.Module):
-    """:func:`jrelu.squared_relu` as an NNX module: ``relu(x) ** 2``.
-
-    Shape:
-      Input: any shape, floating point. Output: the input's shape and dtype.
-
-    Attributes:
-      None.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from jrelu import nnx as jnn
-      >>> jnn.SquaredReLU()(jnp.array([-1.0, 3.0]))
-      Array([0., 9.], dtype=float32)
-    """
-
-    def __call__(self, inputs: Any) -> Array:
-        from jrelu._rectifiers import squared_relu
-
-        with common.renamed_errors(_OWNER + "SquaredReLU", "squared_relu"):
-            return squared_relu(inputs)
-
-
-class ReGLU(nnx.Module):
-    """:func:`jrelu.reglu` as an NNX module: ``a * relu(b)`` for the halves ``a, b`` of ``axis``.
-
-    Shape:
-      Input: even size along ``axis``. Output: half that size along ``axis``, the input's dtype.
-
-    Attributes:
-      axis: the axis split into value and gate halves (default -1).
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from jrelu import nnx as jnn
-      >>> jnn.ReGLU()(jnp.array([2.0, 3.0, -1.0, 0.5]))
-      Array([0. , 1.5], dtype=float32)
-    """
-
-    def __init__(self, axis: int = -1) -> None:
-        self.axis = axis
-
-    def __call__(self, inputs: Any) -> Array:
-        from jrelu._rectifiers import reglu
-
-        with common.renamed_errors(_OWNER + "ReGLU", "reglu"):
-            return reglu(inputs, axis=self.axis)
-
-
-__all__ += ["ReGLU", "SquaredReLU"]

@@ -7,6 +7,8 @@ param_dtype; then shapes, modes, errors and the randomness plumbing (rng collect
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import subprocess
 import sys
 
@@ -23,36 +25,25 @@ import jrelu
 from jrelu import linen as jl
 from jrelu import nnx as jx
 
-NAMES = [
-    "ReLU",
-    "ReLU6",
-    "LeakyReLU",
-    "PReLU",
-    "RReLU",
-    "ELU",
-    "CELU",
-    "SELU",
-    "AlphaDropout",
-    "SquaredReLU",
-    "ReGLU",
-]
+# The table drives the module lists: every function without learned (required) or random parameters
+# has a stateless module in each API (found by the function it wraps); the others are written out.
+STATELESS = [name for name, s in jrelu.FUNCTIONS.items() if not s.required and not s.random]
+EXPLICIT = {"PReLU": "prelu", "RReLU": "rrelu", "AlphaDropout": "alpha_dropout"}
 
-# The stateless modules, driven by the registry: module class name for each function name.
-STATELESS = {
-    "relu": "ReLU",
-    "relu6": "ReLU6",
-    "leaky_relu": "LeakyReLU",
-    "elu": "ELU",
-    "celu": "CELU",
-    "selu": "SELU",
-    "squared_relu": "SquaredReLU",
-    "reglu": "ReGLU",
-}
+
+def _stateless_classes(api):
+    """Function name -> the stateless module class that wraps it, in ``api`` (jrelu.linen or .nnx)."""
+    return {
+        c.function.__name__: c
+        for c in vars(api).values()
+        if isinstance(c, type) and issubclass(c, api._Stateless) and c is not api._Stateless
+    }
+
+
 STATELESS_CASES = [
     pytest.param(fname, dict(params), dtype, id=f"{fname}-{params}-{dtype.__name__}")
-    for fname, spec in jrelu.FUNCTIONS.items()
-    if fname in STATELESS
-    for i, params in enumerate(spec.variants)
+    for fname in STATELESS
+    for i, params in enumerate(jrelu.FUNCTIONS[fname].variants)
     for dtype in ((jnp.float32, jnp.bfloat16) if i == 0 else (jnp.float32,))
 ]
 
@@ -75,9 +66,59 @@ def _same(a, b):
 
 
 def test_exports():
-    for mod in (jl, jx):
-        assert sorted(mod.__all__) == sorted(NAMES)
-        assert all(hasattr(mod, n) for n in NAMES)
+    for api in (jl, jx):
+        classes = _stateless_classes(api)
+        assert sorted(classes) == sorted(STATELESS)  # one stateless module per such function
+        names = [c.__name__ for c in classes.values()] + list(EXPLICIT)
+        assert sorted(api.__all__) == sorted(names)
+        assert all(hasattr(api, n) for n in names)
+        for fname, cls in classes.items():
+            assert cls.function is jrelu.FUNCTIONS[fname].fn
+    assert sorted(jl.__all__) == sorted(jx.__all__)
+    # Every function that has no stateless module has an explicit one.
+    assert set(jrelu.FUNCTIONS) - set(STATELESS) <= set(EXPLICIT.values())
+
+
+@pytest.mark.parametrize("fname", STATELESS)
+def test_stateless_attributes_are_the_functions_arguments(fname):
+    """Names, defaults and kinds (nnx: positional or keyword-only) as the function's own, after x."""
+    fn = jrelu.FUNCTIONS[fname].fn
+    want = list(inspect.signature(fn).parameters.values())[1:]
+    lin = _stateless_classes(jl)[fname]
+    fields = [f for f in dataclasses.fields(lin) if f.name not in ("parent", "name")]
+    assert [(f.name, f.default) for f in fields] == [(p.name, p.default) for p in want]
+    got = list(inspect.signature(_stateless_classes(jx)[fname]).parameters.values())
+    assert [(p.name, p.default, p.kind) for p in got] == [(p.name, p.default, p.kind) for p in want]
+    mod = _stateless_classes(jx)[fname]()
+    assert {p.name: getattr(mod, p.name) for p in want} == {p.name: p.default for p in want}
+
+
+def test_stateless_module_bodies_are_checked():
+    with pytest.raises(TypeError, match=r"^jrelu\.linen\.Bad: the class attributes"):
+
+        class Bad(jl._Stateless):
+            function = jrelu.elu
+            alpha: float = 2.0  # not elu's default
+            precise: bool = False
+
+    with pytest.raises(TypeError, match=r"^jrelu\.nnx\.Bad: the class attributes"):
+
+        class Bad(jx._Stateless):
+            function = jrelu.elu
+            alpha: float  # precise missing
+
+    with pytest.raises(TypeError, match=r"^jrelu\.nnx\.Bad: function=.* is not a stateless"):
+
+        class Bad(jx._Stateless):
+            function = jrelu.prelu
+            negative_slope: float
+
+
+def test_nnx_stateless_arguments_name_the_module():
+    with pytest.raises(TypeError, match=r"^jrelu\.nnx\.ELU: too many positional arguments"):
+        jx.ELU(1.0, True)
+    with pytest.raises(TypeError, match=r"^jrelu\.nnx\.LeakyReLU: .*unexpected keyword.*alpha"):
+        jx.LeakyReLU(alpha=0.1)
 
 
 def test_import_jrelu_does_not_import_flax():
@@ -96,12 +137,11 @@ def test_import_jrelu_does_not_import_flax():
 @pytest.mark.parametrize(("fname", "params", "dtype"), STATELESS_CASES)
 def test_stateless_parity(fname, params, dtype):
     fn = jrelu.FUNCTIONS[fname].fn
-    cls = STATELESS[fname]
     x = _x((3, 4, 6) if jrelu.FUNCTIONS[fname].gated else (3, 4, 5), dtype=dtype)  # reglu: even
     y, (dx,) = _vjp(lambda x: fn(x, **params), x)
-    lin = getattr(jl, cls)(**params)
+    lin = _stateless_classes(jl)[fname](**params)
     y_l, (dx_l,) = _vjp(lambda x: lin.apply({}, x), x)
-    y_n, (dx_n,) = _vjp(getattr(jx, cls)(**params), x)
+    y_n, (dx_n,) = _vjp(_stateless_classes(jx)[fname](**params), x)
     for a, b in ((y_l, y), (y_n, y), (dx_l, dx), (dx_n, dx)):
         _same(a, b)
 
