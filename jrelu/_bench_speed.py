@@ -75,8 +75,9 @@ class Case:
 
     @property
     def learned(self) -> tuple[str, ...]:
-        """Hyperparameters learned per channel in the models (those a Spec requires: prelu's slope)."""
-        return self.spec.required
+        """Hyperparameters learned per channel in the models (those a Spec requires: prelu's slope).
+        A dropout rate, though required, is a setting, not a weight: alpha_dropout keeps its rate."""
+        return () if self.spec.needs_key else self.spec.required
 
     def jrelu(self, x: jax.Array, key: jax.Array | None = None, **override: Any) -> jax.Array:
         p = {**self.spec.params, **override}
