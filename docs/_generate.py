@@ -23,7 +23,7 @@ PAGE = """\
 | | |
 |---|---|
 | family | {family} |
-| hyperparameters (defaults) | {params} |
+| hyperparameters (defaults, or required) | {params} |
 | kinks | {kinks} |
 | kink convention | {kink_rule} |
 | compared in tests and benchmarks with | {baseline} |
@@ -39,7 +39,7 @@ INDEX = """\
 Every activation jrelu provides, from the table `jrelu.FUNCTIONS` (the same table that drives
 `jrelu.get`, `jrelu list`, `jrelu check`, `jrelu plot`, the benchmarks and the tests).
 
-| function | family | hyperparameters (defaults) | kinks |
+| function | family | hyperparameters (defaults, or required) | kinks |
 |---|---|---|---|
 {rows}
 
