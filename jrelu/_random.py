@@ -72,23 +72,24 @@ def check_key(fname: str, key: Any) -> Array:
     )
 
 
+def _xorshift_multiply(h: Array, c1: int, s2: int, c2: int) -> Array:
+    # The shape of both finalisers below: xorshift, multiply, xorshift, multiply, xorshift.
+    h = h ^ (h >> 16)
+    h = h * np.uint32(c1)
+    h = h ^ (h >> s2)
+    h = h * np.uint32(c2)
+    return h ^ (h >> 16)
+
+
 def _fmix32(h: Array) -> Array:
     # MurmurHash3's finaliser: full avalanche on 32 bits.
-    h = h ^ (h >> 16)
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> 13)
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> 16)
+    return _xorshift_multiply(h, 0x85EBCA6B, 13, 0xC2B2AE35)
 
 
 def _lowbias32(h: Array) -> Array:
-    # Wellons' lowbias32: fmix32's shape (xorshift-multiply twice, xorshift) with constants found by
-    # search for the least bias, which makes a single round of it a good hash of a counter.
-    h = h ^ (h >> 16)
-    h = h * np.uint32(0x7FEB352D)
-    h = h ^ (h >> 15)
-    h = h * np.uint32(0x846CA68B)
-    return h ^ (h >> 16)
+    # Wellons' lowbias32: fmix32's shape with constants found by search for the least bias, which
+    # makes a single round of it a good hash of a counter.
+    return _xorshift_multiply(h, 0x7FEB352D, 15, 0x846CA68B)
 
 
 # One constant per function that draws numbers, so that the same key gives each function its own
