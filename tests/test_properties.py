@@ -40,7 +40,9 @@ def _params(name: str, draw) -> dict:
         lo, hi = sorted([draw(st.floats(-1, 1, width=32)), draw(st.floats(-1, 1, width=32))])
         return {"lower": lo, "upper": hi}
     if name == "alpha_dropout":  # with conftest's key bound (table_spec)
-        return {"rate": draw(st.one_of(st.sampled_from([0.0, 0.5]), st.floats(0, 0.9375, width=32)))}
+        return {
+            "rate": draw(st.one_of(st.sampled_from([0.0, 0.5]), st.floats(0, 0.9375, width=32)))
+        }
     return {}
 
 
