@@ -28,7 +28,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sharding_worker import MESH_SHAPE, MODES, SET_MESH_PLACEMENTS, SHAPES
+from sharding_worker import (
+    MESH_SHAPE,
+    MODES,
+    SET_MESH_EAGER_EVERYWHERE,
+    SET_MESH_PLACEMENTS,
+    SHAPES,
+)
 
 import jrelu
 from jrelu import _core
@@ -220,12 +226,21 @@ def test_set_mesh_every_function_runs_and_adds_no_collectives(report, placement)
 
 @pytest.mark.parametrize("placement", list(SET_MESH_PLACEMENTS))
 def test_set_mesh_outputs_keep_the_input_sharding(report, placement):
+    cases = _set_mesh_cases(report, placement)
     bad = [
         f"{_set_mesh_name(e)}: {e['sharding_kept']}"
-        for e in _set_mesh_cases(report, placement)
+        for e in cases
         if not e["error"] and not all(e["sharding_kept"].values())
     ]
     assert not bad, "\n".join(bad)
+    # The eager calls ran where the worker says they run (keyed variants everywhere, all on one placement).
+    eager = {_set_mesh_name(e) for e in cases if "eager-bwd" in e["sharding_kept"]}
+    want = {
+        _set_mesh_name(e)
+        for e in cases
+        if not e["error"] and (e["key"] or placement == SET_MESH_EAGER_EVERYWHERE)
+    }
+    assert eager >= want and want, sorted(want - eager)
 
 
 @pytest.mark.parametrize("placement", list(SET_MESH_PLACEMENTS))
