@@ -673,7 +673,14 @@ def rectifier(
         params = [lift(p, p, x.ndim) for p in params]
         y = f(mode, x, *params)  # through the rule again: higher derivatives stay on it
         terms = []
-        if not isinstance(tx, SymbolicZero) and mode == "x":
+        # A differentiated parameter's partial reads x, so the backward pass keeps x anyway: where the
+        # rule can read f' off x too, it does, and keeps neither y nor the mask (a learned PReLU slope
+        # then keeps x alone, where the jnp.where formulation keeps more: measured in bfloat16).
+        learned = slope_x is not None and any(
+            not isinstance(tp, SymbolicZero) and partials[i] is not None
+            for i, tp in enumerate(tparams)
+        )
+        if not isinstance(tx, SymbolicZero) and (mode == "x" or learned):
             # checkpoint: the backward pass keeps (x, params) and recomputes f' from x.
             terms.append(jax.checkpoint(dydx_x)(x, tuple(params), tx))
         elif not isinstance(tx, SymbolicZero):

@@ -164,7 +164,15 @@ def _leaky_dslope(x: Array, a: Array) -> Array:
     return jnp.where(x > 0, jnp.zeros_like(x), x)
 
 
-_leaky_rule = rectifier("leaky_relu", _leaky_value, _leaky_slope, (_leaky_dslope,))
+def _leaky_slope_x(x: Array, a: Array) -> Array:
+    # Read off x when the slope is differentiated (x is kept for _leaky_dslope then): the same kink
+    # convention (a at 0) and NaN rule as _leaky_slope.
+    return keep_nan(jnp.where(x > 0, jnp.ones_like(x), a), x)
+
+
+_leaky_rule = rectifier(
+    "leaky_relu", _leaky_value, _leaky_slope, (_leaky_dslope,), slope_x=_leaky_slope_x
+)
 _leaky_jit = jax.jit(_leaky_rule, static_argnums=0)
 
 
@@ -231,8 +239,9 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike, *, axis: int | None = None) -
     NaN in, NaN out and a NaN gradient where the loss sees the NaN (a masked-out one, whose
     cotangent is 0, contributes 0).
 
-    Memory: when the slope is being differentiated, the backward pass keeps ``x`` (the slope's gradient
-    needs it) plus a 1-bit mask; otherwise it behaves as :func:`leaky_relu`.
+    Memory: when the slope is being differentiated, the backward pass keeps ``x`` alone (the slope's
+    gradient needs it, and the derivative in ``x`` is read off it too); otherwise it behaves as
+    :func:`leaky_relu`.
 
     Args:
       x: floating point input array.
