@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 import jrelu
-from jrelu._check import _round  # float64 -> half, correctly rounded whatever ml_dtypes does
-from jrelu._memory import extra_tensors_per_layer
+from jrelu.testing import (
+    correctly_rounded,  # float64 -> half, whatever ml_dtypes does
+    extra_tensors_per_layer,
+)
 
 L = np.longdouble
 SELU_ALPHA = L("1.6732632423543772848170429916717")
@@ -128,7 +130,7 @@ def test_half_precision_is_the_float32_derivative_rounded_once(name, alpha, dtyp
         got = np.asarray(jax.jit(jax.vmap(g))(jnp.asarray(x)))
         assert got.dtype == x.dtype
         with np.errstate(over="ignore"):
-            want = _round(_reference(name, a, x, order).astype(np.float64), dtype)
+            want = correctly_rounded(_reference(name, a, x, order).astype(np.float64), dtype)
         got64 = got.astype(np.float64)
         tiny = np.abs(want) < np.finfo(np.float32).tiny  # flushed in the float32 compute
         finite = np.isfinite(want)
