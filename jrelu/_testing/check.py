@@ -91,8 +91,9 @@ from jrelu._testing.oracle import (
 )
 from jrelu._version import __version__
 
+#: The dtypes :func:`check` checks by default (those the backend supports).
 DTYPES = ("float64", "float32", "bfloat16", "float16")
-# checked on request (--dtypes): the float8 types jrelu computes in float32 and rounds once to
+#: The float8 dtypes, checked on request (``dtypes=``): computed in float32 and rounded once.
 FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
 MEMORY_MASK = 1 / 32  # one bit per float32 element
 MEMORY_LEARNED = 1 + 1 / 32  # x itself (for the parameter's gradient) plus the mask
@@ -100,6 +101,7 @@ MEMORY_PRECISE = 1.0  # precise=True keeps x itself
 MEMORY_SLACK = 1e-3  # rounding in XLA's byte counts
 MEMORY_SHAPE = (128, 256)  # (batch, width) of the MLP whose compiled memory is measured
 
+#: The columns of the report: what each :class:`Result` verifies.
 COLUMNS = ("values", "gradients", "kinks", "nan_inf", "transforms", "memory")
 
 
@@ -110,7 +112,20 @@ COLUMNS = ("values", "gradients", "kinks", "nan_inf", "transforms", "memory")
 
 @dataclasses.dataclass
 class Result:
-    """One verified property: a function, a column of the table, a dtype and a parameter set."""
+    """One verified property: a function, a column of the table, a dtype and a parameter set.
+
+    Attributes:
+      function: the name in :data:`jrelu.FUNCTIONS`.
+      column: one of :data:`COLUMNS`.
+      check: what was checked, e.g. ``"values"``, ``"jacfwd"``, ``"memory (learned negative_slope)"``.
+      dtype: the dtype checked (None where none applies).
+      params: the hyperparameters.
+      passed: whether it held.
+      worst: the figure measured, in ``unit`` (None where there is no number to show).
+      limit: the most ``worst`` may be.
+      unit: e.g. ``"ulp"``, ``"tensors/layer"``.
+      detail: on failure, where and what.
+    """
 
     function: str
     column: str  # one of COLUMNS
@@ -124,12 +139,22 @@ class Result:
     detail: str = ""  # on failure: where and what
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready values (non-finite numbers as strings)."""
         return {k: _jsonable(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclasses.dataclass
 class Report:
-    """Everything ``jrelu check`` found: the environment, every result, the time taken."""
+    """Everything :func:`check` found: the environment, every result, the time taken.
+
+    Attributes:
+      environment: the backend, device, device count and versions (jax, jaxlib, jrelu, Python).
+      dtypes: the dtypes checked.
+      skipped_dtypes: the dtypes asked for but not checked, with the reason.
+      functions: the functions checked, in order.
+      results: every :class:`Result`.
+      seconds: the time the run took.
+    """
 
     environment: dict[str, Any]
     dtypes: list[str]
@@ -140,12 +165,16 @@ class Report:
 
     @property
     def passed(self) -> bool:
+        """Whether every check passed."""
         return all(r.passed for r in self.results)
 
     def by_function(self, name: str) -> list[Result]:
+        """The results of one function."""
         return [r for r in self.results if r.function == name]
 
     def to_json(self) -> dict[str, Any]:
+        """The report as ``jrelu check --json`` writes it: per function whether it passed, the worst
+        figure of each column and the failures; a summary; every result."""
         functions = {}
         for name in self.functions:
             rs = self.by_function(name)
@@ -932,7 +961,15 @@ def check(
     transforms: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Run the checks and return a :class:`Report` (``jrelu check`` prints it).
+    """Run every check of ``jrelu check`` on this backend and return a :class:`Report`.
+
+    What is checked, for each function of :data:`jrelu.FUNCTIONS`, each of its registered variants
+    and each dtype: values and gradients against the float64 oracle (:func:`reference`; 2 ulp in
+    float32/float64, correctly rounded in half precision and float8, judged with :func:`compare` on
+    :func:`grid`), the derivative chosen at each kink, NaN and infinities, the transformations (jit,
+    vmap, jvp, jacfwd, jacrev, hessian, grad of grad, gradients with respect to the hyperparameters,
+    keys), and the backward-pass memory of a compiled training step (:func:`extra_tensors_per_layer`).
+    The command line prints the report as a table (``jrelu check``) or writes it as JSON.
 
     Args:
       fns: function names (default: every function in :data:`jrelu.FUNCTIONS`).
@@ -942,6 +979,14 @@ def check(
       memory: measure the compiled backward-pass memory.
       transforms: check the transformations.
       progress: called with each function's name before it is checked.
+
+    Returns:
+      A :class:`Report`; ``report.passed`` says whether everything held.
+
+    Raises:
+      ValueError: an unknown function name or dtype (the message names ``jrelu check``, as the
+        command's does).
+      RuntimeError: an unknown backend.
     """
     start = time.perf_counter()
     names, device, wanted = _validate(fns, backend, dtypes)
