@@ -19,6 +19,7 @@ import jrelu
 from jrelu.testing import (
     correctly_rounded,  # float64 -> half, whatever ml_dtypes does
     extra_tensors_per_layer,
+    ulp,  # of the smallest normal below the normal range, of the largest above
 )
 
 L = np.longdouble
@@ -67,10 +68,8 @@ def _ulps(got, want, dtype):
     """|got - want| in ulps of want (of the smallest normal below the normal range: XLA flushes)."""
     fi = np.finfo(dtype)
     got = np.asarray(got).astype(L)
-    scale = np.clip(np.abs(want), L(float(fi.tiny)), L(float(fi.max)))
-    ulp = np.ldexp(L(float(fi.eps)), np.frexp(scale.astype(np.float64))[1] - 1)
     with np.errstate(invalid="ignore"):
-        err = np.abs(got - want) / ulp
+        err = np.abs(got - want) / ulp(want, dtype)
     err[(np.abs(want) < L(float(fi.tiny))) & (got == 0)] = 0.0  # flushed to zero
     over = np.abs(want) > L(float(fi.max))  # overflows: must be the infinity of its sign
     err[over] = np.where(got[over] == np.sign(want[over]) * L(np.inf), 0.0, np.inf)

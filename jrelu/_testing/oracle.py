@@ -60,7 +60,8 @@ def ulp(x: Any, dtype: DTypeLike) -> np.ndarray:
     array([0.0078125, 0.0078125, 0.015625 ])
     """
     fi = finfo(dtype)
-    a = np.clip(np.abs(np.asarray(x, np.float64)), float(fi.tiny), float(fi.max))
+    with np.errstate(over="ignore"):  # a longdouble beyond float64's range: the largest finite
+        a = np.clip(np.abs(np.asarray(x, np.float64)), float(fi.tiny), float(fi.max))
     _, e = np.frexp(a)  # a = m * 2**e with m in [0.5, 1)
     return np.ldexp(float(fi.eps), e - 1)
 
