@@ -1,6 +1,6 @@
-"""``jrelu check``: verify every activation on the backend at hand, against float64 references.
+""":func:`jrelu.testing.check` (``jrelu check``): verify every activation on the backend at hand.
 
-Researchers run jrelu on accelerators and compilers its authors never see. This command answers, in one
+Researchers run jrelu on accelerators and compilers its authors never see. These checks answer, in one
 run of well under a minute, whether jrelu keeps its promises *there*. For every function in
 :data:`jrelu.FUNCTIONS`, each of its registered hyperparameter ``variants`` (between them they reach
 every code path: negative slopes and alphas switch the rules to their 1-bit-mask mode) and every float
