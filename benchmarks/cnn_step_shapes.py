@@ -23,8 +23,8 @@ import pathlib
 import jax
 import numpy as np
 
-from jrelu import _bench_models as bm
-from jrelu import _bench_speed as bs
+from jrelu._cli.bench import models as bm
+from jrelu._cli.bench import speed as bs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FUNCTIONS = ("relu", "elu")

@@ -4,7 +4,7 @@
                                                  # and rewrite README.md between its core-figures markers
 
 1. Backward memory: activation-sized tensors per layer that a compiled float32 MLP training step keeps
-   beyond the identity network (jrelu._memory), jrelu vs jax.nn (or the jnp.where formulation).
+   beyond the identity network (jrelu.testing.extra_tensors_per_layer), jrelu vs jax.nn (or the jnp.where formulation).
 2. Half precision: share of *all* bfloat16 / float16 values in [-8, 8] whose output is the correctly
    rounded float64 value, jrelu vs jax.nn.
 3. float32: worst error in ulp against the float64 reference on a dense grid in [-20, 20].
@@ -26,7 +26,7 @@ import ml_dtypes
 import numpy as np
 
 import jrelu
-from jrelu._memory import extra_tensors_per_layer
+from jrelu.testing import extra_tensors_per_layer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "core_figures.json"

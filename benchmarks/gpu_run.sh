@@ -71,8 +71,8 @@ step bench-train "${TRAIN_TIMEOUT:-60}" "$PY" -m jrelu bench "${bench_args[@]}" 
 "$PY" - "$OUT" <<'EOF' 2>&1 | tee "$OUT/report.txt"
 import json, pathlib, sys
 from rich.console import Console
-from jrelu._bench import _write_json, merge
-from jrelu._bench_report import print_report
+from jrelu._cli.bench.driver import _write_json, merge
+from jrelu._cli.bench.report import print_report
 out = pathlib.Path(sys.argv[1])
 parts = [json.loads(p.read_text()) for n in ("speed", "memory", "train")
          if (p := out / f"bench-{n}.json").exists()]

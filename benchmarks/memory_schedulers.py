@@ -36,8 +36,8 @@ def measure() -> dict:
     """In this process (XLA_FLAGS already set): absolute tensors per layer for every case."""
     import jax
 
-    from jrelu import _bench_models as bm
-    from jrelu import _bench_speed as bs
+    from jrelu._cli.bench import models as bm
+    from jrelu._cli.bench import speed as bs
 
     rows = []
     floors = {}

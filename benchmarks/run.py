@@ -23,7 +23,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def stem() -> str:
     """``bench-<backend>-<device>-<YYYY-MM-DD>``, e.g. ``bench-gpu-nvidia-h100-80gb-hbm3-2026-11-27``."""
-    from jrelu._bench import _device_info
+    from jrelu._cli.bench.driver import _device_info
 
     info = _device_info()
     device = info["device_detail"] if info["backend"] == "cpu" else info["device"]

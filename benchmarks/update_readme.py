@@ -5,7 +5,7 @@
     python benchmarks/update_readme.py --check              # exit 1 if README.md is out of date
 
 Only the text between ``<!-- BEGIN bench -->`` and ``<!-- END bench -->`` in README.md is replaced: the
-summary table of :func:`jrelu._bench_report.markdown_summary`, and the plot when a PNG of the same name
+summary table of :func:`jrelu._cli.bench.report.markdown_summary`, and the plot when a PNG of the same name
 sits beside the JSON.
 """
 
@@ -16,7 +16,7 @@ import json
 import pathlib
 import sys
 
-from jrelu._bench_report import markdown_summary
+from jrelu._cli.bench.report import markdown_summary
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

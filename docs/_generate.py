@@ -2,7 +2,7 @@
 
 Called by ``conf.py`` when the build starts. Every page is generated from the table and the function's own
 docstring, so the site cannot list a function the library lacks or miss one it has. The figures are drawn
-by ``jrelu plot``'s own code (``jrelu._plot.draw``): jrelu's values and ``jax.grad`` derivatives, kinks marked.
+by ``jrelu plot``'s own code (``jrelu._cli.plot.draw``): jrelu's values and ``jax.grad`` derivatives, kinks marked.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jrelu
-from jrelu import _plot
+from jrelu._cli import plot as _plot
 
 PAGE = """\
 # `jrelu.{name}`

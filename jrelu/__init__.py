@@ -4,6 +4,8 @@ Pure, jit-compiled functions with PyTorch's values and kink conventions, hand-wr
 keep only the output (plus a 1-bit mask where needed) for the backward pass, and full support for every JAX
 transformation (jit, grad, jvp, jacfwd, hessian, vmap, sharding). Flax modules live in ``jrelu.linen`` and
 ``jrelu.nnx``, Equinox modules in ``jrelu.equinox`` (importing ``jrelu`` imports neither Flax nor Equinox).
+The checks ``jrelu check`` runs, the float64 oracle and the compiled-memory measurement are in
+``jrelu.testing``.
 """
 
 from jrelu._dropout import alpha_dropout as alpha_dropout

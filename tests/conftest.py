@@ -1,4 +1,8 @@
-"""Shared test helpers: the cases every table-driven test iterates over, and ulp arithmetic."""
+"""Shared test helpers: the cases every table-driven test iterates over, and how they feed them.
+
+The float64 oracle's helpers (ulps, the input grids, what XLA flushes to zero, correct rounding) are
+not here: the tests import them from jrelu.testing, the copy ``jrelu check`` uses.
+"""
 
 from __future__ import annotations
 
@@ -85,49 +89,6 @@ def jvp_of_ones(spec, d: np.ndarray) -> np.ndarray:
 
 HALF = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
-
-
-def ulp(ref: np.ndarray, dtype) -> np.ndarray:
-    """Spacing of ``dtype`` at |ref| (ref in float64): the size of one unit in the last place."""
-    info = ml_dtypes.finfo(dtype)
-    a = np.abs(np.asarray(ref, np.float64))
-    exp = np.floor(np.log2(np.maximum(a, float(info.tiny))))
-    return 2.0 ** (exp - info.nmant)
-
-
-def finite_grid(lo: float = -20.0, hi: float = 20.0, n: int = 2001) -> np.ndarray:
-    """Inputs across both sides of every kink, with the kinks themselves and their neighbours."""
-    pts = np.linspace(lo, hi, n)
-    extra = [
-        0.0,
-        -0.0,
-        6.0,
-        1e-7,
-        -1e-7,
-        5.9999995,
-        6.0000005,
-        1e-30,
-        -1e-30,
-        88.0,
-        -88.0,
-        100.0,
-        -100.0,
-    ]
-    return np.concatenate([pts, extra])
-
-
-def is_subnormal(a: np.ndarray, dtype, band: float = 1.0) -> np.ndarray:
-    """True where |a| is a nonzero number below the normal range that XLA on CPU flushes to zero.
-
-    bfloat16 and float16 math runs in float32 here, so the float32 range is what counts for bfloat16;
-    float16 subnormals are normal float32 numbers and are kept. ``band`` widens the range to
-    ``|a| < band * smallest normal``.
-    """
-    a = np.abs(np.asarray(a, np.float64))
-    tiny = {np.float64: np.finfo(np.float64).tiny, np.float16: 0.0}.get(
-        dtype, np.finfo(np.float32).tiny
-    )
-    return (a > 0) & (a < band * tiny)
 
 
 def value_and_grad(fn, x: jax.Array, **params):

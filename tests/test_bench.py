@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 
 import jrelu
-from jrelu import _bench, _bench_report, _bench_speed
+from jrelu._cli import bench as _bench_cli
 from jrelu._cli import main
+from jrelu._cli.bench import driver as _bench
+from jrelu._cli.bench import report as _bench_report
+from jrelu._cli.bench import speed as _bench_speed
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 IMPLS = {"jrelu", "jax.nn", "torch", "identity"}
@@ -226,7 +229,7 @@ def _check_readme(results: dict, labels: list[str], tmp_path: pathlib.Path) -> N
 def test_rrelu_runs_without_a_key_and_with_one(tmp_path):
     """rrelu gives two cases: eval (no key) and train (a key; peers draw slopes with
     jax.random.uniform), through the speed section, the memory figure and a training step."""
-    from jrelu import _bench_models as bm
+    from jrelu._cli.bench import models as bm
 
     path = tmp_path / "r.json"
     argv = ["bench", "--sections", "speed", "--fns", "rrelu", "--sizes", "10", "--no-torch"]
@@ -333,8 +336,8 @@ def test_memory_is_flagged_unavailable_where_memory_analysis_sees_nothing(monkey
     import jax
     import jax.numpy as jnp
 
-    from jrelu import _bench_models as bm
-    from jrelu import _memory
+    from jrelu._cli.bench import models as bm
+    from jrelu._testing import memory as _memory
 
     probe = (
         bm.relu_probe()
@@ -588,7 +591,7 @@ def test_interleaved_timing_measures_each_call():
     [("20", 2**20), ("2^16", 2**16), ("2**10", 2**10), ("1000000", 10**6), ("1e6", 10**6)],
 )
 def test_sizes_are_exponents_or_counts(text, n):
-    assert _bench_speed.parse_size(text) == n
+    assert _bench_cli.parse_size(text) == n
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ import pytest
 
 import jrelu
 import jrelu._registry as registry
-from jrelu._check import _compare, _round, check
 from jrelu._cli import main
+from jrelu.testing import check, compare, correctly_rounded
 
 
 def _replace(monkeypatch: pytest.MonkeyPatch, name: str, fn) -> None:
@@ -149,28 +149,28 @@ def test_round_is_correct_where_two_step_rounding_is_not():
     two_step = np.asarray(x.astype(np.float32).astype(ml_dtypes.bfloat16), np.float64)
     assert two_step[0] == 1.0
     np.testing.assert_array_equal(
-        _round(x, "bfloat16"), [1 + 2.0**-7, 1.0, 1 + 2.0**-6, -(1 + 2.0**-7)]
+        correctly_rounded(x, "bfloat16"), [1 + 2.0**-7, 1.0, 1 + 2.0**-6, -(1 + 2.0**-7)]
     )
     big = float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
     half_ulp = 2.0**119  # half the spacing at bfloat16's largest finite number
     assert (
-        _round(np.array([big + half_ulp]), "bfloat16")[0] == np.inf
+        correctly_rounded(np.array([big + half_ulp]), "bfloat16")[0] == np.inf
     )  # a tie, rounded to even: inf
-    assert _round(np.array([big + half_ulp / 2]), "bfloat16")[0] == big
+    assert correctly_rounded(np.array([big + half_ulp / 2]), "bfloat16")[0] == big
 
 
 def test_compare_counts_ulps_ties_and_flushes():
     ref = np.array([1.0, 2.0, 1.0 + 2.0**-8, 1e-39])
     # 1 ulp off, exact, the tie rounded up (allowed), a float32 subnormal flushed to zero (allowed)
     got = np.array([1 + 2.0**-7, 2.0, 1 + 2.0**-7, 0.0], ml_dtypes.bfloat16)
-    c = _compare(got, ref, "bfloat16", rounded_once=True, share=0.25)
+    c = compare(got, ref, "bfloat16", rounded_once=True, share=0.25)
     assert c.passed and c.worst == 1.0 and "1 ties" in c.note
-    assert not _compare(got, ref, "bfloat16", rounded_once=True, share=0.0).passed
-    c = _compare(np.float32([1.0, np.nan]), np.array([1.0 + 2.0**-23 * 3, np.nan]), "float32")
+    assert not compare(got, ref, "bfloat16", rounded_once=True, share=0.0).passed
+    c = compare(np.float32([1.0, np.nan]), np.array([1.0 + 2.0**-23 * 3, np.nan]), "float32")
     assert not c.passed and c.worst == pytest.approx(3.0)
-    assert not _compare(np.float32([np.inf]), np.array([np.nan]), "float32").passed
+    assert not compare(np.float32([np.inf]), np.array([np.nan]), "float32").passed
     # tiny gradients are held to ulps of the floor, not of themselves
-    assert _compare(np.float32([1e-9]), np.array([1.1e-9]), "float32", floor=1.0).passed
+    assert compare(np.float32([1e-9]), np.array([1.1e-9]), "float32", floor=1.0).passed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_check_accepts_float8(dtype, capsys):
 
 @pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2"])
 def test_round_to_float8_is_correct(dtype):
-    """_round to float8 against a brute force over all 256 values: nearest, ties to even."""
+    """correctly_rounded to float8 against a brute force over all 256 values: nearest, ties to even."""
     dt = np.dtype(getattr(ml_dtypes, dtype))
     table = np.arange(256, dtype=np.uint8).view(dt).astype(np.float64)
     finite = np.isfinite(table)
@@ -235,5 +235,5 @@ def test_round_to_float8_is_correct(dtype):
     best = dist.min(axis=1, keepdims=True)
     score = np.where(dist == best, codes % 2, 2)  # ties to the even code
     want = vals[np.argmin(score, axis=1)]
-    got = _round(ref, dtype)
+    got = correctly_rounded(ref, dtype)
     np.testing.assert_array_equal(got, want)

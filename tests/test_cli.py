@@ -34,6 +34,34 @@ def test_python_dash_m_and_no_flax_on_import():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+HEAVY = ("matplotlib", "flax", "optax", "jrelu._cli.bench.driver", "jrelu._cli.bench.models")
+
+
+def test_help_builds_every_parser_without_the_heavy_modules():
+    """`jrelu --help` and each `jrelu <command> --help` import no plotting, Flax, optax or benchmark
+    code: the parser is built from the commands' light modules (a fresh process: nothing cached)."""
+    code = (
+        "import contextlib, io, sys\n"
+        "import jrelu._cli as cli\n"
+        "for argv in ([], *([c] for c in cli.COMMANDS)):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "        cli.build_parser().parse_args([*argv, '--help'])\n"
+        "    assert 'usage: jrelu' in out.getvalue(), argv\n"
+        f"loaded = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "assert not loaded, f'jrelu --help imported {loaded}'\n"
+        "assert set(cli.COMMANDS) == {'bench', 'check', 'plot', 'list'}\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    # and the real entry point, end to end
+    out = subprocess.run(
+        [sys.executable, "-m", "jrelu", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "usage: jrelu bench" in out.stdout and "--sections" in out.stdout
+
+
 # --------------------------------------------------------------------------------------------------
 # One syntax for --fns in every command; errors that name the command and option
 # --------------------------------------------------------------------------------------------------

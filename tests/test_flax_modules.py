@@ -18,12 +18,12 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import is_subnormal
 from flax import nnx
 
 import jrelu
 from jrelu import linen as jl
 from jrelu import nnx as jx
+from jrelu.testing import is_subnormal
 
 # The table drives the module lists: every function without learned (required) or random parameters
 # has a stateless module in each API (found by the function it wraps); the others are written out.

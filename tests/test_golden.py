@@ -27,9 +27,10 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import EPS, HALF, is_subnormal, ulp, value_and_grad
+from conftest import EPS, HALF, value_and_grad
 
 import jrelu
+from jrelu.testing import is_subnormal, ulp
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 CASES = json.loads((GOLDEN / "cases.json").read_text())

@@ -1,6 +1,6 @@
 """The headline: what a compiled training step keeps for the backward pass (XLA's own figures).
 
-The slope method (jrelu._memory): temp bytes of jit(grad(loss)) for an MLP act(x @ W + b) at two depths,
+The slope method (jrelu.testing.extra_tensors_per_layer): temp bytes of jit(grad(loss)) for an MLP act(x @ W + b) at two depths,
 per layer, beyond the identity network, in activation-sized tensors. Compile-only: nothing runs.
 """
 
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import pytest
 
 import jrelu
-from jrelu._memory import extra_tensors_per_layer
+from jrelu.testing import extra_tensors_per_layer
 
 MASK = 1 / 32  # one bit per float32 element
 SMALL = {"batch": 128, "width": 256}

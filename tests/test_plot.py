@@ -9,7 +9,7 @@ import pytest
 
 import jrelu
 from jrelu._cli import main
-from jrelu._plot import _xrange, draw, kink_points  # matplotlib is imported only when drawing
+from jrelu._cli.plot import _xrange, draw, kink_points  # matplotlib is imported only when drawing
 
 pytest.importorskip("matplotlib", reason="jrelu plot needs matplotlib (pip install -e .[plot])")
 
@@ -89,7 +89,7 @@ def test_kink_marks_match_the_float64_reference(name):
 def test_plot_module_follows_the_subcommand_protocol():
     import argparse
 
-    from jrelu import _plot
+    from jrelu._cli import plot as _plot
 
     assert isinstance(_plot.HELP, str) and _plot.HELP
     parser = argparse.ArgumentParser()

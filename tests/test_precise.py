@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 
 import jrelu
-from jrelu._check import _round  # float64 -> half, correctly rounded whatever ml_dtypes does
-from jrelu._memory import extra_tensors_per_layer
+from jrelu.testing import (
+    correctly_rounded,  # float64 -> half, whatever ml_dtypes does
+    extra_tensors_per_layer,
+    ulp,  # of the smallest normal below the normal range, of the largest above
+)
 
 L = np.longdouble
 SELU_ALPHA = L("1.6732632423543772848170429916717")
@@ -65,10 +68,8 @@ def _ulps(got, want, dtype):
     """|got - want| in ulps of want (of the smallest normal below the normal range: XLA flushes)."""
     fi = np.finfo(dtype)
     got = np.asarray(got).astype(L)
-    scale = np.clip(np.abs(want), L(float(fi.tiny)), L(float(fi.max)))
-    ulp = np.ldexp(L(float(fi.eps)), np.frexp(scale.astype(np.float64))[1] - 1)
     with np.errstate(invalid="ignore"):
-        err = np.abs(got - want) / ulp
+        err = np.abs(got - want) / ulp(want, dtype)
     err[(np.abs(want) < L(float(fi.tiny))) & (got == 0)] = 0.0  # flushed to zero
     over = np.abs(want) > L(float(fi.max))  # overflows: must be the infinity of its sign
     err[over] = np.where(got[over] == np.sign(want[over]) * L(np.inf), 0.0, np.inf)
@@ -128,7 +129,7 @@ def test_half_precision_is_the_float32_derivative_rounded_once(name, alpha, dtyp
         got = np.asarray(jax.jit(jax.vmap(g))(jnp.asarray(x)))
         assert got.dtype == x.dtype
         with np.errstate(over="ignore"):
-            want = _round(_reference(name, a, x, order).astype(np.float64), dtype)
+            want = correctly_rounded(_reference(name, a, x, order).astype(np.float64), dtype)
         got64 = got.astype(np.float64)
         tiny = np.abs(want) < np.finfo(np.float32).tiny  # flushed in the float32 compute
         finite = np.isfinite(want)

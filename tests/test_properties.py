@@ -6,12 +6,13 @@ import jax
 import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
-from conftest import EPS, gated_input, table_spec, ulp
+from conftest import EPS, gated_input, table_spec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jrelu
+from jrelu.testing import ulp
 
 SETTINGS = settings(
     max_examples=60,

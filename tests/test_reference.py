@@ -7,18 +7,9 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import (
-    CASES,
-    EPS,
-    HALF,
-    finite_grid,
-    gated_input,
-    grad_mask,
-    is_subnormal,
-    ulp,
-    value_and_grad,
-    value_mask,
-)
+from conftest import CASES, EPS, HALF, gated_input, grad_mask, value_and_grad, value_mask
+
+from jrelu.testing import finite_grid, is_subnormal, ulp
 
 
 def _value_scale(spec, params, ref):

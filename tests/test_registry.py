@@ -236,7 +236,7 @@ def test_get_docstring_and_integer_message_come_from_the_table():
 
 
 def test_bench_training_peers_come_from_the_table():
-    from jrelu._bench_speed import build_cases
+    from jrelu._cli.bench.speed import build_cases
 
     labels = [c.label for c in build_cases()]
     for name, spec in jrelu.FUNCTIONS.items():

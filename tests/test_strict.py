@@ -334,7 +334,7 @@ def test_nnx_modules_take_a_key_at_construction():
 
 
 def test_check_cli_names_itself():
-    from jrelu._check import check
+    from jrelu.testing import check
 
     with pytest.raises(
         ValueError, match=r"jrelu check: --fns: unknown function 'foo'\. Valid names: relu, relu6"

@@ -1,6 +1,6 @@
 """``jrelu bench``: backward memory (compiled, nothing run) and training-step time (Flax + optax).
 
-Backward memory is :func:`jrelu._memory.extra_tensors_per_layer`: activation-sized tensors per layer that
+Backward memory is :func:`jrelu.testing.extra_tensors_per_layer`: activation-sized tensors per layer that
 a compiled ``jit(grad(loss))`` keeps beyond the identity network, whose own figure (the floor) is reported
 too. Hyperparameters a :class:`~jrelu._registry.Spec` requires (prelu's slope) are learned, one value per
 channel, here and in the training step: a PReLU with a fixed slope is a leaky ReLU, measured already.
@@ -17,13 +17,16 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from jrelu import _memory
-from jrelu._bench_speed import Case, Plan, Program, sync_jax, time_interleaved
-from jrelu._memory import extra_tensors_detail, extra_tensors_per_layer, temp_size
+from jrelu import _registry
+from jrelu._cli.bench.speed import Case, Plan, Program, sync_jax, time_interleaved
+from jrelu._testing import memory as _memory
+from jrelu._testing.memory import extra_tensors_detail, extra_tensors_per_layer, temp_size
 
 MODELS = ("mlp", "cnn")
 
@@ -54,7 +57,7 @@ def floor_tensors_per_layer(model: str) -> float:
 
 
 def extra_tensors(case: Case, impl: str, model: str) -> dict[str, Any]:
-    """:func:`jrelu._memory.extra_tensors_detail` for ``case`` run as ``impl`` (float32): the figure
+    """:func:`jrelu.testing.extra_tensors_detail` for ``case`` run as ``impl`` (float32): the figure
     and the raw temporary bytes it comes from.
 
     Hyperparameters the Spec requires (prelu's slope) are learned: one value per channel per layer.
@@ -140,7 +143,6 @@ def _model(
 ) -> Any:
     """A Flax linen MLP (Dense layers) or CNN (3x3 convolutions, global mean pool) with ``act`` after
     every layer; ``learned`` hyperparameters get one parameter per channel per layer."""
-    import flax.linen as nn
 
     class Net(nn.Module):
         @nn.compact
@@ -188,8 +190,6 @@ def _base_params(kind: str, dims: ModelDims, seed: int, gated: bool = False) -> 
 def train_program(case: Case, impl: str, kind: str, dims: ModelDims, seed: int = 0) -> Program:
     """The jitted training step (loss, grad, adam update) of ``kind`` with ``case`` as ``impl``, lowered
     for the same initial parameters for every case and impl."""
-    import optax
-
     learned = {p: float(case.spec.params[p]) for p in case.learned}
     net = _model(kind, case.act(impl), learned, dims, case.spec.gated)
     x, labels, _, ka = _data(kind, dims, seed)
@@ -285,11 +285,9 @@ def ffn_dims(mode: str | bool) -> FFNDims:
 
 def ffn_specs(names: Any = None) -> list[Any]:
     """The FFN activations of the table (family ``"transformer"``: squared_relu, reglu)."""
-    from jrelu._registry import FUNCTIONS
-
     return [
         s
-        for s in FUNCTIONS.values()
+        for s in _registry.FUNCTIONS.values()
         if s.family == "transformer" and (names is None or s.name in names)
     ]
 
@@ -338,10 +336,8 @@ def ffn_temp_bytes(spec: Any, impl: str, dims: FFNDims, depth: int, dtype: str) 
 
 @functools.lru_cache(maxsize=32)
 def _ffn_floor(name: str, dims: FFNDims, depth: int, dtype: str) -> int:
-    from jrelu._registry import FUNCTIONS
-
     return ffn_temp_bytes(
-        FUNCTIONS[name], "identity", dims, depth, dtype
+        _registry.FUNCTIONS[name], "identity", dims, depth, dtype
     )  # the same for both impls
 
 

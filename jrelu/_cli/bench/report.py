@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
+from rich.table import Table
 
-from jrelu._bench_speed import PASSES, TRAFFIC_TEXT, median, ratios, size_text
+from jrelu._cli.bench.speed import PASSES, TRAFFIC_TEXT, median, ratios, size_text
 
 MEMORY_GOAL = 1 / 32  # extra tensors per layer, every function but prelu
 RATIO_GOAL = 1.0
@@ -453,9 +455,6 @@ def goal_lines(results: dict[str, Any]) -> list[tuple[bool, str]]:
 
 
 def print_report(console: Any, results: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     for line in header_lines(results):
         console.print(line)
     sizes, dts = _sizes(results), _dtypes(results)
@@ -669,9 +668,6 @@ def fmt_copy(f: float | None) -> str:
 def _ffn_table(console: Any, results: dict[str, Any]) -> None:
     """The FFN section: hidden-sized tensors per layer kept beyond the identity FFN, jrelu against the
     jax.nn formulation, float32 and bfloat16, and the median time of one SGD step."""
-    from rich.markup import escape
-    from rich.table import Table
-
     rows = results.get("ffn", [])
     if not rows:
         return
@@ -709,8 +705,6 @@ def _ffn_table(console: Any, results: dict[str, Any]) -> None:
 
 def _show(console: Any, table: Any) -> None:
     """The title on a line of its own (a table's title wraps at the table's width), then the table."""
-    from rich.markup import escape
-
     title, table.title = table.title, None
     console.print(f"\n[bold]{escape(str(title))}[/]")
     console.print(table)

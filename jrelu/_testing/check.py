@@ -1,6 +1,6 @@
-"""``jrelu check``: verify every activation on the backend at hand, against float64 references.
+""":func:`jrelu.testing.check` (``jrelu check``): verify every activation on the backend at hand.
 
-Researchers run jrelu on accelerators and compilers its authors never see. This command answers, in one
+Researchers run jrelu on accelerators and compilers its authors never see. These checks answer, in one
 run of well under a minute, whether jrelu keeps its promises *there*. For every function in
 :data:`jrelu.FUNCTIONS`, each of its registered hyperparameter ``variants`` (between them they reach
 every code path: negative slopes and alphas switch the rules to their 1-bit-mask mode) and every float
@@ -45,7 +45,7 @@ dtype the backend supports:
   Hessian's row sums), there being no elementwise derivative (``Spec.not_applicable``); memory is held
   to the jax.nn composition (``Spec.baseline``) measured the same way on the same compiler.
 * **memory**: the backward-pass memory slope of a compiled MLP training step on this backend's compiler
-  (:func:`jrelu._memory.extra_tensors_per_layer`), for each kind of rule -- default hyperparameters,
+  (:func:`jrelu.testing.extra_tensors_per_layer`), for each kind of rule -- default hyperparameters,
   traced ones (sign unknown at compile time: the masked rule), a PRNG key: at most 1/32 of an
   activation per layer (the 1-bit mask); at most 1 + 1/32 when a *required* hyperparameter (prelu's
   slope, meant to be learned) is learned per channel; at most 1 with ``precise=True`` (``x`` is kept).
@@ -61,39 +61,47 @@ for every backend); outputs that small may be flushed to zero.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import json
 import math
 import platform
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from importlib.metadata import version
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-if TYPE_CHECKING:  # jax is imported lazily so that ``jrelu --help`` stays quick
-    import jax
+from jrelu import _registry
+from jrelu._cli import fn_names
+from jrelu._registry import Spec
+from jrelu._testing.memory import extra_tensors_per_layer
+from jrelu._testing.oracle import (
+    F32_ULP,
+    compare,
+    correctly_rounded,
+    f64,
+    finfo,
+    grid,
+    is_subnormal,
+    reference,
+)
+from jrelu._version import __version__
 
-    from jrelu._registry import Spec
-
-HELP = "verify values, gradients, kinks, NaN/inf, transformations and memory on this backend"
-
+#: The dtypes :func:`check` checks by default (those the backend supports).
 DTYPES = ("float64", "float32", "bfloat16", "float16")
-# checked on request (--dtypes): the float8 types jrelu computes in float32 and rounds once to
+#: The float8 dtypes, checked on request (``dtypes=``): computed in float32 and rounded once.
 FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
-F32_ULP = 2.0  # float32/float64 tolerance, in ulps
-# share of half-precision outputs allowed to differ (by 1 ulp) from the correctly rounded value
-HALF_MISMATCH = 1e-3
 MEMORY_MASK = 1 / 32  # one bit per float32 element
 MEMORY_LEARNED = 1 + 1 / 32  # x itself (for the parameter's gradient) plus the mask
 MEMORY_PRECISE = 1.0  # precise=True keeps x itself
 MEMORY_SLACK = 1e-3  # rounding in XLA's byte counts
 MEMORY_SHAPE = (128, 256)  # (batch, width) of the MLP whose compiled memory is measured
 
+#: The columns of the report: what each :class:`Result` verifies.
 COLUMNS = ("values", "gradients", "kinks", "nan_inf", "transforms", "memory")
 
 
@@ -104,7 +112,20 @@ COLUMNS = ("values", "gradients", "kinks", "nan_inf", "transforms", "memory")
 
 @dataclasses.dataclass
 class Result:
-    """One verified property: a function, a column of the table, a dtype and a parameter set."""
+    """One verified property: a function, a column of the table, a dtype and a parameter set.
+
+    Attributes:
+      function: the name in :data:`jrelu.FUNCTIONS`.
+      column: one of :data:`COLUMNS`.
+      check: what was checked, e.g. ``"values"``, ``"jacfwd"``, ``"memory (learned negative_slope)"``.
+      dtype: the dtype checked (None where none applies).
+      params: the hyperparameters.
+      passed: whether it held.
+      worst: the figure measured, in ``unit`` (None where there is no number to show).
+      limit: the most ``worst`` may be.
+      unit: e.g. ``"ulp"``, ``"tensors/layer"``.
+      detail: on failure, where and what.
+    """
 
     function: str
     column: str  # one of COLUMNS
@@ -118,12 +139,22 @@ class Result:
     detail: str = ""  # on failure: where and what
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready values (non-finite numbers as strings)."""
         return {k: _jsonable(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclasses.dataclass
 class Report:
-    """Everything ``jrelu check`` found: the environment, every result, the time taken."""
+    """Everything :func:`check` found: the environment, every result, the time taken.
+
+    Attributes:
+      environment: the backend, device, device count and versions (jax, jaxlib, jrelu, Python).
+      dtypes: the dtypes checked.
+      skipped_dtypes: the dtypes asked for but not checked, with the reason.
+      functions: the functions checked, in order.
+      results: every :class:`Result`.
+      seconds: the time the run took.
+    """
 
     environment: dict[str, Any]
     dtypes: list[str]
@@ -134,12 +165,16 @@ class Report:
 
     @property
     def passed(self) -> bool:
+        """Whether every check passed."""
         return all(r.passed for r in self.results)
 
     def by_function(self, name: str) -> list[Result]:
+        """The results of one function."""
         return [r for r in self.results if r.function == name]
 
     def to_json(self) -> dict[str, Any]:
+        """The report as ``jrelu check --json`` writes it: per function whether it passed, the worst
+        figure of each column and the failures; a summary; every result."""
         functions = {}
         for name in self.functions:
             rs = self.by_function(name)
@@ -189,146 +224,6 @@ def _worst(results: Sequence[Result], column: str) -> tuple[float | None, str | 
     return best
 
 
-# --------------------------------------------------------------------------------------------------
-# Floating-point helpers (float64 NumPy on the host)
-# --------------------------------------------------------------------------------------------------
-
-
-def _np_dtype(name: str) -> np.dtype:
-    import jax.numpy as jnp
-
-    return np.dtype(jnp.dtype(name))
-
-
-def _finfo(name: str) -> Any:
-    import jax.numpy as jnp
-
-    return jnp.finfo(jnp.dtype(name))
-
-
-def _compute_dtype(name: str) -> str:
-    return "float64" if name == "float64" else "float32"
-
-
-def _ulp(a: np.ndarray, dtype: str) -> np.ndarray:
-    """The spacing of ``dtype`` at ``|a|`` (``a`` float64; below the normal range, that of the smallest
-    normal number; above the largest finite number, that of the largest)."""
-    fi = _finfo(dtype)
-    a = np.clip(np.abs(np.asarray(a, np.float64)), float(fi.tiny), float(fi.max))
-    _, e = np.frexp(a)  # a = m * 2**e with m in [0.5, 1)
-    return np.ldexp(float(fi.eps), e - 1)
-
-
-def _round(ref: np.ndarray, dtype: str) -> np.ndarray:
-    """``ref`` (float64) correctly rounded to ``dtype`` (returned as float64).
-
-    NumPy's conversions to float32 and float16 are correctly rounded; ml_dtypes' float64 -> bfloat16
-    went through float32 before version 0.7 and so rounded twice, which is wrong next to a tie. So as not
-    to depend on which version is installed, for 16-bit types the three neighbouring values of the first
-    guess are compared exactly in float64, ties going to the even one.
-    """
-    with np.errstate(over="ignore"):  # a longdouble reference beyond float64's range is inf
-        ref = np.asarray(ref, np.float64)
-    dt = _np_dtype(dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        guess = ref.astype(dt)
-    if dt.itemsize > 2:
-        return _f64(guess)
-    ut = np.uint16 if dt.itemsize == 2 else np.uint8
-    top_bit = 1 << (8 * dt.itemsize - 1)
-    bits = guess.view(ut).astype(np.int64)
-    sign, mag = bits & top_bit, bits & (top_bit - 1)
-    # the largest finite number's bits, plus one (float8_e4m3fn has no infinity: NaN follows it)
-    inf_mag = int(np.array(_finfo(dtype).max, dt).view(ut)) + 1
-    cands = np.stack([np.clip(mag + d, 0, inf_mag - 1) for d in (-1, 0, 1)])
-    vals = _f64((sign | cands).astype(ut).view(dt))
-    dist = np.abs(vals - ref)
-    best = np.min(dist, axis=0)
-    # among the closest candidates prefer an even one (round half to even)
-    score = np.where(dist == best, np.where(cands % 2 == 0, 0, 1), 2)
-    out = np.take_along_axis(vals, np.argmin(score, axis=0)[None], axis=0)[0]
-    top = float(_finfo(dtype).max)
-    overflow = np.abs(ref) >= top + float(_ulp(np.array(top), dtype)) / 2
-    has_inf = bool(np.isinf(_f64(np.array(np.inf).astype(dt))))
-    out = np.where(overflow, np.copysign(np.inf, ref) if has_inf else np.nan, out)
-    return np.where(np.isnan(ref), np.nan, out)
-
-
-@dataclasses.dataclass
-class _Cmp:
-    passed: bool
-    worst: float
-    index: int | None  # the worst element (for the failure message)
-    note: str = ""
-
-
-def _f64(a: Any) -> np.ndarray:
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN payloads of 16-bit types warn on cast
-        return np.asarray(a).astype(np.float64)
-
-
-def _compare(
-    got: Any,
-    ref: Any,
-    dtype: str,
-    *,
-    floor: float = 0.0,
-    tol: float = F32_ULP,
-    rounded_once: bool = False,
-    share: float = HALF_MISMATCH,
-) -> _Cmp:
-    """Compare ``got`` (in ``dtype``) with the float64 (or longdouble) ``ref`` elementwise.
-
-    Non-finite values must match the correctly rounded reference exactly (NaN where NaN, the same
-    infinity). Finite ones: with ``rounded_once``, the error is counted in ulps from the correctly
-    rounded reference; a neighbour of it is fine where the exact value is a tie to within the compute
-    dtype's rounding (4 of its ulps; the float32 parameters and arithmetic cannot settle those), and
-    otherwise at most ``share`` of the elements may be off, by at most 1 ulp. Without it, the error is
-    ``|got - ref|`` in ulps of ``max(|ref|, floor)`` and must be at most ``tol``. References below the
-    compute dtype's normal range may come back as zero (flush to zero).
-    """
-    got = _f64(got).reshape(-1)
-    ref = np.asarray(ref)
-    ref = ref if ref.dtype == np.longdouble else ref.astype(np.float64)
-    ref = np.broadcast_to(ref, got.shape) if ref.ndim == 0 else ref.reshape(-1)
-    if got.size == 0:
-        return _Cmp(True, 0.0, None)
-    ref_d = _round(ref, dtype)
-    same_class = (np.isnan(got) == np.isnan(ref_d)) & (np.isfinite(got) == np.isfinite(ref_d))
-    same_class &= ~np.isinf(ref_d) | (got == ref_d)
-    finite = np.isfinite(got) & np.isfinite(ref_d)
-    err = np.zeros(got.shape)
-    cdt = _compute_dtype(dtype)
-    with np.errstate(invalid="ignore", over="ignore"):
-        if rounded_once:
-            err[finite] = np.abs(got - ref_d)[finite] / _ulp(ref_d[finite], dtype)
-            tie = finite & (err <= 1) & (np.abs(ref - (got + ref_d) / 2) <= 4 * _ulp(ref, cdt))
-        else:
-            scale = np.maximum(np.abs(ref), floor)
-            err[finite] = np.abs(got - ref)[finite] / _ulp(scale[finite], dtype)
-    flushed = finite & (got == 0) & (np.abs(ref) < float(_finfo(cdt).tiny))
-    err[flushed] = 0.0
-    err[~same_class] = np.inf
-    worst_i = int(np.argmax(err))
-    worst = float(err[worst_i])
-    if not rounded_once:
-        return _Cmp(worst <= tol, worst, worst_i if worst > 0 else None)
-    off = (err > 0) & ~tie
-    n_off, n_tie = int(np.count_nonzero(off)), int(np.count_nonzero((err > 0) & tie))
-    passed = bool(np.all(err[off] <= 1.0)) and n_off <= share * got.size
-    notes = []
-    if n_off:
-        notes.append(
-            f"{n_off} of {got.size} not correctly rounded"
-            + (f" (more than {share:.1%})" if n_off > share * got.size else "")
-        )
-    if n_tie:
-        notes.append(f"{n_tie} ties rounded the other way")
-    worst_i = int(np.argmax(np.where(off, err, -1.0))) if n_off else worst_i
-    worst = float(err[worst_i])
-    return _Cmp(passed, worst, worst_i if n_off else None, ", ".join(notes))
-
-
 def _fmt(v: Any) -> str:
     v = float(v)
     return repr(v) if not math.isfinite(v) else f"{v:.9g}"
@@ -344,55 +239,6 @@ def _where(x: np.ndarray, got: np.ndarray, ref: np.ndarray, i: int | None, what:
 # --------------------------------------------------------------------------------------------------
 # Inputs and references
 # --------------------------------------------------------------------------------------------------
-
-
-def _grid(dtype: str, kinks: Sequence[float]) -> np.ndarray:
-    """The inputs for values and gradients: every bit pattern for 16-bit types; for wider ones, the
-    special values, the kinks and their neighbours, and log-uniform magnitudes of both signs."""
-    dt = _np_dtype(dtype)
-    if dt.itemsize == 2:
-        return np.arange(2**16, dtype=np.uint16).view(dt)
-    if dt.itemsize == 1:  # float8: all 256
-        return np.arange(2**8, dtype=np.uint8).view(dt)
-    fi = _finfo(dtype)
-    rng = np.random.default_rng(0)
-    near = 10.0 ** rng.uniform(-6, 2.5, 1024)  # where the functions bend
-    wide = 10.0 ** rng.uniform(np.log10(float(fi.tiny)) + 1, np.log10(float(fi.max)) - 0.01, 256)
-    special = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, float(fi.max), -float(fi.max)]
-    special += [float(fi.tiny), -float(fi.tiny), 1e-3, -1e-3, 20.0, -20.0, 100.0, -100.0]
-    for k in kinks:
-        kk = np.asarray(k, dt)
-        special += [k, np.nextafter(kk, dt.type(np.inf)), np.nextafter(kk, dt.type(-np.inf))]
-        special += [k + 0.5, k - 0.5]
-    mags = np.concatenate([near, wide])
-    return np.concatenate([np.asarray(special, np.float64), mags, -mags]).astype(dt)
-
-
-def _usable(x: np.ndarray, dtype: str) -> np.ndarray:
-    """Inputs not flushed to zero by XLA: zero, non-finite, or at least the smallest normal number of
-    the compute dtype."""
-    x64 = _f64(x)
-    tiny = float(_finfo(_compute_dtype(dtype)).tiny)
-    return (x64 == 0) | ~np.isfinite(x64) | (np.abs(x64) >= tiny)
-
-
-def _limits(
-    spec: Spec, x: np.ndarray, params: Mapping[str, float], exact: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """The float64 references of value and derivative (with ``exact``, unrounded: longdouble, to judge
-    float64 results by); at ``±inf``, where a reference formula gives NaN (``0 * inf`` for a zero
-    slope), the value at the largest finite float64 instead: the limit. (A gated function's reference
-    is IEEE arithmetic as it stands, in float64: inf * 0 is NaN there, as in jrelu and every peer.)"""
-    if spec.gated:
-        return spec.value(x, **params), spec.derivative(x, **params)
-    ref = spec.value(x, exact=exact, **params)
-    dref = spec.derivative(x, exact=exact, **params)
-    undefined = np.isinf(x) & (np.isnan(ref) | np.isnan(dref))
-    if np.any(undefined):
-        big = np.copysign(np.finfo(np.float64).max, x[undefined])
-        ref[undefined] = spec.value(big, exact=exact, **params)
-        dref[undefined] = spec.derivative(big, exact=exact, **params)
-    return ref, dref
 
 
 def _scale(spec: Spec, params: Mapping[str, float]) -> float:
@@ -525,21 +371,18 @@ class _Checker:
     # ---- values, gradients, kinks, NaN/inf in one dtype ---------------------------------------
 
     def accuracy(self, dtype: str, params: Mapping[str, float]) -> None:
-        import jax
-        import jax.numpy as jnp
-
         s, name = self.spec, self.spec.name
         f = self.bound(params)
-        x = _grid(dtype, s.kinks)
+        x = grid(dtype, s.kinks)
         if s.gated:  # x is the gate half b; the input is [a, b]
             a = _companion(x)
-            keep = _usable(a, dtype) & _usable(x, dtype)
+            keep = ~is_subnormal(a, dtype) & ~is_subnormal(x, dtype)
             a, x = a[keep], x[keep]
             xin = np.concatenate([a, x])
         else:
-            x = x[_usable(x, dtype)]
+            x = x[~is_subnormal(x, dtype)]
             xin = x
-        x64 = _f64(x)
+        x64 = f64(x)
         scope = self.x64_scope if dtype == "float64" else contextlib.nullcontext
         with self.guard("values", "values", dtype, params), scope():
             xj = jnp.asarray(xin)
@@ -566,7 +409,7 @@ class _Checker:
                 )
             # float64 is judged against the unrounded (longdouble) reference: a float64 one carries
             # its own rounding (up to 2.8 ulp for selu's, from its two rounded constants).
-            ref, dref = _limits(s, _f64(xin), params, exact=dtype == "float64")
+            ref, dref = reference(s, xin, exact=dtype == "float64", **params)
             half = np.dtype(x.dtype).itemsize <= 2  # half precision and float8: rounded once
             precise = bool(params.get("precise"))
             # precise derivatives are relative (no floor); the others are absolute near 0 (see above)
@@ -577,7 +420,7 @@ class _Checker:
             # follow the pair: its gate's kink, its finiteness)
             xg, fin_g, at_g = x, finite, at
             if s.gated:
-                finite &= np.isfinite(_f64(a))
+                finite &= np.isfinite(f64(a))
                 xg, fin_g, at_g = xin, np.tile(finite, 2), np.tile(at & finite, 2)
             # A derivative read off the output is infinite where the rounded output overflows, even
             # where the true derivative is finite (squared_relu: x**2 overflows long before 2 x; its
@@ -586,12 +429,16 @@ class _Checker:
             # (selu reads its x > 0 slope off no output) is held to the accuracy as everywhere.
             over = np.zeros(g.shape, bool)
             if s.grad_off_output and not s.gated:
-                over = finite & np.isinf(_round(ref, dtype)) & np.isfinite(_round(dref, dtype))
+                over = (
+                    finite
+                    & np.isinf(correctly_rounded(ref, dtype))
+                    & np.isfinite(correctly_rounded(dref, dtype))
+                )
                 over &= ~np.isfinite(g)
                 fin_g = fin_g & ~over
 
             vfloor = s.value_floor(**s.hyper(params)) if s.value_floor else 0.0
-            c = _compare(y[finite], ref[finite], dtype, floor=vfloor, rounded_once=half)
+            c = compare(y[finite], ref[finite], dtype, floor=vfloor, rounded_once=half)
             self.add(
                 "values",
                 "values",
@@ -606,7 +453,7 @@ class _Checker:
 
             # gradients: half precision is rounded once, except where it is read off the rounded output
             once = half and (not s.grad_off_output or precise)
-            c = _compare(g[fin_g], dref[fin_g], dtype, floor=floor, rounded_once=once)
+            c = compare(g[fin_g], dref[fin_g], dtype, floor=floor, rounded_once=once)
             self.add(
                 "gradients",
                 "gradients",
@@ -620,7 +467,7 @@ class _Checker:
             )
 
             # kinks: the convention, to the gradients' accuracy (a wrong convention is off by O(1))
-            c = _compare(g[at_g], dref[at_g], dtype, floor=floor, rounded_once=once, share=0.0)
+            c = compare(g[at_g], dref[at_g], dtype, floor=floor, rounded_once=once, share=0.0)
             self.add(
                 "kinks",
                 "derivative at the kinks",
@@ -632,8 +479,8 @@ class _Checker:
 
             # NaN and infinities: exact; and no non-finite gradient where the true one is finite
             odd, odd_g = ~finite, ~fin_g & ~over
-            cy = _compare(y[odd], ref[odd], dtype)
-            cg = _compare(g[odd_g], dref[odd_g], dtype, floor=floor)
+            cy = compare(y[odd], ref[odd], dtype)
+            cg = compare(g[odd_g], dref[odd_g], dtype, floor=floor)
             msg = _join(
                 _where(x[odd], y[odd], ref[odd], cy.index, "value") if not cy.passed else "",
                 _where(xg[odd_g], g[odd_g], dref[odd_g], cg.index, "gradient")
@@ -650,7 +497,7 @@ class _Checker:
             )
             # a zero cotangent contributes zero: a NaN the loss never sees gives 0 there (both inputs
             # of a gated pair), and the gradient elsewhere is the unmasked one
-            nan = np.isnan(_f64(y))
+            nan = np.isnan(f64(y))
             nan = np.tile(nan, 2) if s.gated else nan
             bad = np.flatnonzero(
                 np.where(nan, gm != 0, ~((gm == g) | (np.isnan(gm) & np.isnan(g))))
@@ -687,7 +534,7 @@ class _Checker:
                     if ok
                     else "a NaN or wrongly signed gradient at an overflowing output",
                 )
-            rounded = _round(dref[fin_g], dtype)
+            rounded = correctly_rounded(dref[fin_g], dtype)
             blowup = np.flatnonzero(~np.isfinite(g[fin_g]) & np.isfinite(rounded))
             self.add(
                 "nan_inf",
@@ -710,15 +557,12 @@ class _Checker:
     # ---- transformations (float32) ---------------------------------------------------------------
 
     def transforms(self, params: Mapping[str, float]) -> None:
-        import jax
-        import jax.numpy as jnp
-
         s = self.spec
         f = self.bound(params)
         x = _transform_points(s)
         if s.gated:  # the points are the gate half; a companion value half, zero included
             x = np.concatenate([np.roll(x, 3) * np.float32(-1.5), x])
-        x64 = _f64(x)
+        x64 = f64(x)
         dt = "float32"
         n = x.size
         ref, dref = s.value(x64, **params), s.derivative(x64, **params)
@@ -784,7 +628,7 @@ class _Checker:
 
         def record(check: str, got: Any, want: np.ndarray, fl: float, what: str) -> None:
             got = np.asarray(got)
-            c = _compare(got, want, dt, floor=max(fl, vfloor) if what == "value" else fl)
+            c = compare(got, want, dt, floor=max(fl, vfloor) if what == "value" else fl)
             self.add(
                 "transforms",
                 check,
@@ -864,7 +708,7 @@ class _Checker:
             elif k in out:
                 want = _dparam(s, x64, params, pname)
                 record(k, out[k], want, 1.0, k)
-                c = _compare(out[k][at_kink], want[at_kink], dt, floor=1.0)
+                c = compare(out[k][at_kink], want[at_kink], dt, floor=1.0)
                 self.add(
                     "kinks",
                     f"d/d{pname} at the kinks",
@@ -883,9 +727,6 @@ class _Checker:
         """A function that drops units with a key (alpha_dropout): the share kept is 1 - rate to
         within 5 standard deviations, an input of mean 0 and variance 1 keeps them (to 5 standard
         errors), determinism, different keys drawing differently, vmap over keys."""
-        import jax
-        import jax.numpy as jnp
-
         s, dt = self.spec, "float32"
         rate = float(params["rate"])
         n = 1 << 16
@@ -913,7 +754,7 @@ class _Checker:
             # program and not in the other
             floor = s.value_floor(**s.hyper(params)) if s.value_floor else 0.0
             if not all(
-                _compare(batched[i], np.asarray(f(xj, keys[i])), dt, floor=floor).passed
+                compare(batched[i], np.asarray(f(xj, keys[i])), dt, floor=floor).passed
                 for i in range(3)
             ):
                 problems.append("vmap over keys differs from one key at a time")
@@ -929,12 +770,9 @@ class _Checker:
     def random(self, params: Mapping[str, float]) -> None:
         """With a key: slopes between the bounds (the hyperparameters), gradient = the drawn slope,
         determinism, different keys drawing differently, vmap over keys."""
-        import jax
-        import jax.numpy as jnp
-
         s, dt = self.spec, "float32"
         lo, hi = min(params.values(), default=0.0), max(params.values(), default=0.0)
-        x = -np.abs(_grid(dt, s.kinks)[:1024].astype(np.float64))
+        x = -np.abs(grid(dt, s.kinks)[:1024].astype(np.float64))
         x = x[np.isfinite(x) & (np.abs(x) > 1e-3) & (np.abs(x) < 1e3)].astype(np.float32)
         x = np.concatenate([x, np.abs(x), np.zeros(4, np.float32)])
         with self.guard("transforms", "random (key)", dt, params):
@@ -947,13 +785,13 @@ class _Checker:
             )
             neg, pos, zero = x < 0, x > 0, x == 0
             r = y[neg] / x[neg].astype(np.float64)
-            slack = 4 * float(_finfo(dt).eps) * max(abs(lo), abs(hi), 1.0)
+            slack = 4 * float(finfo(dt).eps) * max(abs(lo), abs(hi), 1.0)
             problems = []
             if not np.all((r >= lo - slack) & (r <= hi + slack)):
                 problems.append(f"slopes outside [{lo:g}, {hi:g}]: {r.min():.6g}..{r.max():.6g}")
             if not np.array_equal(y[pos], x[pos].astype(np.float64)):
                 problems.append("positive inputs not passed through")
-            c = _compare(g[neg], r, dt, floor=max(abs(lo), abs(hi), 1.0))
+            c = compare(g[neg], r, dt, floor=max(abs(lo), abs(hi), 1.0))
             if not c.passed:
                 problems.append(f"gradient differs from the drawn slope by {c.worst:.3g} ulp")
             if not (
@@ -983,10 +821,6 @@ class _Checker:
         """The compiled backward-pass memory of each kind of rule: concrete default hyperparameters,
         traced ones (the sign unknown at compile time: the masked rule every negative variant uses), a
         PRNG key, and a learned per-channel hyperparameter for a function that requires one."""
-        import jax
-
-        from jrelu._memory import extra_tensors_per_layer
-
         s, fn, params = self.spec, self.spec.fn, dict(self.spec.params)
         batch, width = MEMORY_SHAPE
         limit = MEMORY_MASK
@@ -1052,16 +886,11 @@ def _join(*parts: str) -> str:
 
 
 def _x64_scope() -> Callable[[], Any]:
-    import jax
-
     return lambda: jax.enable_x64(True)  # jax >= 0.8.0; pyproject.toml requires 0.8.2
 
 
 def _supported(dtype: str, x64: Callable[[], Any]) -> str | None:
     """None if the backend computes in ``dtype``; otherwise why not."""
-    import jax
-    import jax.numpy as jnp
-
     scope = x64 if dtype == "float64" else contextlib.nullcontext
     try:
         with scope():
@@ -1071,21 +900,14 @@ def _supported(dtype: str, x64: Callable[[], Any]) -> str | None:
                 return f"computes {v.dtype} instead"
     except Exception as e:  # e.g. no float64 on TPU
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    del jax
     return None
 
 
 def _environment(device: Any) -> dict[str, Any]:
-    import jax
-
     try:
-        from importlib.metadata import version
-
         jaxlib = version("jaxlib")
     except Exception:
         jaxlib = "unknown"
-    from jrelu._version import __version__
-
     return {
         "backend": device.platform,
         "device": str(getattr(device, "device_kind", device)),
@@ -1101,13 +923,10 @@ def _environment(device: Any) -> dict[str, Any]:
 def _function_name(name: Any) -> str:
     """``name`` as a key of :data:`jrelu.FUNCTIONS` (any case, ``-`` or ``_``); ValueError naming
     ``jrelu check`` (this tool, not :func:`jrelu.get`) and the known names otherwise."""
-    from jrelu._cli import fn_names
-    from jrelu._registry import FUNCTIONS
-
     if not isinstance(name, str):
         raise ValueError(
             f"jrelu check: --fns: a function name is a string, got {type(name).__name__}; valid "
-            f"names: {', '.join(FUNCTIONS)} (see `jrelu list`)."
+            f"names: {', '.join(_registry.FUNCTIONS)} (see `jrelu list`)."
         )
     return fn_names([name], "check")[0]  # type: ignore[index]
 
@@ -1116,11 +935,11 @@ def _validate(
     fns: Sequence[str] | None, backend: str | None, dtypes: Sequence[str] | None
 ) -> tuple[list[str], Any, list[str]]:
     """The function names, the device and the dtypes to check; ValueError/RuntimeError if unknown."""
-    import jax
-
-    from jrelu._registry import FUNCTIONS
-
-    names = list(FUNCTIONS) if not fns else list(dict.fromkeys(_function_name(n) for n in fns))
+    names = (
+        list(_registry.FUNCTIONS)
+        if not fns
+        else list(dict.fromkeys(_function_name(n) for n in fns))
+    )
     wanted = list(dtypes) if dtypes else list(DTYPES)
     for d in wanted:
         if d not in DTYPES + FLOAT8:
@@ -1142,7 +961,15 @@ def check(
     transforms: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Run the checks and return a :class:`Report` (``jrelu check`` prints it).
+    """Run every check of ``jrelu check`` on this backend and return a :class:`Report`.
+
+    What is checked, for each function of :data:`jrelu.FUNCTIONS`, each of its registered variants
+    and each dtype: values and gradients against the float64 oracle (:func:`reference`; 2 ulp in
+    float32/float64, correctly rounded in half precision and float8, judged with :func:`compare` on
+    :func:`grid`), the derivative chosen at each kink, NaN and infinities, the transformations (jit,
+    vmap, jvp, jacfwd, jacrev, hessian, grad of grad, gradients with respect to the hyperparameters,
+    keys), and the backward-pass memory of a compiled training step (:func:`extra_tensors_per_layer`).
+    The command line prints the report as a table (``jrelu check``) or writes it as JSON.
 
     Args:
       fns: function names (default: every function in :data:`jrelu.FUNCTIONS`).
@@ -1152,11 +979,15 @@ def check(
       memory: measure the compiled backward-pass memory.
       transforms: check the transformations.
       progress: called with each function's name before it is checked.
+
+    Returns:
+      A :class:`Report`; ``report.passed`` says whether everything held.
+
+    Raises:
+      ValueError: an unknown function name or dtype (the message names ``jrelu check``, as the
+        command's does).
+      RuntimeError: an unknown backend.
     """
-    import jax
-
-    from jrelu._registry import FUNCTIONS
-
     start = time.perf_counter()
     names, device, wanted = _validate(fns, backend, dtypes)
     scope = _x64_scope()
@@ -1173,7 +1004,7 @@ def check(
         for name in names:
             if progress:
                 progress(name)
-            s = FUNCTIONS[name]
+            s = _registry.FUNCTIONS[name]
             # a function with no form without a key (alpha_dropout) is checked with a fixed one, its
             # references re-drawing the mask from the same key
             c = _Checker(s.with_key(jax.random.key(0)) if s.needs_key else s, scope)
@@ -1186,163 +1017,3 @@ def check(
                 c.memory()
             results += c.results
     return Report(_environment(device), use, skipped, names, results, time.perf_counter() - start)
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------------
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend", help="JAX platform to check (cpu, gpu, tpu, ...); default: JAX's default"
-    )
-    from jrelu._cli import add_fns_argument
-
-    add_fns_argument(parser, "functions to check")
-    parser.add_argument(
-        "--dtypes",
-        nargs="+",
-        action="extend",
-        metavar="DTYPE",
-        help=f"dtypes, separated by spaces or commas (default: those of {', '.join(DTYPES)} the "
-        f"backend supports; also {', '.join(FLOAT8)})",
-    )
-    parser.add_argument(
-        "--no-x64",
-        action="store_true",
-        help="skip float64 (checked in a scoped x64 mode by default)",
-    )
-    parser.add_argument(
-        "--no-memory", action="store_true", help="skip the compiled-memory measurement"
-    )
-    parser.add_argument(
-        "--json", metavar="PATH", help="also write the full report as JSON to PATH ('-': stdout)"
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="list every check, not only the failures"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    console = Console(stderr=args.json == "-", highlight=False)
-    if not console.is_terminal:  # logs and pipes: room for the whole table
-        console.width = max(console.width, 100)
-    from jrelu._cli import fn_names, split_names
-
-    try:
-        fns, dtypes = fn_names(args.fns, "check"), split_names(args.dtypes)
-        _validate(fns, args.backend, dtypes)
-    except (ValueError, RuntimeError) as e:  # unknown function, dtype or backend
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
-        return 2
-    with console.status("jrelu check: starting") as status:
-        report = check(
-            fns,
-            backend=args.backend,
-            dtypes=dtypes,
-            x64=not args.no_x64,
-            memory=not args.no_memory,
-            progress=lambda n: status.update(f"jrelu check: {n}"),
-        )
-    render(report, console, verbose=args.verbose)
-    if args.json:
-        text = json.dumps(report.to_json(), indent=1)
-        if args.json == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            with open(args.json, "w") as fh:
-                fh.write(text + "\n")
-    return 0 if report.passed else 1
-
-
-def _cell(results: Sequence[Result], column: str) -> str:
-    """One cell of the table: the column's figure (worst error, memory) or ok, FAIL in red."""
-    rs = [r for r in results if r.column == column]
-    if not rs:
-        return "-"
-    ok = all(r.passed for r in rs)
-    worst, _ = _worst(rs, column)
-    if column in ("values", "gradients") and worst is not None:
-        text = f"{worst:.2g}" if worst < 1e3 else f"{worst:.1e}"
-    elif column == "memory" and worst is not None:
-
-        def kind(r: Result) -> str:
-            return next((k for k in ("learned", "precise") if k in r.check), "")
-
-        figs = [(kind(r), r.worst) for r in rs if r.worst is not None]
-        plain = [w for k, w in figs if not k]
-        text = f"{max(plain):.3f}" if plain else ""
-        for k in ("learned", "precise"):
-            mine = [w for kk, w in figs if kk == k]
-            if mine:
-                text += f", {k} {max(mine):.3f}"
-    elif column == "transforms":
-        text = f"{sum(r.passed for r in rs)}/{len(rs)}"
-    else:
-        text = "ok"
-    return text if ok else f"[red]FAIL {text}[/red]" if text != "ok" else "[red]FAIL[/red]"
-
-
-def render(report: Report, console: Any, *, verbose: bool = False) -> None:
-    """Print the report: a header, one row per function, failures, a summary."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    env = report.environment
-    console.print(
-        f"jrelu {env['jrelu']} check on [bold]{env['backend']}[/bold] ({env['device']}, "
-        f"{env['devices']} device(s)); jax {env['jax']}, jaxlib {env['jaxlib']}"
-    )
-    console.print(
-        "dtypes: "
-        + ", ".join(report.dtypes)
-        + "".join(f"; {d} {why}" for d, why in report.skipped_dtypes.items())
-    )
-    table = Table(show_edge=False, header_style="bold")
-    table.add_column("function")
-    table.add_column("result")
-    for title in ("values", "grads", "kinks", "NaN/inf", "transforms", "memory"):
-        table.add_column(title)
-    for name in report.functions:
-        rs = report.by_function(name)
-        ok = all(r.passed for r in rs)
-        table.add_row(
-            name,
-            "[green]PASS[/green]" if ok else "[red]FAIL[/red]",
-            *(_cell(rs, c) for c in COLUMNS),
-        )
-    console.print(table)
-    console.print(
-        "values, grads: worst error in ulp; transforms: checks passed; memory: activation-sized "
-        "tensors per layer kept for the backward pass"
-    )
-    shown = [r for r in report.results if verbose or not r.passed]
-    for r in shown:
-        params = ", ".join(
-            f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.6g}" for k, v in r.params.items()
-        )
-        fig = (
-            f" {r.worst:.3g} {r.unit} (limit {r.limit:g})"
-            if r.worst is not None and r.limit is not None
-            else ""
-        )
-        state = "[green]ok[/green]  " if r.passed else "[red]FAIL[/red]"
-        where = f"({r.dtype or '-'}{'; ' + params if params else ''})"
-        text = f"{r.function} {r.check} {where}{fig}{': ' + r.detail if r.detail else ''}"
-        console.print(f"{state} {escape(text)}", soft_wrap=True)
-    failed = [n for n in report.functions if not all(r.passed for r in report.by_function(n))]
-    n_bad = sum(not r.passed for r in report.results)
-    verdict = (
-        "[green]all passed[/green]"
-        if not failed
-        else f"[red]{len(failed)} failed: {', '.join(failed)}[/red]"
-    )
-    from jrelu._cli import plural
-
-    console.print(
-        f"{plural(len(report.functions), 'function')}, {plural(len(report.results), 'check')}, "
-        f"{n_bad} failed: {verdict} ({report.seconds:.1f} s)"
-    )

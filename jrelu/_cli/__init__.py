@@ -1,8 +1,15 @@
 """The ``jrelu`` command line: ``jrelu --version``, ``jrelu --help`` and the subcommands.
 
-Each subcommand lives in its own private module exposing ``HELP`` (one line), ``configure(parser)`` and
-``run(args) -> int``. The modules are imported to build the parser, so they keep their heavy imports
-(benchmark models, matplotlib) inside ``run``; ``jrelu --help`` stays quick.
+Each subcommand is a module of this package exposing ``HELP`` (one line), ``configure(parser)`` and
+``run(args) -> int``: ``list_`` (``jrelu list``), ``check``, ``plot`` and ``bench``. They are imported to build the parser,
+so their module-level imports are cheap ones -- jrelu itself (jax, numpy), rich, and
+:mod:`jrelu.testing` behind ``check``. What is heavy stays out of the parser: the benchmark (flax, optax,
+its models and timers) lives in :mod:`jrelu._cli.bench`, whose ``__init__`` holds only the options and
+whose ``run`` imports the driver; matplotlib, an optional extra, is imported where a figure is drawn.
+``jrelu --help`` imports neither (``tests/test_cli.py`` checks it).
+
+The ``--fns`` helpers below are shared by every command and by :func:`jrelu.testing.check`, whose
+errors name ``jrelu check`` as the command does.
 """
 
 from __future__ import annotations
@@ -12,19 +19,17 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
-from typing import Any
 
+from jrelu import _registry
 from jrelu._version import __version__
 
 # command -> module; the module provides HELP, configure(parser) and run(args).
 COMMANDS = {
-    "bench": "jrelu._bench",
-    "check": "jrelu._check",
-    "plot": "jrelu._plot",
-    "list": "jrelu._cli",
+    "bench": "jrelu._cli.bench",
+    "check": "jrelu._cli.check",
+    "plot": "jrelu._cli.plot",
+    "list": "jrelu._cli.list_",  # list_: a submodule named list would shadow list() in this package
 }
-
-HELP = "list the activations, their families, parameters and kink conventions"
 
 
 def plural(n: int, word: str) -> str:
@@ -54,51 +59,21 @@ def split_names(values: Sequence[str] | None) -> list[str] | None:
 def fn_names(values: Sequence[str] | None, command: str) -> list[str] | None:
     """The ``--fns`` of ``jrelu <command>`` as table names (None: all). ValueError naming the command
     and the option, with the valid names and the close ones, for a name not in the table."""
-    from jrelu._registry import FUNCTIONS, close_names
-
     names = split_names(values)
     if names is None:
         return None
     out = []
     for n in names:
         key = n.lower().replace("-", "_")
-        if key not in FUNCTIONS:
-            close = close_names(n)
+        if key not in _registry.FUNCTIONS:  # read at call time: the tests swap the table
+            close = _registry.close_names(n)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
             raise ValueError(
                 f"jrelu {command}: --fns: unknown function {n!r}{hint} Valid names: "
-                f"{', '.join(FUNCTIONS)} (see `jrelu list`)."
+                f"{', '.join(_registry.FUNCTIONS)} (see `jrelu list`)."
             )
         out.append(key)
     return list(dict.fromkeys(out))
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """``jrelu list`` takes no options."""
-
-
-def _parameters(s: Any) -> str:
-    """A Spec's parameters as ``jrelu list`` shows them: defaults as ``k=v``; required ones as
-    required, with an example value (there is no default to show)."""
-    out = []
-    for k, v in s.params.items():
-        out.append(f"{k} (required, e.g. {v:.6g})" if k in s.required else f"{k}={v:.6g}")
-    out += [f"{k}={v!r}" for k, v in s.static.items()]
-    if s.random:
-        out.append("key (required)" if s.needs_key else "key=None")
-    return ", ".join(out) or "-"
-
-
-def run(args: argparse.Namespace) -> int:
-    from jrelu._registry import FUNCTIONS
-
-    header = ("function", "family", "parameters", "kink convention")
-    rows = [(n, s.family, _parameters(s), s.kink_rule) for n, s in FUNCTIONS.items()]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    for r in [header, tuple("-" * len(h) for h in header), *rows]:
-        print("  ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=False)) + "  " + r[3])
-    print(f"{plural(len(rows), 'function')}; details: jrelu.FUNCTIONS[name], help(jrelu.<name>)")
-    return 0
 
 
 def _available() -> dict[str, str]:
@@ -117,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jrelu {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in _available().items():
-        mod = sys.modules[__name__] if module == __name__ else importlib.import_module(module)
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.configure(p)
         p.set_defaults(_module=module)
@@ -130,10 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    mod = (
-        sys.modules[__name__] if args._module == __name__ else importlib.import_module(args._module)
-    )
-    return int(mod.run(args) or 0)
+    return int(importlib.import_module(args._module).run(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,9 +21,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
@@ -302,8 +304,6 @@ def run_parallel(
             if on_done:
                 on_done()
         return out
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(job) for job in jobs]
         if on_done:
@@ -322,8 +322,6 @@ def _caught(job: Callable[[], Any]) -> Any:
 def compile_workers(backend: str = "cpu") -> int:
     """Parallel compilations: one per core, at most 8 (memory), at least 1; one at a time off the CPU
     (XLA:GPU autotunes its kernels on the device while compiling: two at once would time each other)."""
-    import os
-
     if backend != "cpu":
         return 1
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -339,26 +337,6 @@ ROW = 1024  # inputs are (n // 1024, 1024): a batch of 1024-feature activations,
 
 def shape_of(n: int) -> tuple[int, ...]:
     return (n // ROW, ROW) if n >= ROW and n % ROW == 0 else (n,)
-
-
-def parse_size(text: str) -> int:
-    """``"20"`` or ``"2^20"`` -> 2**20 (a number below 64 is an exponent of 2); ``"1000000"`` -> itself."""
-    t = text.strip().replace("**", "^")
-    try:
-        if t.startswith("2^"):
-            v = int(t[2:])
-            if not 0 <= v < 64:
-                raise ValueError
-            return 2**v
-        v = int(float(t)) if ("e" in t.lower() or "." in t) else int(t)
-    except ValueError:
-        raise ValueError(
-            f"--sizes: expected an exponent of 2 (e.g. 20 for 2^20 elements) or an element count, "
-            f"got {text!r}."
-        ) from None
-    if v <= 0:
-        raise ValueError(f"--sizes: sizes must be positive, got {text!r}.")
-    return 2**v if v < 64 else v
 
 
 def size_text(n: int) -> str:

@@ -7,7 +7,7 @@ Sections, all in one run (``--sections`` picks some):
   bandwidth (measured in the same run, same size and dtype), and the time ratio to jax.nn (or the
   ``jnp.where`` formulation where jax.nn has none) and to PyTorch (eager, when importable).
 * **memory** -- activation-sized tensors per layer a compiled training step keeps beyond the identity
-  network, for an MLP and a small CNN (compile only; see :mod:`jrelu._memory`).
+  network, for an MLP and a small CNN (compile only; see :func:`jrelu.testing.extra_tensors_per_layer`).
 * **train** -- median time of a jitted Flax + optax training step of an MLP and a small CNN.
 * **dispatch** -- the overhead of one eager call of the public function on a small input.
 * **ffn** -- the transformer FFN activations (squared_relu, reglu) in a residual FFN training step
@@ -18,7 +18,7 @@ Sections, all in one run (``--sections`` picks some):
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
 and reports the median of repeats with the interquartile range, and keeps every repeat's time. The run
-ends with verdicts (:mod:`jrelu._bench_report`): per section, where jrelu is faster than its peer, at
+ends with verdicts (:mod:`jrelu._cli.bench.report`): per section, where jrelu is faster than its peer, at
 parity or slower beyond the run's own noise band, and the memory it saves. Three plans (:func:`plans`):
 plain ``jrelu bench`` (2^16, 2^20, 2^24; sized for a few minutes on 2 CPU cores), ``--quick`` (a smoke
 test) and ``--full`` (the kept run of ``benchmarks/run.py``, with the project's internal goals). See
@@ -31,107 +31,38 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
-import importlib.util
 import json
 import os
 import platform
 import sys
 import time
+import traceback
 from functools import partial
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-HELP = "benchmark jrelu against jax.nn, PyTorch and the device's copy bandwidth"
+import jax
+import jax.numpy as jnp
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-SECTIONS = ("speed", "memory", "train", "dispatch", "ffn")
-DTYPES = ("float32", "bfloat16", "float16")
-FULL_SIZES = (16, 18, 20, 22, 24, 26)  # exponents of 2
-DEFAULT_SIZES = (16, 20, 24)  # 2^24 float32 is 64 MiB: past the caches of a CPU or a GPU's L2
-QUICK_SIZES = (16, 20)
-MODES = ("quick", "default", "full")
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "plain `jrelu bench` (sized for at most 4 minutes on 2 CPU cores) ends with verdicts: where jrelu is\n"
-        "faster, at parity or slower than jax.nn beyond this run's noise, and the memory it saves.\n\n"
-        "examples:\n"
-        "  jrelu bench --quick\n"
-        "  jrelu bench --fns relu elu --dtypes float32 --sizes 20 24 --json out.json --plot out.png\n"
-        "  jrelu bench --sections speed --fns elu --sizes 24 --hlo hlo/   # what XLA fused and kept\n"
-        "  python benchmarks/run.py --update-readme   # the kept full run: JSON, PNG, README table"
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke test (about 2 minutes on 2 CPU cores): sizes 2^16 and 2^20, 5 short repeats, "
-        "smaller models; still every function, both dtypes and every section",
-    )
-    mode.add_argument(
-        "--full",
-        action="store_true",
-        help="the kept run (benchmarks/run.py; about 10 minutes on 2 CPU cores): sizes 2^16 to 2^26, "
-        "15 longer repeats, larger training steps, and the project's internal goals at the end",
-    )
-    parser.add_argument(
-        "--fns",
-        nargs="+",
-        action="extend",
-        metavar="NAME",
-        help="functions to run, by name, separated by spaces or commas (default: all; see `jrelu "
-        "list`); rrelu runs both without a key (eval) and with one (train), alpha_dropout with one",
-    )
-    parser.add_argument(
-        "--dtypes",
-        nargs="+",
-        choices=DTYPES,
-        default=None,
-        help="input dtypes for the speed section (default: float32 bfloat16)",
-    )
-    parser.add_argument(
-        "--sizes",
-        nargs="+",
-        metavar="N",
-        help="input sizes in elements: a number below 64 is an exponent of 2 (20 means 2^20 = "
-        "1,048,576 elements; '2^20' works too), a larger number is an element count "
-        f"(default: {' '.join(map(str, DEFAULT_SIZES))}; with --quick "
-        f"{' '.join(map(str, QUICK_SIZES))}; with --full {' '.join(map(str, FULL_SIZES))}). "
-        "Inputs have shape (n/1024, 1024) when 1024 divides n",
-    )
-    parser.add_argument(
-        "--sections",
-        nargs="+",
-        choices=SECTIONS,
-        default=list(SECTIONS),
-        help="sections to run (default: all)",
-    )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        metavar="R",
-        help="timed repeats per measurement (default: 7; 5 with --quick, 15 with --full)",
-    )
-    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
-    parser.add_argument("--json", metavar="PATH", help="write all results as JSON to PATH")
-    parser.add_argument(
-        "--plot", metavar="PATH", help="write a PNG of throughput against size to PATH"
-    )
-    parser.add_argument(
-        "--hlo",
-        metavar="DIR",
-        help="write the optimised HLO of every timed program (speed passes at the largest size, "
-        "training steps) to DIR, to see what XLA fused and what it kept",
-    )
-
+from jrelu._cli.bench import MODES, report
+from jrelu._cli.bench import models as bm
+from jrelu._cli.bench import speed as bs
+from jrelu._version import __version__
 
 # --------------------------------------------------------------------------------------------------
 
 
 def _device_info() -> dict[str, Any]:
-    import jax
-
     d = jax.devices()[0]
     info: dict[str, Any] = {
         "device": str(d.device_kind),
@@ -160,12 +91,6 @@ def _device_info() -> dict[str, Any]:
 
 
 def _versions() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    import jax
-
-    from jrelu._version import __version__
-
     out: dict[str, Any] = {"jax_version": jax.__version__}
     for name in ("jaxlib", "flax", "optax", "numpy"):
         try:
@@ -177,40 +102,16 @@ def _versions() -> dict[str, Any]:
     return out
 
 
-def _fail(message: str) -> int:
-    print(f"jrelu bench: {message}", file=sys.stderr)
-    return 2
-
-
-def run(args: argparse.Namespace) -> int:
-    from jrelu._bench_speed import parse_size
-
-    # Validate everything before importing or compiling anything heavy.
-    mode = "quick" if args.quick else ("full" if getattr(args, "full", False) else "default")
-    default_sizes = {"quick": QUICK_SIZES, "default": DEFAULT_SIZES, "full": FULL_SIZES}[mode]
-    try:
-        sizes = sorted({parse_size(s) for s in (args.sizes or ())}) or [2**e for e in default_sizes]
-    except ValueError as e:
-        return _fail(str(e))
-    from jrelu._cli import fn_names
-
-    try:
-        fns = fn_names(args.fns, "bench")
-    except ValueError as e:
-        return _fail(str(e).replace("jrelu bench: ", ""))
-    if args.repeats is not None and args.repeats < 1:
-        return _fail(f"--repeats must be at least 1, got {args.repeats}.")
-    if args.plot and "speed" not in args.sections:
-        return _fail("--plot needs the speed section (add 'speed' to --sections).")
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        return _fail("--plot needs matplotlib: pip install 'jrelu[plot]' (or leave out --plot).")
-    dtypes = list(dict.fromkeys(args.dtypes or ("float32", "bfloat16")))
-    for path in (args.json, args.plot):
-        if path:
-            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-    if args.hlo:
-        Path(args.hlo).mkdir(parents=True, exist_ok=True)
-
+def run(
+    args: argparse.Namespace,
+    *,
+    mode: str,
+    sizes: list[int],
+    fns: list[str] | None,
+    dtypes: list[str],
+) -> int:
+    """``jrelu bench`` once :func:`jrelu._cli.bench.run` has validated the options: run the sections,
+    print the report and write the JSON and the plot."""
     results = collect(
         sizes=sizes,
         dtypes=dtypes,
@@ -223,35 +124,27 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=(lambda r: _write_json(args.json, r)) if args.json else None,
     )
 
-    from rich.console import Console
-
-    from jrelu._bench_report import print_report
-
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: wide enough for the tables
         console = Console(width=170)
-    print_report(console, results)
+    report.print_report(console, results)
     if args.json:
         _write_json(args.json, results)
         print(f"wrote {args.json}")
     if args.plot:
-        from jrelu._bench_report import plot
-
-        plot(results, args.plot)
+        report.plot(results, args.plot)
         print(f"wrote {args.plot}")
     return 1 if results["errors"] else 0
 
 
 def plans(mode: str, repeats: int | None, backend: str) -> dict[str, Any]:
-    """The timing plans of a run (see :class:`jrelu._bench_speed.Plan`) for ``mode``.
+    """The timing plans of a run (see :class:`jrelu._cli.bench.speed.Plan`) for ``mode``.
 
     The default run is sized for 2 CPU cores in about 3 minutes: short repeats (each about 5 ms of
     calls) and a tight budget per measurement, 7 repeats; ``--full`` times each repeat 4x longer, with
     15 repeats and larger training steps. Off the CPU every speed program runs its pass in a loop
     inside one ``jit`` up to 2^22 elements a call, so that small sizes time kernels, not dispatch.
     """
-    from jrelu._bench_speed import Plan
-
     quick, full = mode == "quick", mode == "full"
     n_rep = repeats or (5 if quick else 15 if full else 7)
     sync_each = backend == "cpu"  # see Plan
@@ -261,7 +154,7 @@ def plans(mode: str, repeats: int | None, backend: str) -> dict[str, Any]:
         return q if quick else f if full else d
 
     return {
-        "speed": Plan(
+        "speed": bs.Plan(
             target=pick(0.002, 0.005, 0.02),
             repeats=n_rep,
             min_repeats=min(5, n_rep),
@@ -271,14 +164,14 @@ def plans(mode: str, repeats: int | None, backend: str) -> dict[str, Any]:
         ),
         # A training step on a shared 2-core machine varies by 20% from one step to the next: each
         # repeat times several steps, and the median is over the repeats.
-        "train": Plan(
+        "train": bs.Plan(
             target=pick(0.0, 0.03, 0.25),
             repeats=n_rep,
             min_repeats=min(5, n_rep),
             budget=pick(0.3, 0.8, 10.0),
             sync_each=sync_each,
         ),
-        "dispatch": Plan(
+        "dispatch": bs.Plan(
             target=pick(0.005, 0.005, 0.02),
             repeats=n_rep,
             min_repeats=min(5, n_rep),
@@ -309,21 +202,6 @@ def collect(
     ``checkpoint(results)``, if given, is called after every section (``--json`` writes the file then,
     so a run cut short by a timeout still leaves what it measured).
     """
-    import jax
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from jrelu import _bench_models as bm
-    from jrelu import _bench_speed as bs
-    from jrelu._bench_report import compile_summary
-
     if quick is not None:
         mode = "quick" if quick else mode
     if mode not in MODES:
@@ -488,7 +366,7 @@ def collect(
                             f"speed {dt} {bs.size_text(n)}: {time.perf_counter() - t0:.1f} s"
                         )
                 console.log(f"speed: {time.perf_counter() - t0:.1f} s")
-            results["compile"] = compile_summary(
+            results["compile"] = report.compile_summary(
                 {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
             )
 
@@ -526,7 +404,7 @@ def collect(
                         for _ in impls:
                             done()
                 console.log(f"train: {time.perf_counter() - t0:.1f} s")
-            results["compile"] = compile_summary(
+            results["compile"] = report.compile_summary(
                 {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
             )
 
@@ -578,7 +456,7 @@ def collect(
                             done()
                 console.log(f"ffn: {time.perf_counter() - t0:.1f} s")
 
-    results["compile"] = compile_summary(
+    results["compile"] = report.compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
     )
     results["wall_seconds"] = time.perf_counter() - t_start
@@ -604,10 +482,6 @@ def _speed_block(
     """The speed rows of one dtype and size: the copy ceiling, then every case and pass as jrelu and
     jax.nn (interleaved), then PyTorch. A program that fails to compile or run costs its own row
     (recorded in ``errors``), not the block."""
-    import jax.numpy as jnp
-
-    from jrelu import _bench_speed as bs
-
     where = f"{dt} {bs.size_text(n)}"
     x, g, key = bs.make_inputs(n, jnp.dtype(dt))
     its = plan.iterations(n)
@@ -709,9 +583,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             else:
                 cfg.setdefault(k, v)
         out["wall_seconds"] = out.get("wall_seconds", 0.0) + part.get("wall_seconds", 0.0)
-    from jrelu._bench_report import compile_summary
-
-    out["compile"] = compile_summary(
+    out["compile"] = report.compile_summary(
         {"speed": out.get("speed", []) + out.get("copy", []), "train": out.get("train_step", [])}
     )
     return out
@@ -722,8 +594,6 @@ def _record_error(
 ) -> None:
     """Record an error of a section (no ``where``) or of one row of it (``where``: its label, impl,
     dtype, size, ...), with its traceback; the run goes on."""
-    import traceback
-
     results["errors"].append(
         {
             "section": section,

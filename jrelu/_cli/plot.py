@@ -3,17 +3,27 @@
 The functions, their default parameters and their kinks come from :data:`jrelu.FUNCTIONS`; the curves are
 jrelu's own values and ``jax.grad`` derivatives (not the NumPy references), so the figure shows what the
 library computes. At each kink the derivative jrelu takes is a filled dot, the one-sided limits open circles.
+matplotlib, an optional extra (``jrelu[plot]``), is imported where a figure is drawn, so that the parser
+and :func:`kink_points` work without it and a missing one gets a message, not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import math
 import os
 import textwrap
 from collections.abc import Sequence
 from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrelu import _registry
+from jrelu._cli import add_fns_argument, fn_names
 
 HELP = "draw every activation and its derivative, kinks marked, to one PNG or SVG figure"
 
@@ -25,8 +35,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="output file; the format follows the extension (.png, .svg, .pdf; default %(default)s)",
     )
-    from jrelu._cli import add_fns_argument
-
     add_fns_argument(parser, "activations to draw")
     parser.add_argument(
         "--dpi", type=int, default=100, help="resolution of a PNG (default %(default)s)"
@@ -42,10 +50,6 @@ def _xrange(kinks: Sequence[float]) -> tuple[float, float]:
 def shown(spec: Any) -> Any:
     """``spec`` as its panel draws it: with ``Spec.shown``'s hyperparameters (celu: alpha = 2, which
     alpha = 1 would make elu), and a fixed key bound where one is needed (alpha_dropout)."""
-    import dataclasses
-
-    import jax
-
     if spec.shown:
         spec = dataclasses.replace(spec, params={**spec.params, **spec.shown})
     return spec.with_key(jax.random.key(0)) if spec.needs_key else spec
@@ -54,8 +58,6 @@ def shown(spec: Any) -> Any:
 def curve(spec: Any) -> Any:
     """The function the panel draws: ``spec`` itself; for a gated Spec (reglu), the output for the
     value half ``a = 1`` as a function of the gate ``b`` (so its derivative is d/db at a = 1)."""
-    import jax.numpy as jnp
-
     if not spec.gated:
         return spec
     return lambda b: spec(jnp.stack([jnp.ones_like(b), b], axis=-1))[..., 0]
@@ -64,9 +66,6 @@ def curve(spec: Any) -> Any:
 def kink_points(spec: Any) -> list[dict[str, float]]:
     """What the figure marks at each kink of ``spec``: the point, jrelu's derivative there (``jax.grad``
     of the public function), and the one-sided limits (the derivative just left and right of it)."""
-    import jax
-    import numpy as np
-
     lo, hi = _xrange(spec.kinks)
     eps = 1e-3 * (hi - lo)
     f = curve(spec)
@@ -86,10 +85,6 @@ def kink_points(spec: Any) -> list[dict[str, float]]:
 
 
 def _panel(ax: Any, spec: Any) -> None:
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
     spec = shown(spec)
     c = curve(spec)
 
@@ -170,9 +165,7 @@ def draw(names: Sequence[str] | None = None) -> Any:
     """A matplotlib ``Figure`` with one panel per activation (all of :data:`jrelu.FUNCTIONS` by default)."""
     from matplotlib.figure import Figure
 
-    from jrelu._registry import FUNCTIONS, spec
-
-    specs = [spec(n) for n in names] if names else list(FUNCTIONS.values())
+    specs = [_registry.spec(n) for n in names] if names else list(_registry.FUNCTIONS.values())
     ncols = min(4, len(specs))
     nrows = math.ceil(len(specs) / ncols)
     fig = Figure(figsize=(3.7 * ncols, 3.1 * nrows + 0.5), layout="constrained")
@@ -206,8 +199,6 @@ def draw(names: Sequence[str] | None = None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jrelu._cli import fn_names
-
     if args.dpi <= 0:
         print(f"jrelu plot: --dpi must be a positive number of dots per inch, got {args.dpi}.")
         return 2
