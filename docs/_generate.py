@@ -75,7 +75,9 @@ def _params(spec: jrelu.Spec) -> str:
     shown = []
     for k, v in spec.params.items():
         shown.append(f"`{k}` (required; e.g. {v:g})" if k in spec.required else f"`{k}={v:g}`")
-    if spec.random:
+    if spec.needs_key:
+        shown.append("`key` (a PRNG key, required)")
+    elif spec.random:
         shown.append("`key` (a PRNG key; without one, the deterministic mean slope)")
     return ", ".join(shown) or "none"
 
