@@ -57,7 +57,9 @@ INDEX = """\
 # Functions
 
 Every activation jrelu provides, from the table `jrelu.FUNCTIONS` (the same table that drives
-`jrelu.get`, `jrelu list`, `jrelu check`, `jrelu plot`, the benchmarks and the tests).
+`jrelu.get`, `jrelu list`, `jrelu check`, `jrelu plot`, the benchmarks and the tests). Each page gives the
+formula, the figure (the function and its derivative, kinks marked, drawn by `jrelu plot`), the kink
+convention, what the backward pass keeps, and how jax.nn, PyTorch, Flax and Equinox differ.
 
 | function | family | hyperparameters (defaults, or required) | kinks |
 |---|---|---|---|

@@ -69,7 +69,8 @@ def _generate(app) -> None:  # builder-inited: write the function pages before S
     _generate.main(HERE)
 
 
-_REPO_LINK = re.compile(r"\[([^\]]+)\]\(((?:examples|benchmarks|tests|jrelu)/[^)#]*)\)")
+# A link, not an image (``![alt](examples/results/...png)``: the include's ``:relative-images:`` shows it).
+_REPO_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(((?:examples|benchmarks|tests|jrelu)/[^)#]*)\)")
 
 
 def _repo_links(app, relative_path, parent_docname, content) -> None:
