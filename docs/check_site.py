@@ -8,7 +8,8 @@ Run by ``.ci/run`` after ``sphinx-build``; exits 1 naming what is missing. For e
 built site), hold the "How jax.nn, PyTorch, Flax and Equinox differ" section with one part per peer
 (from ``docs/peers.py``, which must have an entry for it and none for a function the library lacks),
 render math with the MathJax copy served by the site, and be linked from the function index. No page
-may show a MyST directive that was not parsed (a fenced block's ``{name}`` left in the text).
+may show a MyST directive that was not parsed (a fenced block's ``{name}`` left in the text) or an
+image that is not in the built site.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def main(site: Path) -> int:
         if f"{name}.html" not in index:
             problems.append(f"{name}: not linked from the function index")
     for page in sorted(site.rglob("*.html")):
+        for src in re.findall(r'<img[^>]*\bsrc="([^"]+)"', page.read_text()):
+            if (
+                not src.startswith(("http:", "https:", "data:"))
+                and not (page.parent / src).exists()
+            ):
+                problems.append(f"{page.relative_to(site)}: broken image {src}")
         body = page.read_text().split('<article class="bd-article"', 1)[-1]
         found = _UNPARSED.search(_text(body.split("</article>", 1)[0]))
         if found and "_modules" not in page.parts and page.name != "search.html":
