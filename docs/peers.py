@@ -318,7 +318,7 @@ PEERS: Mapping[str, Mapping[str, Peer]] = {
                 "and rounded once, as in jrelu.",
                 "The second derivative at 0 is 0 (jrelu: α).",
                 "Backward: the out-of-place function keeps its input (pytorch/pytorch#63644), so "
-                "its derivative stays accurate far out (e^-20 ≈ 2.06e-9 at -20, where jrelu's "
+                "its derivative stays accurate far out (e⁻²⁰ ≈ 2.06·10⁻⁹ at x = -20, where jrelu's "
                 "default gives 0; `precise=True` agrees).",
                 "`elu(-0.0)` is -0.0 for α > 0 (jrelu: +0.0); at a NaN input the gradient is 1 "
                 "(jrelu: NaN).",
