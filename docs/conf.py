@@ -113,6 +113,22 @@ def _signature(app, what, name, obj, options, signature, return_annotation):
     return signature, return_annotation
 
 
+# Types napoleon writes from annotations (``:vartype fn: collections.abc.Callable[[...],
+# jax.jaxlib._jax.Array]``), as a reader writes them.
+_TYPE_NAMES = (
+    (re.compile(r"jax\.jaxlib\._jax\.Array|jaxlib\._jax\.Array"), "jax.Array"),
+    (re.compile(r"\bcollections\.abc\.|\btyping\."), ""),
+)
+
+
+def _short_types(app, what, name, obj, options, lines) -> None:
+    for i, line in enumerate(lines):
+        if line.startswith((":vartype ", ":type ", ":rtype:")):
+            for pattern, short in _TYPE_NAMES:
+                line = pattern.sub(short, line)
+            lines[i] = line
+
+
 def _data_doc(app, what, name, obj, options, lines) -> None:
     """A constant re-exported by ``jrelu`` (``jrelu.FUNCTIONS``) gets the docstring written under it in
     the private module that defines it, not its type's (``float``'s "Convert a string or number...");
@@ -142,4 +158,5 @@ def setup(app) -> None:
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("autodoc-process-signature", _signature)
     app.connect("autodoc-process-docstring", _data_doc)
+    app.connect("autodoc-process-docstring", _short_types, priority=600)  # after napoleon's
     app.connect("include-read", _repo_links)
