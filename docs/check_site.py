@@ -5,7 +5,7 @@ the peers and rendered math.
 
 Run by ``.ci/run`` after ``sphinx-build``; exits 1 naming what is missing. For every function in
 ``jrelu.FUNCTIONS`` its page must exist and name it, reference its figure (and the png must be in the
-built site), hold the "How jax.nn, PyTorch, Flax and Equinox differ" section with one part per peer
+built site), say what the backward pass keeps (the docstring's Memory paragraph), hold the "How jax.nn, PyTorch, Flax and Equinox differ" section with one part per peer
 (from ``docs/peers.py``, which must have an entry for it and none for a function the library lacks),
 render math with the MathJax copy served by the site, and be linked from the function index. No page
 may show a MyST directive that was not parsed (a fenced block's ``{name}`` left in the text) or an
@@ -49,6 +49,8 @@ def main(site: Path) -> int:
             problems.append(f"{name}: the page does not show its figure {name}.png")
         if not (site / "_images" / f"{name}.png").exists():
             problems.append(f"{name}: no _images/{name}.png in the built site")
+        if "backward pass keeps" not in text:  # the docstring's Memory paragraph
+            problems.append(f"{name}: the page does not say what the backward pass keeps")
         if SECTION not in html:
             problems.append(f"{name}: no 'How jax.nn, PyTorch, Flax and Equinox differ' section")
         else:
