@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sphinx.errors import PycodeError
 from sphinx.pycode import ModuleAnalyzer
+from sphinx.util.inspect import stringify_signature
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -93,12 +94,22 @@ _LINEN_TAIL = re.compile(
 
 
 def _signature(app, what, name, obj, options, signature, return_annotation):
-    """Signatures a reader can read: no linen ``parent``/``name`` tail, and a dataclass with many
+    """Signatures a reader can read: an nnx module's own arguments, no linen ``parent``/``name`` tail, and a dataclass with many
     fields (:class:`jrelu.Spec`) by field names and short defaults; its fields' types are listed under
     Variables."""
     if what != "class" or signature is None:
         return None
+    if signature.startswith("(*args") and "__init__" in vars(obj):
+        # An nnx module's metaclass hides __init__ behind (*args, **kwargs): show __init__'s.
+        init = inspect.signature(obj.__init__)
+        init = init.replace(
+            parameters=list(init.parameters.values())[1:],
+            return_annotation=inspect.Signature.empty,
+        )
+        signature = stringify_signature(init)
     signature = _LINEN_TAIL.sub("", signature)
+    signature = re.sub(r"<class '([\w.]+)'>", r"\1", signature)  # param_dtype=jax.numpy.float32
+    signature = signature.replace("mappingproxy({})", "{}")
     if dataclasses.is_dataclass(obj) and len(signature) > 200:
         shown = []
         for f in dataclasses.fields(obj):
