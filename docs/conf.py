@@ -7,10 +7,16 @@ The per-function pages and their figures are generated from ``jrelu.FUNCTIONS`` 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import re
 import sys
 from pathlib import Path
+
+from sphinx.errors import PycodeError
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util.inspect import stringify_signature
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -64,7 +70,8 @@ def _generate(app) -> None:  # builder-inited: write the function pages before S
     _generate.main(HERE)
 
 
-_REPO_LINK = re.compile(r"\[([^\]]+)\]\(((?:examples|benchmarks|tests|jrelu)/[^)#]*)\)")
+# A link, not an image (``![alt](examples/results/...png)``: the include's ``:relative-images:`` shows it).
+_REPO_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(((?:examples|benchmarks|tests|jrelu)/[^)#]*)\)")
 
 
 def _repo_links(app, relative_path, parent_docname, content) -> None:
@@ -79,7 +86,88 @@ def _skip_member(app, what, name, obj, skip, options) -> bool | None:
     return True if what == "class" and name == "function" else None
 
 
+# A Flax linen module's signature ends with ``parent`` and ``name``, which every linen module has and no
+# user passes: ``parent: Module | Scope | _Sentinel | None = <flax.linen.module._Sentinel object>``.
+_LINEN_TAIL = re.compile(
+    r",?\s*parent: [^=]*= <flax\.linen\.module\._Sentinel object>(, name: str \| None = None)?"
+)
+
+
+def _signature(app, what, name, obj, options, signature, return_annotation):
+    """Signatures a reader can read: an nnx module's own arguments, no linen ``parent``/``name`` tail, and a dataclass with many
+    fields (:class:`jrelu.Spec`) by field names and short defaults; its fields' types are listed under
+    Variables."""
+    if what != "class" or signature is None:
+        return None
+    if signature.startswith("(*args") and "__init__" in vars(obj):
+        # An nnx module's metaclass hides __init__ behind (*args, **kwargs): show __init__'s.
+        init = inspect.signature(obj.__init__)
+        init = init.replace(
+            parameters=list(init.parameters.values())[1:],
+            return_annotation=inspect.Signature.empty,
+        )
+        signature = stringify_signature(init)
+    signature = _LINEN_TAIL.sub("", signature)
+    signature = re.sub(r"<class '([\w.]+)'>", r"\1", signature)  # param_dtype=jax.numpy.float32
+    signature = signature.replace("mappingproxy({})", "{}")
+    if dataclasses.is_dataclass(obj) and len(signature) > 200:
+        shown = []
+        for f in dataclasses.fields(obj):
+            if f.default is not dataclasses.MISSING:
+                default = repr(f.default)
+                shown.append(f"{f.name}={default}" if len(default) <= 12 else f"{f.name}=...")
+            elif f.default_factory is not dataclasses.MISSING:
+                shown.append(f"{f.name}={f.default_factory()!r}")
+            else:
+                shown.append(f.name)
+        signature = f"({', '.join(shown)})"
+    return signature, return_annotation
+
+
+# Types napoleon writes from annotations (``:vartype fn: collections.abc.Callable[[...],
+# jax.jaxlib._jax.Array]``), as a reader writes them.
+_TYPE_NAMES = (
+    (re.compile(r"jax\.jaxlib\._jax\.Array|jaxlib\._jax\.Array"), "jax.Array"),
+    (re.compile(r"\bcollections\.abc\.|\btyping\."), ""),
+)
+
+
+def _short_types(app, what, name, obj, options, lines) -> None:
+    for i, line in enumerate(lines):
+        if line.startswith((":vartype ", ":type ", ":rtype:")):
+            for pattern, short in _TYPE_NAMES:
+                line = pattern.sub(short, line)
+            lines[i] = line
+
+
+def _data_doc(app, what, name, obj, options, lines) -> None:
+    """A constant re-exported by ``jrelu`` (``jrelu.FUNCTIONS``) gets the docstring written under it in
+    the private module that defines it, not its type's (``float``'s "Convert a string or number...");
+    with none there, only what api.md writes under the directive."""
+    if what != "data":
+        return
+    attr = name.rpartition(".")[2]
+    for modname, mod in sorted(sys.modules.items()):
+        if not modname.startswith("jrelu.") or getattr(mod, attr, None) is not obj:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except PycodeError:
+            continue
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+    if (
+        type(obj).__doc__
+        and "\n".join(lines).strip() == inspect.cleandoc(type(obj).__doc__).strip()
+    ):
+        lines[:] = []
+
+
 def setup(app) -> None:
     app.connect("builder-inited", _generate)
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-signature", _signature)
+    app.connect("autodoc-process-docstring", _data_doc)
+    app.connect("autodoc-process-docstring", _short_types, priority=600)  # after napoleon's
     app.connect("include-read", _repo_links)
