@@ -124,15 +124,17 @@ def test_copied_helpers_are_identical_in_every_example():
     copies: dict[str, dict[str, str]] = {name: {} for name in SHARED}
     for path in EXAMPLES:
         src = path.read_text()
-        functions = {
-            n.name: ast.get_source_segment(src, n)
-            for n in ast.parse(src).body
-            if isinstance(n, ast.FunctionDef)
-        }
+        body = ast.parse(src).body
+        functions = {n.name: n for n in body if isinstance(n, ast.FunctionDef)}
         assert IN_EVERY <= set(functions), f"{path.name} lacks {sorted(IN_EVERY - set(functions))}"
+        # Side by side, from the comment that names them to summarise(), none of the example's own.
+        start = src[: src.index("# The helpers every example carries")].count("\n") + 1
+        end = functions["summarise"].end_lineno
+        block = {getattr(n, "name", "code") for n in body if start < n.lineno <= end}
+        assert block <= set(SHARED), f"{path.name}: {sorted(block - set(SHARED))} among the copies"
         for name in SHARED:
             if name in functions:
-                copies[name][path.stem] = functions[name]
+                copies[name][path.stem] = ast.get_source_segment(src, functions[name])
     for name, by_example in copies.items():
         assert len(by_example) >= 2, f"{name} is no longer shared: drop it from SHARED"
         first, *_ = by_example.values()
