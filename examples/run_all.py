@@ -51,11 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = os.path.splitext(os.path.basename(path))[0]
             if args.only and name[:2] not in args.only:
                 continue
-            out = os.path.join(args.results, name)
-            proc = subprocess.run([sys.executable, path, "--summarise", out], cwd=ROOT)
-            if proc.returncode != 0:
-                print(f"{name} failed (exit {proc.returncode})")
-                return proc.returncode
+            rel_out = os.path.relpath(os.path.join(args.results, name), ROOT)
+            cmd = [sys.executable, os.path.relpath(path, ROOT), "--summarise", rel_out]
+            done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+            if done.returncode != 0:
+                print(f"{name} failed (exit {done.returncode})")
+                return done.returncode
         return 0 if args.no_readme else readme(args.results)
 
     import jax  # only for the versions in run_all.json
