@@ -314,3 +314,6 @@ def test_committed_results_summaries_and_readme_agree():
     section = readme.read_text(encoding="utf-8").split(update_readme.BEGIN)[1]
     for link in links(section.split(update_readme.END)[0]):
         assert (readme.parent / link).exists(), link
+    # Pointed at a file in another folder (examples/README.md, say), the links still resolve.
+    for link in links(update_readme.render(str(results), str(EXAMPLES_DIR))):
+        assert (EXAMPLES_DIR / link).exists(), link
