@@ -10,6 +10,7 @@ derivatives and measures, for each one:
 * the share of all bfloat16 / float16 inputs in [-8, 8] whose output is not correctly rounded.
 
 Run:  python examples/01_gallery.py [--quick] [--out DIR]
+      python examples/01_gallery.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -29,21 +30,72 @@ from matplotlib.figure import Figure
 import jrelu
 
 NAME = "01_gallery"
+FIGURE = "gallery.png"  # what --out writes besides results.json and summary.md
+QUICK = "a smaller grid (seconds)"  # what --quick does
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="a smaller grid (seconds)")
-    p.add_argument("--out", metavar="DIR", help="write gallery.png and results.json here")
-    return p.parse_args(argv)
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
+    p.add_argument(
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
+    )
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pct(v: float) -> str:
+    """A share in percent: 37%, 0.4%, <0.1%."""
+    if v == 0 or v >= 0.01:
+        return f"{100 * v:.0f}%"
+    return f"{100 * v:.1f}%" if v >= 0.001 else "<0.1%"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def half_values(dtype: Any) -> np.ndarray:
@@ -159,8 +211,69 @@ def draw(results: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    fns = d["functions"]
+    rows = []
+    for name, r in fns.items():
+        for k in r["kinks"]:
+            if k["jrelu"] != k["peer"] or k["jrelu_2nd"] != k["peer_2nd"]:
+                rows.append(
+                    [
+                        f"`{name}`",
+                        f"{k['x']:g}",
+                        f"{k['jrelu']:.4g}",
+                        f"{k['peer']:.4g}",
+                        f"{k['jrelu_2nd']:.4g}",
+                        f"{k['peer_2nd']:.4g}",
+                        f"`{r['peer_name']}`",
+                    ]
+                )
+    half = [
+        [
+            f"`{n}`",
+            pct(r["misrounded"]["bfloat16"]["jrelu"]),
+            pct(r["misrounded"]["bfloat16"]["peer"]),
+            pct(r["misrounded"]["float16"]["jrelu"]),
+            pct(r["misrounded"]["float16"]["peer"]),
+        ]
+        for n, r in fns.items()
+        if max(
+            r["misrounded"]["bfloat16"]["peer"],
+            r["misrounded"]["float16"]["peer"],
+            r["misrounded"]["bfloat16"]["jrelu"],
+            r["misrounded"]["float16"]["jrelu"],
+        )
+        > 0
+    ]
+    text = [
+        f"**Gallery** ([`01_gallery.py`]({script})): every function and derivative, and where "
+        "jrelu and its peer (`jax.nn`, or the `jnp.where` code Flax and Equinox use for PReLU) differ. "
+        "At the kinks (first and second derivative):",
+        "",
+        md_table(["function", "x", "jrelu f′", "peer f′", "jrelu f″", "peer f″", "peer"], rows),
+        "",
+    ]
+    if half:
+        text += [
+            "Share of all 16-bit inputs in [−8, 8] whose output is not the correctly rounded value:",
+            "",
+            md_table(["function", "jrelu bf16", "peer bf16", "jrelu f16", "peer f16"], half),
+            "",
+        ]
+    text.append(f"![every activation and derivative]({FIGURE})")
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     n_grid = 2001 if args.quick else 200001
     # Elementwise functions only: a gated unit (reglu) maps pairs to one output and has no graph of
     # one variable; `jrelu plot` draws it against its gate, and `jrelu check` checks its kink.
@@ -238,11 +351,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "functions": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results).savefig(os.path.join(args.out, "gallery.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and gallery.png")
+        save(args.out, out, draw(results))
     return out
 
 

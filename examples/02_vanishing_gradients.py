@@ -15,6 +15,7 @@ Then it trains each network for a few hundred SGD steps to see whether the gradi
 loss.
 
 Run:  python examples/02_vanishing_gradients.py [--quick] [--out DIR]
+      python examples/02_vanishing_gradients.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import jrelu
 from jrelu import diagnostics
 
 NAME = "02_vanishing_gradients"
+FIGURE = "gradient_norms.png"  # what --out writes besides results.json and summary.md
+QUICK = "fewer layers, seeds and steps (seconds)"  # what --quick does
 
 # The three standard initialisation schemes, written out (biases start at 0). NumPy draws them: nothing to
 # compile, and a stack of them (schemes x seeds) goes through one compiled function under jax.vmap.
@@ -124,19 +127,72 @@ def per_layer(grads: Any) -> list[Any]:
     return [grads["first"], *(jax.tree.map(lambda a, i=i: a[i], hidden) for i in range(n))]
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer layers, seeds and steps (seconds)")
-    p.add_argument("--out", metavar="DIR", help="write gradient_norms.png and results.json here")
-    return p.parse_args(argv)
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
+    p.add_argument(
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
+    )
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def sci(v: float) -> str:
+    """1.2e-05 as 1.2·10⁻⁵ (plain for moderate values)."""
+    if v == 0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}"
+    mant, exp = f"{v:.1e}".split("e")
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return f"{mant}·10{str(int(exp)).translate(sup)}"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def data(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -252,8 +308,93 @@ def draw(results: dict[str, Any], cfg: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    cfg, std, lec = d["config"], d["results"]["standard"], d["results"]["lecun_all"]
+    depth = cfg["depth"]
+    rows = []
+    for name, r in std.items():
+        lr = lec.get(name, {})
+        rows.append(
+            [
+                f"`{name}`",
+                r["init"].replace("_", " "),
+                sci(r["first"]),
+                sci(r["last"]),
+                sci(r["first"] / r["last"]) if r["last"] else "–",
+                f"{r['loss_end']:.3f}",
+                sci(lr["first"]) if lr else "–",
+            ]
+        )
+    claims: list[tuple[str, str, str]] = []
+    if {"sigmoid", "relu"} <= set(std):
+        s, rl = std["sigmoid"], std["relu"]
+        s_ratio = s["first"] / s["last"]
+        claims.append(
+            (
+                "Sigmoid saturates: the first layers of a deep net get almost no gradient",
+                f"{depth}-layer MLP at Glorot init: layer 1 gets {sci(s_ratio)} of layer {depth}'s gradient",
+                "agrees" if s_ratio < 1e-3 else "disagrees",
+            )
+        )
+        if "tanh" in std:
+            t_ratio = std["tanh"]["first"] / std["tanh"]["last"]
+            claims.append(
+                (
+                    "Tanh saturates the same way",
+                    f"at Glorot init, layer 1 gets {t_ratio:.2f}× layer {depth}'s gradient; after "
+                    f"{cfg['steps']} SGD steps tanh reaches loss {std['tanh']['loss_end']:.3f} vs ReLU's "
+                    f"{rl['loss_end']:.3f}",
+                    "agrees"
+                    if t_ratio < 1e-2
+                    else "**disagrees** (at its standard init, no vanishing)",
+                )
+            )
+        if "relu" in lec:
+            shrink = rl["first"] / lec["relu"]["first"]
+            claims.append(
+                (
+                    "ReLU's derivative of 1 keeps the gradient flowing",
+                    f"at He init, layer 1 gets {rl['first'] / rl['last']:.2f}× layer {depth}'s gradient; at "
+                    f"LeCun normal (Flax's default) ReLU's layer-1 gradient is {sci(shrink)}× smaller than at He",
+                    "agrees only with He initialisation" if shrink > 100 else "agrees",
+                )
+            )
+    text = [
+        f"**Vanishing gradients** ([`02_vanishing_gradients.py`]({script})): "
+        f"‖∂loss/∂W‖ per layer at initialisation in a {depth}-layer, {cfg['width']}-wide MLP on digits "
+        f"(geometric mean of {cfg['seeds']} seeds), and the training loss after {cfg['steps']} plain SGD "
+        f"steps (lr {cfg['lr']}, one learning rate for all):",
+        "",
+        md_table(
+            [
+                "activation",
+                "init",
+                "layer 1",
+                f"layer {depth}",
+                "ratio",
+                f"loss @{cfg['steps']}",
+                "layer 1 at LeCun init",
+            ],
+            rows,
+        ),
+        "",
+        f"![gradient norm per layer]({FIGURE})",
+    ]
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {"depth": 30, "width": 64, "batch": 512, "seeds": 5, "steps": 300, "lr": 0.05}
     if args.quick:
         cfg.update(depth=8, width=32, batch=64, seeds=2, steps=5)
@@ -309,11 +450,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results, cfg).savefig(os.path.join(args.out, "gradient_norms.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and gradient_norms.png")
+        save(args.out, out, draw(results, cfg))
     return out
 
 

@@ -14,6 +14,7 @@ those it reports the fraction of activations on the negative side instead.
 The activations are recorded with Flax's ``sow`` and read back with ``jrelu.diagnostics.collect``.
 
 Run:  python examples/03_sparsity.py [--quick] [--out DIR]
+      python examples/03_sparsity.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import jrelu
 from jrelu import diagnostics
 
 NAME = "03_sparsity"
+FIGURE = "sparsity.png"  # what --out writes besides results.json and summary.md
+QUICK = "two activations, one epoch (seconds)"  # what --quick does
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jrelu.relu,
     "relu6": jrelu.relu6,
@@ -58,19 +61,68 @@ class MLP(nn.Module):
         return nn.Dense(10)(x)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="two activations, one epoch (seconds)")
-    p.add_argument("--out", metavar="DIR", help="write sparsity.png and results.json here")
-    return p.parse_args(argv)
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
+    p.add_argument(
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
+    )
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pct(v: float) -> str:
+    """A share in percent: 37%, 0.4%, <0.1%."""
+    if v == 0 or v >= 0.01:
+        return f"{100 * v:.0f}%"
+    return f"{100 * v:.1f}%" if v >= 0.001 else "<0.1%"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def digits() -> tuple[np.ndarray, ...]:
@@ -168,8 +220,76 @@ def draw(results: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    res, cfg = d["results"], d["config"]
+    rows = []
+    for name, r in res.items():
+        h0, h1 = r["history"][0], r["history"][-1]
+        layers = list(h0["layers"])
+        z0 = [h0["layers"][k]["sparsity"] for k in layers]
+        z1 = [h1["layers"][k]["sparsity"] for k in layers]
+        n1 = [h1["layers"][k]["sparsity"] + h1["layers"][k]["negative_fraction"] for k in layers]
+        dead = [h1["layers"][k]["dead_fraction"] for k in layers]
+        rows.append(
+            [
+                f"`{name}`",
+                " / ".join(pct(v) for v in z0),
+                " / ".join(pct(v) for v in z1),
+                " / ".join(pct(v) for v in n1),
+                " / ".join(pct(v) for v in dead),
+                f"{h1['test_accuracy']:.3f}",
+            ]
+        )
+    claims: list[tuple[str, str, str]] = []
+    if "relu" in res:
+        h0, h1 = res["relu"]["history"][0], res["relu"]["history"][-1]
+        z0 = sum(v["sparsity"] for v in h0["layers"].values()) / len(h0["layers"])
+        z1 = sum(v["sparsity"] for v in h1["layers"].values()) / len(h1["layers"])
+        dead = max(v["dead_fraction"] for v in h1["layers"].values())
+        claims.append(
+            (
+                "ReLU makes activations sparse: most units output 0",
+                f"ReLU zeros: {pct(z0)} at init, {pct(z1)} after {cfg['epochs']} epochs (mean over layers); "
+                f"up to {pct(dead)} of a layer's units are zero for every held-out image",
+                "partly: sparse, but a minority of zeros, and training lowers it"
+                if z1 < 0.5
+                else "agrees",
+            )
+        )
+    text = [
+        f"**Sparsity** ([`03_sparsity.py`]({script})): exact zeros per layer (layers 1 / 2 / "
+        f"3 / 4) of a 4 × 128 MLP on held-out digits, at init and after {cfg['epochs']} epochs of Adam; "
+        "leaky_relu and elu never give exact zeros, so the negative side is shown too:",
+        "",
+        md_table(
+            [
+                "activation",
+                "zeros @init",
+                "zeros @end",
+                "zero or negative @end",
+                "dead units @end",
+                "test acc",
+            ],
+            rows,
+        ),
+        "",
+        f"![sparsity during training]({FIGURE})",
+    ]
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {"epochs": 40, "batch": 64, "lr": 1e-3, "seed": 0}
     names = list(ACTIVATIONS)
     if args.quick:
@@ -221,11 +341,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results).savefig(os.path.join(args.out, "sparsity.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and sparsity.png")
+        save(args.out, out, draw(results))
     return out
 
 

@@ -16,6 +16,7 @@ gradient 0); for the leaky variants they are on the negative side but still get 
 come back -- the question is whether they do.
 
 Run:  python examples/04_dying_relu.py [--quick] [--out DIR]
+      python examples/04_dying_relu.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from jrelu import diagnostics
 from jrelu import linen as jnn
 
 NAME = "04_dying_relu"
+FIGURE = "dying_relu.png"  # what --out writes besides results.json and summary.md
+QUICK = "one setting, two variants, one epoch (seconds)"  # what --quick does
 MODULES = {"relu": jnn.ReLU, "leaky_relu": jnn.LeakyReLU, "prelu": jnn.PReLU, "elu": jnn.ELU}
 
 # setting -> its cause; each variant overrides one thing.
@@ -76,21 +79,68 @@ class MLP(nn.Module):
         return nn.Dense(10)(x)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
     p.add_argument(
-        "--quick", action="store_true", help="one setting, two variants, one epoch (seconds)"
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
     )
-    p.add_argument("--out", metavar="DIR", help="write dying_relu.png and results.json here")
-    return p.parse_args(argv)
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pct(v: float) -> str:
+    """A share in percent: 37%, 0.4%, <0.1%."""
+    if v == 0 or v >= 0.01:
+        return f"{100 * v:.0f}%"
+    return f"{100 * v:.1f}%" if v >= 0.001 else "<0.1%"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def digits() -> tuple[np.ndarray, ...]:
@@ -211,8 +261,88 @@ def draw(results: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    res, cfg = d["results"], d["config"]
+    rows = []
+    for setting, per in res.items():
+        for variant, r in per.items():
+            rows.append(
+                [
+                    setting,
+                    variant,
+                    pct(r["dead_at_init"]),
+                    pct(r["dead_peak"]),
+                    pct(r["dead_final"]),
+                    f"{r['test_accuracy_mean']:.3f} ± {r['test_accuracy_std']:.3f}",
+                ]
+            )
+    claims: list[tuple[str, str, str]] = []
+    bias = res.get("negative bias init", {})
+    if "relu (broken)" in bias and len(bias) > 2:
+        broken = bias["relu (broken)"]
+        ok = [v for v, r in bias.items() if v != "relu (broken)" and r["test_accuracy_mean"] > 0.9]
+        partial = [
+            v
+            for v, r in bias.items()
+            if v != "relu (broken)" and 0.3 <= r["test_accuracy_mean"] <= 0.9
+        ]
+        claims.append(
+            (
+                "ReLU units die when initialisation pushes their input negative; Leaky ReLU, PReLU and better "
+                "initialisation fix it",
+                f"hidden biases at −0.5: ReLU has {pct(broken['dead_final'])} dead units and "
+                f"{broken['test_accuracy_mean']:.2f} accuracy; fixed (> 0.9): {', '.join(ok) or 'none'}"
+                + (f"; partly: {', '.join(partial)}" if partial else ""),
+                "agrees" + (" (Leaky ReLU 0.01 only partly)" if "leaky_relu" in partial else ""),
+            )
+        )
+    lr = res.get("large learning rate", {})
+    if "relu (broken)" in lr and len(lr) > 2:
+        broken = lr["relu (broken)"]
+        remedies = {
+            v: r for v, r in lr.items() if v in ("leaky_relu", "prelu", "elu", "relu + He init")
+        }
+        best = (
+            max(remedies.items(), key=lambda kv: kv[1]["test_accuracy_mean"]) if remedies else None
+        )
+        fixed = lr.get("relu + lr 1e-3")
+        claims.append(
+            (
+                "(same remedies, when the cause is a too-large learning rate)",
+                f"Adam lr 0.03: ReLU {pct(broken['dead_final'])} dead, {broken['test_accuracy_mean']:.2f} "
+                f"accuracy; best activation/init remedy {best[0]} {best[1]['test_accuracy_mean']:.2f}"
+                + (f"; lr 1e-3: {fixed['test_accuracy_mean']:.2f}" if fixed else ""),
+                "**disagrees**: only the learning rate fixes it"
+                if best and best[1]["test_accuracy_mean"] < 0.9
+                else "agrees",
+            )
+        )
+    text = [
+        f"**Dying ReLU** ([`04_dying_relu.py`]({script})): a 6 × 100 MLP on digits, "
+        f"{cfg['epochs']} epochs, {cfg['seeds']} seeds; units *off* for every training image (dead for "
+        "ReLU; on the negative side, but still learning, for the others), all layers together:",
+        "",
+        md_table(
+            ["setting", "variant", "off @init", "off peak", "off @end", "test accuracy"], rows
+        ),
+        "",
+        f"![dead units during training]({FIGURE})",
+    ]
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {"epochs": 20, "batch": 64, "seeds": 3}
     settings, variants = SETTINGS, VARIANTS
     if args.quick:
@@ -269,11 +399,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results).savefig(os.path.join(args.out, "dying_relu.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and dying_relu.png")
+        save(args.out, out, draw(results))
     return out
 
 

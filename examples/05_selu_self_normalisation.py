@@ -12,6 +12,7 @@ initialisation -- and zero biases) and records the mean and variance of every la
 * SELU started from inputs with variance 0.1 and 10 instead of 1: is (0, 1) an attracting fixed point?
 
 Run:  python examples/05_selu_self_normalisation.py [--quick] [--out DIR]
+      python examples/05_selu_self_normalisation.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from jrelu import diagnostics
 from jrelu import linen as jnn
 
 NAME = "05_selu_self_normalisation"
+FIGURE = "self_normalisation.png"  # what --out writes besides results.json and summary.md
+QUICK = "16 layers, a small batch (seconds)"  # what --quick does
 ACTS = {"selu": jnn.SELU, "elu": jnn.ELU, "relu": jnn.ReLU}
 
 # name -> (activation, weight init, dropout, input variance)
@@ -71,21 +74,72 @@ class Deep(nn.Module):
         return x
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="16 layers, a small batch (seconds)")
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
     p.add_argument(
-        "--out", metavar="DIR", help="write self_normalisation.png and results.json here"
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
     )
-    return p.parse_args(argv)
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def sci(v: float) -> str:
+    """1.2e-05 as 1.2·10⁻⁵ (plain for moderate values)."""
+    if v == 0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}"
+    mant, exp = f"{v:.1e}".split("e")
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return f"{mant}·10{str(int(exp)).translate(sup)}"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def measure(case: tuple[str, str, str | None, float], cfg: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +208,80 @@ def draw(results: dict[str, Any], cfg: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    res, cfg = d["results"], d["config"]
+    depth = cfg["depth"]
+    rows = [
+        [
+            name,
+            f"{r['mean'][0]:+.3f} / {r['variance'][0]:.3g}",
+            f"{r['final_mean']:+.3f} / {sci(r['final_variance'])}",
+        ]
+        for name, r in res.items()
+    ]
+    claims: list[tuple[str, str, str]] = []
+    if "selu" in res:
+        v = res["selu"]["final_variance"]
+        extra = ""
+        if "selu + AlphaDropout(0.1)" in res:
+            extra += f"; with AlphaDropout {res['selu + AlphaDropout(0.1)']['final_variance']:.2f}"
+        if "selu + Dropout(0.1)" in res:
+            extra += f"; with ordinary dropout {res['selu + Dropout(0.1)']['final_variance']:.2f}"
+        starts = [
+            res[k]["final_variance"]
+            for k in ("selu, input var 0.1", "selu, input var 10")
+            if k in res
+        ]
+        if starts:
+            extra += f"; from input variance 0.1 / 10: {' / '.join(f'{s:.2f}' for s in starts)}"
+        claims.append(
+            (
+                "SELU self-normalises: mean and variance stay stable",
+                f"{depth} layers at LeCun init: variance {v:.2f}, mean {res['selu']['final_mean']:+.3f} at "
+                f"layer {depth}{extra}; ReLU at the same init: {sci(res['relu']['final_variance'])}"
+                if "relu" in res
+                else f"variance {v:.2f} at layer {depth}{extra}",
+                "agrees (with AlphaDropout, not ordinary dropout)"
+                if 0.8 <= v <= 1.25
+                else "disagrees",
+            )
+        )
+    if {"elu", "relu"} <= set(res):
+        claims.append(
+            (
+                "ELU's mean is closer to zero than ReLU's",
+                f"layer-1 output mean: ELU {res['elu']['mean'][0]:+.3f}, ReLU {res['relu']['mean'][0]:+.3f}"
+                + (f", SELU {res['selu']['mean'][0]:+.3f}" if "selu" in res else ""),
+                "agrees"
+                if abs(res["elu"]["mean"][0]) < abs(res["relu"]["mean"][0])
+                else "disagrees",
+            )
+        )
+    text = [
+        f"**SELU self-normalisation** ([`05_selu_self_normalisation.py`]"
+        f"({script})): N(0, 1) inputs through {depth} dense layers of "
+        f"{cfg['width']} (LeCun-normal weights unless noted); mean / variance of the output of layer 1 and "
+        f"layer {depth}:",
+        "",
+        md_table(["network", "layer 1", f"layer {depth}"], rows),
+        "",
+        f"![mean and variance per layer]({FIGURE})",
+    ]
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {"depth": 64, "width": 256, "batch": 1024, "seed": 0, "dropout_rate": 0.1}
     cases = CASES
     if args.quick:
@@ -184,11 +310,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results, cfg).savefig(os.path.join(args.out, "self_normalisation.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and self_normalisation.png")
+        save(args.out, out, draw(results, cfg))
     return out
 
 

@@ -12,6 +12,7 @@ slopes in training (``deterministic=False``, rng collection ``"dropout"``) and u
 evaluation.
 
 Run:  python examples/06_digits.py [--quick] [--out DIR]
+      python examples/06_digits.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from sklearn.model_selection import train_test_split
 from jrelu import linen as jnn
 
 NAME = "06_digits"
+FIGURE = "digits.png"  # what --out writes besides results.json and summary.md
+QUICK = "two activations, two seeds, two epochs (seconds)"  # what --quick does
 
 # name -> (a factory for the activation module or function, the kernel initialiser)
 ACTIVATIONS: dict[str, tuple[Callable[[], Any], Callable[..., Any]]] = {
@@ -65,21 +68,61 @@ class MLP(nn.Module):
         return nn.Dense(10)(x)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
     p.add_argument(
-        "--quick", action="store_true", help="two activations, two seeds, two epochs (seconds)"
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
     )
-    p.add_argument("--out", metavar="DIR", help="write digits.png and results.json here")
-    return p.parse_args(argv)
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def digits() -> tuple[np.ndarray, ...]:
@@ -194,8 +237,91 @@ def draw(results: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    res, cfg = d["results"], d["config"]
+    order = sorted(res, key=lambda n: -res[n]["test_accuracy_mean"])
+    rows = [
+        [
+            f"`{n}`",
+            f"{res[n]['test_accuracy_mean']:.4f} ± {res[n]['test_accuracy_std']:.4f}",
+            f"{res[n]['train_loss_final']:.4f}",
+        ]
+        for n in order
+    ]
+    claims: list[tuple[str, str, str]] = []
+    ties = {"relu", "tanh"} <= set(res) and abs(
+        res["relu"]["test_accuracy_mean"] - res["tanh"]["test_accuracy_mean"]
+    ) <= max(res["relu"]["test_accuracy_std"], res["tanh"]["test_accuracy_std"])
+    if "relu" in res:
+        r = res["relu"]
+        family = [n for n in res if n not in ("sigmoid", "tanh")]
+        better = [
+            n
+            for n in family
+            if res[n]["test_accuracy_mean"] - r["test_accuracy_mean"]
+            > max(res[n]["test_accuracy_std"], r["test_accuracy_std"])
+        ]
+        spread = (
+            min(res[n]["test_accuracy_mean"] for n in family),
+            max(res[n]["test_accuracy_mean"] for n in family),
+        )
+        measured = (
+            f"ReLU family {spread[0]:.3f}–{spread[1]:.3f} (std ≈ "
+            f"{max(res[n]['test_accuracy_std'] for n in family):.3f})"
+        )
+        if "tanh" in res:
+            measured += f"; tanh {res['tanh']['test_accuracy_mean']:.3f}"
+        if "sigmoid" in res:
+            measured += f"; sigmoid {res['sigmoid']['test_accuracy_mean']:.3f}"
+        claims.append(
+            (
+                "ReLU is the default hidden activation; its variants improve on it",
+                measured,
+                "partly: no variant beats ReLU by more than one std"
+                + ("; tanh ties with ReLU" if ties else "")
+                if not better
+                else f"agrees: {', '.join(better)} beat ReLU by more than one std",
+            )
+        )
+    if {"relu", "tanh", "sigmoid"} <= set(res):
+        losses = {n: res[n]["train_loss_final"] for n in ("relu", "tanh", "sigmoid")}
+        claims.append(
+            (
+                "ReLU speeds up training compared with sigmoid and tanh",
+                f"training loss after {cfg['epochs']} epochs: ReLU {losses['relu']:.4f}, tanh "
+                f"{losses['tanh']:.4f}, sigmoid {losses['sigmoid']:.4f}",
+                (
+                    "agrees on the training loss; held-out accuracy "
+                    + ("ties with tanh" if ties else "differs from tanh's by more than one std")
+                )
+                if losses["relu"] < min(losses["tanh"], losses["sigmoid"])
+                else "disagrees",
+            )
+        )
+    text = [
+        f"**Real data** ([`06_digits.py`]({script})): the same MLP (3 × 128, Adam 1e-3, "
+        f"{cfg['epochs']} epochs) on scikit-learn's digits ({d['n_train']} training / {d['n_test']} "
+        f"held-out images), each activation at its standard initialisation, {cfg['seeds']} seeds:",
+        "",
+        md_table(["activation", "held-out accuracy", "final training loss"], rows),
+        "",
+        f"![accuracy per activation]({FIGURE})",
+    ]
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {"epochs": 40, "batch": 64, "lr": 1e-3, "seeds": 5, "seed": 0}
     names = list(ACTIVATIONS)
     if args.quick:
@@ -233,11 +359,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results).savefig(os.path.join(args.out, "digits.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and digits.png")
+        save(args.out, out, draw(results))
     return out
 
 

@@ -9,6 +9,7 @@ average pool -> dense 10) with ``jrelu.linen.PReLU(axis=-1)`` (one slope per cha
 per layer and channel -- against the same CNN with the decay applied to the slopes too, and with ReLU.
 
 Run:  python examples/07_prelu.py [--quick] [--out DIR]
+      python examples/07_prelu.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import jrelu
 from jrelu import linen as jnn
 
 NAME = "07_prelu"
+FIGURE = "prelu_slopes.png"  # what --out writes besides results.json and summary.md
+QUICK = "one variant, one seed, one epoch (seconds)"  # what --quick does
 VARIANTS = {
     "prelu, no decay on slopes": {"act": "prelu", "mask": jrelu.weight_decay_mask},
     "prelu, decay on slopes": {"act": "prelu", "mask": None},
@@ -56,21 +59,68 @@ class CNN(nn.Module):
         return nn.Dense(10)(x.mean(axis=(1, 2)))
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
     p.add_argument(
-        "--quick", action="store_true", help="one variant, one seed, one epoch (seconds)"
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
     )
-    p.add_argument("--out", metavar="DIR", help="write prelu_slopes.png and results.json here")
-    return p.parse_args(argv)
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pct(v: float) -> str:
+    """A share in percent: 37%, 0.4%, <0.1%."""
+    if v == 0 or v >= 0.01:
+        return f"{100 * v:.0f}%"
+    return f"{100 * v:.1f}%" if v >= 0.001 else "<0.1%"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def digits() -> tuple[np.ndarray, ...]:
@@ -203,8 +253,89 @@ def draw(results: dict[str, Any], cfg: dict[str, Any]) -> Figure:
     return fig
 
 
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    res, cfg = d["results"], d["config"]
+    rows = []
+    for name, r in res.items():
+        for layer, s in r["slope_summary"].items():
+            rows.append(
+                [
+                    name,
+                    layer,
+                    s["channels"],
+                    f"{s['mean']:.3f}",
+                    f"{s['min']:.3f} … {s['max']:.3f}",
+                    f"{s['negative']} of {s['channels'] * s['seeds']}",
+                    f"{r['test_accuracy_mean']:.3f}",
+                ]
+            )
+        if not r["slope_summary"]:
+            rows.append([name, "–", "–", "–", "–", "–", f"{r['test_accuracy_mean']:.3f}"])
+    claims: list[tuple[str, str, str]] = []
+    main = res.get("prelu, no decay on slopes")
+    if main and main["slope_summary"]:
+        means = [s["mean"] for s in main["slope_summary"].values()]
+        neg = sum(s["negative"] for s in main["slope_summary"].values())
+        total = sum(s["channels"] * s["seeds"] for s in main["slope_summary"].values())
+        measured = (
+            f"mean slope per layer {' → '.join(f'{m:.2f}' for m in means)} (from 0.25); "
+            f"{neg} of {total} channel slopes negative"
+        )
+        decayed = res.get("prelu, decay on slopes")
+        if decayed and decayed["slope_summary"]:
+            dm = [s["mean"] for s in decayed["slope_summary"].values()]
+            shrink = 1 - sum(dm) / sum(means)
+            measured += f"; weight decay on the slopes shrinks them by {pct(shrink)}"
+        if "relu" in res:
+            measured += (
+                f"; held-out accuracy {main['test_accuracy_mean']:.3f} ± "
+                f"{main['test_accuracy_std']:.3f} vs ReLU's {res['relu']['test_accuracy_mean']:.3f} ± "
+                f"{res['relu']['test_accuracy_std']:.3f}"
+            )
+        claims.append(
+            (
+                "PReLU learns its negative slope per neuron/channel",
+                measured,
+                "agrees; the slopes differ by layer (larger near the input)"
+                if means[0] > means[-1]
+                else "agrees",
+            )
+        )
+    text = [
+        f"**PReLU** ([`07_prelu.py`]({script})): a 3-layer CNN on the digits images, one "
+        f"slope per channel (`jrelu.linen.PReLU(axis=-1)`), AdamW (weight decay {cfg['weight_decay']}) "
+        f"with `mask=jrelu.weight_decay_mask`, {cfg['epochs']} epochs, {cfg['seeds']} seeds:",
+        "",
+        md_table(
+            [
+                "variant",
+                "layer",
+                "channels",
+                "mean slope",
+                "range",
+                "slopes < 0 (all seeds)",
+                "test acc",
+            ],
+            rows,
+        ),
+        "",
+        f"![learned PReLU slopes per channel]({FIGURE})",
+    ]
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {"epochs": 20, "batch": 64, "lr": 3e-3, "weight_decay": 0.05, "seeds": 3}
     variants = VARIANTS
     if args.quick:
@@ -262,11 +393,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results, cfg).savefig(os.path.join(args.out, "prelu_slopes.png"), dpi=90)
-        print(f"\nwrote {args.out}/results.json and prelu_slopes.png")
+        save(args.out, out, draw(results, cfg))
     return out
 
 

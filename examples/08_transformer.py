@@ -23,6 +23,7 @@ step time, for jrelu and for the jax.nn formulation of the same activation (``ja
 ``jnp.square(jax.nn.relu(h))``, ``a * jax.nn.relu(b)``).
 
 Run:  python examples/08_transformer.py [--quick | --smoke] [--out DIR]
+      python examples/08_transformer.py --summarise DIR   (summary.md again from DIR/results.json)
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ import jrelu
 from jrelu import diagnostics
 
 NAME = "08_transformer"
+FIGURE = "transformer.png"  # what --out writes besides results.json and summary.md
+QUICK = "all FFNs, one seed, a short run (about 2 minutes)"  # what --quick does
 
 
 def _split(u: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -390,27 +393,68 @@ def step_costs(cfg: dict[str, Any], data: dict[str, Any], ffns: Sequence[str]) -
 # --------------------------------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+# The helpers every example carries, from parser() to summarise(): identical copies, so that one
+# file is one experiment (examples/README.md says why; tests/test_examples.py checks they agree).
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line every example shares: --quick, --out DIR, --summarise DIR."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--quick", action="store_true", help="all FFNs, one seed, a short run (about 2 minutes)"
+    p.add_argument("--quick", action="store_true", help=QUICK)
+    p.add_argument("--out", metavar="DIR", help=f"write {FIGURE}, results.json and summary.md here")
+    p.add_argument(
+        "--summarise",
+        metavar="DIR",
+        help="run nothing: rewrite DIR/summary.md from the DIR/results.json of an earlier run",
     )
-    mode.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a tiny model, a few steps: for the test suite only (seconds; numbers mean nothing)",
-    )
-    p.add_argument("--out", metavar="DIR", help="write transformer.png and results.json here")
-    return p.parse_args(argv)
+    return p
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table with aligned columns, for the terminal."""
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, for summary.md."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pct(v: float) -> str:
+    """A share in percent: 37%, 0.4%, <0.1%."""
+    if v == 0 or v >= 0.01:
+        return f"{100 * v:.0f}%"
+    return f"{100 * v:.1f}%" if v >= 0.001 else "<0.1%"
+
+
+def save(directory: str, out: dict[str, Any], figure: Figure, dpi: int = 90) -> None:
+    """Write results.json and the figure into ``directory``, then summary.md from that results.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "results.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    figure.savefig(os.path.join(directory, FIGURE), dpi=dpi)
+    print(f"\nwrote {directory}/results.json and {FIGURE}")
+    summarise(directory)
+
+
+def summarise(directory: str) -> dict[str, Any]:
+    """Write ``directory/summary.md`` from ``directory/results.json`` alone; return those results.
+
+    Its links are relative to ``directory``; ``examples/update_readme.py`` collects the summaries.
+    """
+    with open(os.path.join(directory, "results.json")) as fh:
+        results = json.load(fh)
+    script = os.path.relpath(os.path.abspath(__file__), os.path.abspath(directory))
+    with open(os.path.join(directory, "summary.md"), "w", encoding="utf-8") as fh:
+        fh.write(summary(results, script.replace(os.sep, "/")))
+    print(f"wrote {directory}/summary.md")
+    return results
 
 
 def draw(results: dict[str, Any], costs: dict[str, Any]) -> Figure:
@@ -459,8 +503,231 @@ def draw(results: dict[str, Any], costs: dict[str, Any]) -> Figure:
     return fig
 
 
+def signed(v: float) -> str:
+    """+0.89, -1.25, and ±0.00 for what rounds to zero (no "-0.00")."""
+    return "±0.00" if abs(v) < 0.005 else f"{v:+.2f}"
+
+
+def summary(d: dict[str, Any], script: str) -> str:
+    """This example's findings in Markdown, computed from its results.json alone.
+
+    ``script`` is the link to this file from the folder summary.md goes into. The last table, if there
+    is one, holds this example's rows of the table of the article's claims, which
+    ``examples/update_readme.py`` gathers at the top of the section.
+    """
+    res, cfg, costs = d["results"], d["config"], d["step_costs"]
+
+    def mean(v: Sequence[float]) -> float:
+        return sum(v) / len(v)
+
+    rows = [
+        [
+            f"`{n}`",
+            f"`{r['formulation']}`",
+            r["hidden"],
+            f"{r['held_out_loss_mean']:.3f} ± {r['held_out_loss_std']:.3f}",
+            " / ".join(pct(v) for v in r["zeros_init"]),
+            " / ".join(pct(v) for v in r["zeros_final"]),
+            " / ".join(pct(v) for v in r["dead_final"]),
+        ]
+        for n, r in res.items()
+    ]
+    cost_rows = []
+    for name, c in costs.items():
+        saved = c.get("vs_jax_nn")
+        q = c["step_ms_quartiles"]
+        cost_rows.append(
+            [
+                name,
+                f"`{c['code']}`",
+                f"{c['temp_bytes'] / 2**20:.2f}",
+                f"{c['per_block_hidden_tensors']:.2f}",
+                f"{signed(-saved['temp_bytes_saved'] / 2**20)} MiB, "
+                f"{signed(-saved['per_block_hidden_tensors_saved'])} per block"
+                if saved
+                else "",
+                f"{c['step_ms_median']:.1f} ({q[0]:.1f}–{q[1]:.1f})",
+            ]
+        )
+    claims: list[tuple[str, str, str]] = []
+    if "relu" in res:
+        r = res["relu"]
+        z0, z1 = mean(r["zeros_init"]), mean(r["zeros_final"])
+        measured = (
+            f"FFN hidden units exactly 0 on held-out text: ReLU {pct(z0)} at init, {pct(z1)} after "
+            f"{cfg['steps']} steps (layers {' / '.join(pct(v) for v in r['zeros_final'])})"
+        )
+        for other in ("squared_relu", "reglu"):
+            if other in res:
+                measured += f", {other} {pct(mean(res[other]['zeros_final']))}"
+        smooth = [n for n in ("gelu", "swiglu") if n in res]
+        if smooth:
+            zs = max(max(res[n]["zeros_final"]) for n in smooth)
+            measured += f"; {' and '.join(smooth)}: at most {pct(zs)} in a layer"
+        dead = max(max(res[n]["dead_final"]) for n in res)
+        measured += (
+            f"; units zero for every held-out token: at most {pct(dead)} of a layer"
+            if dead > 0
+            else "; no unit is zero for every held-out token"
+        )
+        verdict = "agrees" if z1 > 0.5 else "partly: a minority of zeros"
+        if z1 > z0 + 0.02:
+            verdict += (
+                ", and training raises it, most in the last layers"
+                if (
+                    r["zeros_final"][-1] - r["zeros_init"][-1]
+                    > r["zeros_final"][0] - r["zeros_init"][0]
+                )
+                else ", and training raises it"
+            )
+        if dead < 0.01:
+            verdict += "; no unit dies"
+        claims.append(("(in a transformer FFN) ReLU makes activations sparse", measured, verdict))
+    if {"relu / jax.nn", "gelu / jax.nn"} <= set(costs):
+        rl, ge = costs["relu / jax.nn"], costs["gelu / jax.nn"]
+        ratio = rl["step_ms_median"] / ge["step_ms_median"]
+        measured = (
+            f"training step ({cfg['layers']} blocks, d={cfg['d_model']}): `jax.nn.relu` "
+            f"{rl['step_ms_median']:.1f} ms vs `jax.nn.gelu` {ge['step_ms_median']:.1f} ms "
+            f"(×{ratio:.2f}); per block it keeps {rl['per_block_hidden_tensors']:.2f} vs "
+            f"{ge['per_block_hidden_tensors']:.2f} hidden-sized tensors"
+        )
+        jr = costs.get("relu / jrelu", {}).get("vs_jax_nn")
+        if jr:
+            measured += (
+                f"; `jrelu.relu` keeps {signed(-jr['per_block_hidden_tensors_saved'])} per block and "
+                f"{signed(-jr['temp_bytes_saved'] / 2**20)} MiB in the whole step compared with "
+                "`jax.nn.relu`"
+            )
+        fewer = ge["per_block_hidden_tensors"] - rl["per_block_hidden_tensors"]
+        # faster only if the quartiles of the timed repeats do not overlap
+        if rl["step_ms_quartiles"][1] < ge["step_ms_quartiles"][0]:
+            verdict = "agrees"
+        else:
+            verdict = "**disagrees** on time: no measurable difference in a transformer step"
+        if fewer > 0.1:
+            verdict += f"; it keeps {fewer:.2f} fewer hidden-sized tensors per block than GELU"
+        claims.append(
+            ("(in a transformer) ReLU is cheap: one comparison, no exponential", measured, verdict)
+        )
+    if "relu" in res and len(res) > 1:
+        r = res["relu"]
+        better = [
+            n
+            for n in res
+            if n != "relu"
+            and r["held_out_loss_mean"] - res[n]["held_out_loss_mean"]
+            > max(res[n]["held_out_loss_std"], r["held_out_loss_std"])
+        ]
+        measured = ", ".join(
+            f"{n} {res[n]['held_out_loss_mean']:.3f}"
+            for n in sorted(res, key=lambda n: res[n]["held_out_loss_mean"])
+        )
+        claims.append(
+            (
+                "(in a transformer) ReLU is the default hidden activation",
+                f"held-out loss (nats/char, {cfg['seeds']} seeds, std ≤ "
+                f"{max(x['held_out_loss_std'] for x in res.values()):.3f}): {measured}",
+                f"**disagrees**: {', '.join(better)} beat ReLU by more than one std"
+                if better
+                else "agrees: no FFN beats ReLU by more than one std",
+            )
+        )
+    data = d["data"]
+    text = [
+        f"**A transformer** ([`08_transformer.py`]({script})): a character-level "
+        f"decoder-only transformer (Flax NNX, pre-norm, {cfg['layers']} blocks, d={cfg['d_model']}, "
+        f"{cfg['heads']} heads, context {cfg['context']}, bias-free FFN) on the standard library's "
+        f"`pydoc_data.topics` ({data['chars']} characters; {data['held_out_topics']} of "
+        f"{data['topics']} topics held out), {cfg['steps']} Adam steps of {cfg['batch']} windows, "
+        f"{cfg['seeds']} seeds. Gated FFNs (ReGLU, SwiGLU) project to twice their hidden width "
+        "(8·d/3, rounded up to a multiple of 8) and split it, so their three matrices hold the plain "
+        "FFN's parameters. Zeros and dead units (zero for every token) of the FFN's hidden "
+        f"activation, per layer, on {data['held_out_windows']} held-out windows:",
+        "",
+        md_table(
+            [
+                "FFN",
+                "trained with",
+                "hidden",
+                "held-out loss",
+                "zeros @init",
+                "zeros @end",
+                "dead @end",
+            ],
+            rows,
+        ),
+        "",
+        f"One training step (batch {cfg['batch']} × {cfg['context']}, one model, Adam, float32): "
+        "XLA's temporary memory for the whole step, what each added block keeps (from the step at "
+        f"{2 * cfg['layers']} blocks, in hidden-sized tensors), jrelu against the jax.nn formulation of the "
+        f"same activation, and the median step time (quartiles) of {cfg['time_repeats']} interleaved "
+        "runs:",
+        "",
+        md_table(
+            [
+                "FFN / formulation",
+                "code",
+                "step temp MiB",
+                "per block",
+                "jrelu minus jax.nn",
+                "step ms",
+            ],
+            cost_rows,
+        ),
+        "",
+    ]
+    lean = [(n.split(" / ")[0], c["vs_jax_nn"]) for n, c in costs.items() if c.get("vs_jax_nn")]
+    if lean:
+        same = all(abs(v["per_block_hidden_tensors_saved"]) < 0.05 for _, v in lean)
+        text += [
+            "Finding: compared with the jax.nn formulation, jrelu keeps "
+            + ", ".join(signed(-v["per_block_hidden_tensors_saved"]) for _, v in lean)
+            + " hidden-sized tensors per block ("
+            + ", ".join(n for n, _ in lean)
+            + ") and "
+            + ", ".join(signed(-v["temp_bytes_saved"] / 2**20) for _, v in lean)
+            + " MiB in the whole step, and its median step time is "
+            + ", ".join(f"×{v['time_ratio']:.2f}" for _, v in lean)
+            + " jax.nn's"
+            + (
+                " (the quartiles overlap: within the timing noise)"
+                if all(
+                    costs[f"{n} / jrelu"]["step_ms_quartiles"][0]
+                    < costs[f"{n} / jax.nn"]["step_ms_quartiles"][1]
+                    and costs[f"{n} / jax.nn"]["step_ms_quartiles"][0]
+                    < costs[f"{n} / jrelu"]["step_ms_quartiles"][1]
+                    for n, _ in lean
+                )
+                else ""
+            )
+            + (
+                ": in this transformer the per-layer saving measured in the residual FFN "
+                "(`tests/test_memory.py`) does not carry over"
+                if same
+                else ""
+            )
+            + ".",
+            "",
+        ]
+    text.append(f"![held-out loss, sparsity and step memory]({FIGURE})")
+    if claims:
+        text += ["", md_table(["the article says", "measured", "verdict"], claims)]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
+    p = parser()
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny model, a few steps: for the test suite only (seconds; numbers mean nothing)",
+    )
+    args = p.parse_args(argv)
+    if args.quick and args.smoke:
+        p.error("argument --smoke: not allowed with argument --quick")
+    if args.summarise:
+        return summarise(args.summarise)
     cfg = {
         "layers": 3,
         "d_model": 64,
@@ -586,11 +853,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "step_costs": costs,
     }
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump(out, fh, indent=1)
-        draw(results, costs).savefig(os.path.join(args.out, "transformer.png"), dpi=80)
-        print(f"\nwrote {args.out}/results.json and transformer.png")
+        save(args.out, out, draw(results, costs), dpi=80)
     return out
 
 

@@ -2,11 +2,12 @@
 
 Runs ``examples/01_*.py`` ... ``08_*.py`` one after another, each in its own process (full runs, not
 ``--quick``), writing ``examples/results/<example>/`` (figures, ``results.json``, and the printed table as
-``output.txt``), records the run times in ``examples/results/run_all.json``, and finally calls
-``update_readme.py``. About five minutes on two CPU cores for 01-07; 08 (a transformer, 15 training
+``output.txt``, and its ``summary.md``), records the run times in ``examples/results/run_all.json``, and
+finally calls ``update_readme.py``, which collects the summaries. With ``--summarise`` it runs nothing:
+each example rewrites its summary.md from its committed results.json (seconds), then the README. About five minutes on two CPU cores for 01-07; 08 (a transformer, 15 training
 runs) took 31 minutes on two cores shared with other jobs.
 
-Run:  python examples/run_all.py [--only 02 05] [--quick --results DIR] [--no-readme]
+Run:  python examples/run_all.py [--only 02 05] [--quick --results DIR] [--summarise] [--no-readme]
 """
 
 from __future__ import annotations
@@ -35,10 +36,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", metavar="NN", help="run only these examples (by number)")
     p.add_argument("--quick", action="store_true", help="pass --quick (needs --results elsewhere)")
     p.add_argument("--results", default=DEFAULT_RESULTS, metavar="DIR", help="where outputs go")
+    p.add_argument(
+        "--summarise",
+        action="store_true",
+        help="run nothing: rewrite each summary.md from its results.json, then README.md",
+    )
     p.add_argument("--no-readme", action="store_true", help="do not update README.md")
     args = p.parse_args(argv)
     if args.quick and os.path.abspath(args.results) == DEFAULT_RESULTS:
         p.error("--quick outputs must not replace the committed ones; give --results DIR")
+
+    if args.summarise:
+        for path in examples():
+            name = os.path.splitext(os.path.basename(path))[0]
+            if args.only and name[:2] not in args.only:
+                continue
+            rel_out = os.path.relpath(os.path.join(args.results, name), ROOT)
+            cmd = [sys.executable, os.path.relpath(path, ROOT), "--summarise", rel_out]
+            done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+            if done.returncode != 0:
+                print(f"{name} failed (exit {done.returncode})")
+                return done.returncode
+        return 0 if args.no_readme else readme(args.results)
 
     import jax  # only for the versions in run_all.json
 
@@ -94,11 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--readme COPY renders them)"
         )
     elif not args.no_readme:
-        sys.path.insert(0, HERE)
-        import update_readme
-
-        return update_readme.main(["--results", args.results])
+        return readme(args.results)
     return 0
+
+
+def readme(results: str) -> int:
+    sys.path.insert(0, HERE)
+    import update_readme
+
+    return update_readme.main(["--results", results])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The examples: each runs with --quick into a temporary folder, in this process (one JAX start-up for
-all), and writes a PNG and a JSON that parse and hold sensible numbers; the README section is generated
-from the committed full-run results."""
+all), and writes a PNG, a JSON that parses and holds sensible numbers, and its summary; the helpers the
+examples carry as copies have not drifted apart; the README section is what update_readme.py collects
+from the committed summaries, and each committed summary is what its example renders from the committed
+results.json."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import importlib.util
 import io
 import json
 import math
+import os
 import pathlib
+import re
 import struct
 import sys
 import types
@@ -84,6 +88,11 @@ def finite_numbers(obj) -> bool:
     return not isinstance(obj, float) or math.isfinite(obj)
 
 
+def links(markdown: str) -> list[str]:
+    """The relative link targets of a Markdown text (links and images)."""
+    return [t for t in re.findall(r"\]\(([^)\s]+)\)", markdown) if ":" not in t]
+
+
 def test_eight_numbered_examples():
     assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
@@ -103,6 +112,34 @@ def test_example_imports_only_the_allowed_libraries(path):
     assert ast.get_docstring(tree), f"{path.name} has no docstring"
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert "main" in names
+
+
+# Copied on purpose (examples/README.md, "How the examples are written"): every example carries these,
+# and the copies must stay identical; sci and pct only where its summary uses them.
+SHARED = ("parser", "table", "md_table", "sci", "pct", "save", "summarise")
+IN_EVERY = {"parser", "table", "md_table", "save", "summarise", "summary", "main"}
+
+
+def test_copied_helpers_are_identical_in_every_example():
+    copies: dict[str, dict[str, str]] = {name: {} for name in SHARED}
+    for path in EXAMPLES:
+        src = path.read_text()
+        body = ast.parse(src).body
+        functions = {n.name: n for n in body if isinstance(n, ast.FunctionDef)}
+        assert IN_EVERY <= set(functions), f"{path.name} lacks {sorted(IN_EVERY - set(functions))}"
+        # Side by side, from the comment that names them to summarise(), none of the example's own.
+        start = src[: src.index("# The helpers every example carries")].count("\n") + 1
+        end = functions["summarise"].end_lineno
+        block = {getattr(n, "name", "code") for n in body if start < n.lineno <= end}
+        assert block <= set(SHARED), f"{path.name}: {sorted(block - set(SHARED))} among the copies"
+        for name in SHARED:
+            if name in functions:
+                copies[name][path.stem] = ast.get_source_segment(src, functions[name])
+    for name, by_example in copies.items():
+        assert len(by_example) >= 2, f"{name} is no longer shared: drop it from SHARED"
+        first, *_ = by_example.values()
+        drifted = sorted(ex for ex, text in by_example.items() if text != first)
+        assert not drifted, f"{name}() differs in {drifted} from {next(iter(by_example))}"
 
 
 # Per example: an independent expectation the quick run must meet.
@@ -187,28 +224,42 @@ MODE = {"08": "--smoke"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_example_quick_run_writes_png_and_json(path, tmp_path):
+def test_example_quick_run_writes_png_json_and_summary(path, tmp_path):
     module = load(path)
+    out = tmp_path / path.stem
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        returned = module.main([MODE.get(path.name[:2], "--quick"), "--out", str(tmp_path)])
+        returned = module.main([MODE.get(path.name[:2], "--quick"), "--out", str(out)])
     printed = buf.getvalue()
     assert "---" in printed, "no table printed"  # the findings table
-    pngs = sorted(tmp_path.glob("*.png"))
-    assert pngs, "no PNG written"
+    pngs = sorted(out.glob("*.png"))
+    assert [p.name for p in pngs] == [module.FIGURE]
     for png in pngs:
         width, height = png_size(png)
         assert width > 200 and height > 150
-    data = json.loads((tmp_path / "results.json").read_text())
+    data = json.loads((out / "results.json").read_text())
     assert data["example"] == path.stem and data["quick"] is True
     assert finite_numbers(data)
     assert json.loads(json.dumps(returned)) == data  # main() returns what it wrote
     CHECKS[path.name[:2]](data)
-    # The README renderer accepts a (partial, quick) result set too.
+    # summary.md is the example's summary() of the json alone, and --summarise writes it again.
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert summary == module.summary(data, os.path.relpath(path, out).replace(os.sep, "/"))
+    (out / "summary.md").unlink()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert module.main(["--summarise", str(out)]) == data
+    assert (out / "summary.md").read_text(encoding="utf-8") == summary
+    for link in links(summary):  # relative to the summary's folder: the script and the figure
+        assert (out / link).is_file(), link
+    # The collector accepts a (partial, quick) result set, and rebases the links onto its target.
     update_readme = load(EXAMPLES_DIR / "update_readme.py")
-    data["_dir"] = path.stem
-    text = update_readme.render({path.stem: data})
-    assert "quick mode: not for publication" in text and f"{path.stem}/" in text
+    text = update_readme.render(str(tmp_path), str(tmp_path))
+    assert "quick mode: not for publication" in text
+    assert f"]({path.stem}/{module.FIGURE})" in text
+    _, _, sections = text.partition("\n**")
+    assert "| the article says |" not in sections  # the claim rows went into the table at the top
+    for link in links(text):
+        assert (tmp_path / link).exists(), link
 
 
 def test_readme_update_touches_only_the_marked_section():
@@ -224,16 +275,45 @@ def test_readme_update_touches_only_the_marked_section():
         update_readme.update("# no markers\n", "x")
 
 
-def test_committed_results_and_readme_agree():
-    """README.md's section is what update_readme.py renders from examples/results (full runs)."""
+def test_readme_update_rebases_links_and_gathers_claims():
+    update_readme = load(EXAMPLES_DIR / "update_readme.py")
+    here = os.path.join("repo", "examples", "results", "01_x")
+    text = "[`01_x.py`](../../01_x.py) ![f](f.png) [web](https://jax.dev) [top](#a) [d](./)"
+    assert update_readme.rebase(text, here, "repo") == (
+        "[`01_x.py`](examples/01_x.py) ![f](examples/results/01_x/f.png) "
+        "[web](https://jax.dev) [top](#a) [d](examples/results/01_x/)"
+    )
+    claims = update_readme.CLAIMS
+    assert update_readme.split(f"body\n\n{claims}\n| a | b | c |\n| d | e | f |\n") == (
+        "body",
+        ["| a | b | c |", "| d | e | f |"],
+    )
+    assert update_readme.split("body with | a | table\n") == ("body with | a | table", [])
+
+
+def test_committed_results_summaries_and_readme_agree():
+    """Each committed summary.md is its example's summary() of the committed results.json (full runs),
+    and README.md's section is what update_readme.py collects from them."""
     results = EXAMPLES_DIR / "results"
     if not (results / "run_all.json").is_file():
         pytest.skip("no committed full-run results (python examples/run_all.py)")
     update_readme = load(EXAMPLES_DIR / "update_readme.py")
     loaded = update_readme.load(str(results))
     assert sorted(loaded) == [p.stem for p in EXAMPLES]
-    assert not any(r["quick"] for r in loaded.values()), "committed results come from --quick runs"
-    for name in loaded:
-        for png in (results / name).glob("*.png"):
+    assert not any(r["quick"] for r, _ in loaded.values()), "committed results come from --quick"
+    for path in EXAMPLES:
+        data, summary = loaded[path.stem]
+        module = load(path)
+        assert summary == module.summary(data, f"../../{path.name}"), (
+            f"{path.stem}/summary.md is stale: python examples/run_all.py --summarise"
+        )
+        for png in (results / path.stem).glob("*.png"):
             assert png.stat().st_size < 200_000, f"{png} is over 200 kB"
     assert update_readme.main(["--check"]) == 0, "README.md is stale: run examples/update_readme.py"
+    readme = pathlib.Path(update_readme.TARGET)
+    section = readme.read_text(encoding="utf-8").split(update_readme.BEGIN)[1]
+    for link in links(section.split(update_readme.END)[0]):
+        assert (readme.parent / link).exists(), link
+    # Pointed at a file in another folder (examples/README.md, say), the links still resolve.
+    for link in links(update_readme.render(str(results), str(EXAMPLES_DIR))):
+        assert (EXAMPLES_DIR / link).exists(), link
