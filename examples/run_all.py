@@ -1,4 +1,4 @@
-"""Regenerate every committed example output, then README.md's "What the measurements say" section.
+"""Regenerate every committed example output, then examples/README.md's "What the measurements say".
 
 Runs ``examples/01_*.py`` ... ``08_*.py`` one after another, each in its own process (full runs, not
 ``--quick``), writing ``examples/results/<example>/`` (figures, ``results.json``, and the printed table as
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", metavar="NN", help="run only these examples (by number)")
     p.add_argument("--quick", action="store_true", help="pass --quick (needs --results elsewhere)")
     p.add_argument("--results", default=DEFAULT_RESULTS, metavar="DIR", help="where outputs go")
-    p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument("--no-readme", action="store_true", help="do not update examples/README.md")
     args = p.parse_args(argv)
     if args.quick and os.path.abspath(args.results) == DEFAULT_RESULTS:
         p.error("--quick outputs must not replace the committed ones; give --results DIR")
@@ -90,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.quick:
         print(
-            "quick outputs: README.md left alone (python examples/update_readme.py --results DIR "
-            "--readme COPY renders them)"
+            "quick outputs: examples/README.md left alone (python examples/update_readme.py "
+            "--results DIR --readme COPY renders them)"
         )
     elif not args.no_readme:
         sys.path.insert(0, HERE)

@@ -1,7 +1,8 @@
-"""Render README.md's "What the measurements say" section from the examples' committed results.
+"""Render examples/README.md's "What the measurements say" section from the examples' committed results.
 
-Reads ``examples/results/<example>/results.json`` (written by ``python examples/run_all.py``) and rewrites
-README.md only between ``<!-- BEGIN measurements -->`` and ``<!-- END measurements -->``. Every number in
+Reads ``examples/results/<example>/results.json`` (written by ``python examples/run_all.py``); the one
+splicer, ``benchmarks/update_readme.py``, writes what :func:`render` returns into examples/README.md
+between ``<!-- BEGIN measurements -->`` and ``<!-- END measurements -->``. Every number in
 the section comes from those files; the verdicts against the source article are computed from them with
 the thresholds written below, so they change if the numbers do.
 
@@ -19,7 +20,6 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-BEGIN, END = "<!-- BEGIN measurements -->", "<!-- END measurements -->"
 
 Results = dict[str, Any]
 
@@ -779,42 +779,20 @@ def render(results: dict[str, Results], rel: str = "examples/results") -> str:
     return "\n".join([*head, "\n\n".join(sections)]).rstrip() + "\n"
 
 
-def update(readme: str, body: str) -> str:
-    """``readme`` with the text between the markers replaced by ``body``; ValueError without markers."""
-    start, end = readme.find(BEGIN), readme.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README has no {BEGIN} ... {END} section to fill.")
-    return readme[: start + len(BEGIN)] + "\n" + body + readme[end:]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--results", default=os.path.join(HERE, "results"), metavar="DIR")
-    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), metavar="PATH")
-    p.add_argument("--check", action="store_true", help="exit 1 if README.md is not up to date")
+    p.add_argument("--readme", default=os.path.join(HERE, "README.md"), metavar="PATH")
+    p.add_argument("--check", action="store_true", help="exit 1 if the section is not up to date")
     args = p.parse_args(argv)
-    results = load(args.results)
-    if not results:
-        print(f"update_readme: no results under {args.results}; run examples/run_all.py first.")
-        return 1
-    rel = os.path.relpath(args.results, os.path.dirname(os.path.abspath(args.readme)))
-    with open(args.readme, encoding="utf-8") as fh:
-        old = fh.read()
-    new = update(old, render(results, rel.replace(os.sep, "/")))
-    if args.check:
-        if new != old:
-            print(
-                f"update_readme: {args.readme} is out of date; run python examples/update_readme.py"
-            )
-            return 1
-        return 0
-    if new != old:
-        with open(args.readme, "w", encoding="utf-8") as fh:
-            fh.write(new)
-        print(f"updated {args.readme} ({len(results)} examples)")
-    else:
-        print(f"{args.readme} already up to date")
-    return 0
+    # The one splicer writes every generated section; it calls render() above for this one.
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import update_readme
+
+    opts = ["--examples-results", args.results, "--measurements-to", args.readme]
+    return update_readme.main(
+        ["--only", "measurements", *opts, *(["--check"] if args.check else [])]
+    )
 
 
 if __name__ == "__main__":
