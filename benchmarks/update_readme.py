@@ -32,7 +32,6 @@ the section. The scripts that measure (``benchmarks/run.py --update-readme``, ``
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import os
@@ -41,6 +40,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import NamedTuple
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -166,8 +166,9 @@ def _code(path: str) -> Callable[[pathlib.Path], str]:
     return body
 
 
-@dataclasses.dataclass(frozen=True)
-class Section:
+class Section(
+    NamedTuple
+):  # not a dataclass: the scripts load this file by path, outside sys.modules
     name: str
     target: pathlib.Path
     body: Callable[[pathlib.Path], str]

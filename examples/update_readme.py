@@ -12,6 +12,7 @@ Run:  python examples/update_readme.py [--check] [--results DIR] [--readme PATH]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -785,13 +786,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--readme", default=os.path.join(HERE, "README.md"), metavar="PATH")
     p.add_argument("--check", action="store_true", help="exit 1 if the section is not up to date")
     args = p.parse_args(argv)
-    # The one splicer writes every generated section; it calls render() above for this one.
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    import update_readme
-
+    # The one splicer writes every generated section; it calls render() above for this one. Loaded by
+    # its path: this module is imported as "update_readme" too (examples/run_all.py).
+    path = os.path.join(ROOT, "benchmarks", "update_readme.py")
+    spec = importlib.util.spec_from_file_location("jrelu_splicer", path)
+    assert spec is not None and spec.loader is not None
+    splicer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(splicer)
     opts = ["--examples-results", args.results, "--measurements-to", args.readme]
-    return update_readme.main(
-        ["--only", "measurements", *opts, *(["--check"] if args.check else [])]
+    return int(
+        splicer.main(["--only", "measurements", *opts, *(["--check"] if args.check else [])])
     )
 
 

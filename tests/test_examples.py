@@ -1,5 +1,5 @@
 """The examples: each runs with --quick into a temporary folder, in this process (one JAX start-up for
-all), and writes a PNG and a JSON that parse and hold sensible numbers; the README section is generated
+all), and writes a PNG and a JSON that parse and hold sensible numbers; examples/README.md's section is generated
 from the committed full-run results."""
 
 from __future__ import annotations
@@ -212,20 +212,26 @@ def test_example_quick_run_writes_png_and_json(path, tmp_path):
 
 
 def test_readme_update_touches_only_the_marked_section():
-    update_readme = load(EXAMPLES_DIR / "update_readme.py")
+    """The one splicer (benchmarks/update_readme.py) replaces only the marked section, and rebases the
+    renderer's root-relative links to the file that holds them."""
+    splicer = load(EXAMPLES_DIR.parent / "benchmarks" / "update_readme.py")
     readme = "# t\n\nbefore\n<!-- BEGIN measurements -->\nold\n<!-- END measurements -->\nafter\n"
-    new = update_readme.update(readme, "new body\n")
+    new = splicer.splice(readme, "measurements", "new body\n")
     assert (
         new
         == "# t\n\nbefore\n<!-- BEGIN measurements -->\nnew body\n<!-- END measurements -->\nafter\n"
     )
-    assert update_readme.update(new, "new body\n") == new  # idempotent
-    with pytest.raises(ValueError, match="no <!-- BEGIN measurements -->"):
-        update_readme.update("# no markers\n", "x")
+    assert splicer.splice(new, "measurements", "new body\n") == new  # idempotent
+    with pytest.raises(ValueError, match="<!-- BEGIN measurements -->"):
+        splicer.splice("# no markers\n", "measurements", "x")
+    body = "[`01_gallery.py`](examples/01_gallery.py) ![a](examples/results/a.png) [w](https://x.org/y)"
+    assert splicer.rebase(body, EXAMPLES_DIR / "README.md") == (
+        "[`01_gallery.py`](01_gallery.py) ![a](results/a.png) [w](https://x.org/y)"
+    )
 
 
 def test_committed_results_and_readme_agree():
-    """README.md's section is what update_readme.py renders from examples/results (full runs)."""
+    """examples/README.md's section is what update_readme.py renders from examples/results (full runs)."""
     results = EXAMPLES_DIR / "results"
     if not (results / "run_all.json").is_file():
         pytest.skip("no committed full-run results (python examples/run_all.py)")
@@ -236,4 +242,6 @@ def test_committed_results_and_readme_agree():
     for name in loaded:
         for png in (results / name).glob("*.png"):
             assert png.stat().st_size < 200_000, f"{png} is over 200 kB"
-    assert update_readme.main(["--check"]) == 0, "README.md is stale: run examples/update_readme.py"
+    assert update_readme.main(["--check"]) == 0, (
+        "examples/README.md is stale: run examples/update_readme.py"
+    )
