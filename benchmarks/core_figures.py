@@ -1,7 +1,7 @@
-"""The core figures quoted in the README's design section, measured, not typed.
+"""The core figures of the design (benchmarks/README.md, "Core figures"), measured, not typed.
 
     python benchmarks/core_figures.py            # print, write benchmarks/results/core_figures.json,
-                                                 # and rewrite README.md between its core-figures markers
+                                                 # and rewrite benchmarks/README.md's core-figures section
 
 1. Backward memory: activation-sized tensors per layer that a compiled float32 MLP training step keeps
    beyond the identity network (jrelu.testing.extra_tensors_per_layer), jrelu vs jax.nn (or the jnp.where formulation).
@@ -17,7 +17,6 @@ import datetime
 import functools
 import json
 import pathlib
-import re
 import sys
 
 import jax
@@ -191,13 +190,12 @@ def render(fig: dict) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str, marker: str = "core-figures") -> None:
-    readme = ROOT / "README.md"
-    src = readme.read_text()
-    pat = re.compile(rf"(<!-- BEGIN {marker} -->\n).*?(<!-- END {marker} -->)", re.S)
-    if not pat.search(src):
-        sys.exit(f"README.md has no {marker} markers")
-    readme.write_text(pat.sub(lambda m: m.group(1) + text + "\n" + m.group(2), src))
+def write_readme() -> None:
+    """Rewrite benchmarks/README.md's core-figures section from OUT, by the one splicer."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import update_readme
+
+    update_readme.main(["--only", "core-figures"])
 
 
 def main() -> None:
@@ -214,7 +212,7 @@ def main() -> None:
     OUT.write_text(json.dumps(fig, indent=1) + "\n")
     text = render(fig)
     print(text)
-    write_readme(text)
+    write_readme()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/memory_schedulers.py     # about 2 minutes on two CPU cores (compile only): prints,
                                                # writes benchmarks/results/memory-schedulers-cpu.json, and
-                                               # rewrites README.md between its memory-schedulers markers
+                                               # rewrites benchmarks/README.md's memory-schedulers section
 
 CPU only: the flag is XLA:CPU's, so the script forces ``JAX_PLATFORMS=cpu`` in its subprocesses (on a
 machine with a GPU it still measures the CPU); the accelerator's own figure is ``jrelu bench``'s memory
@@ -115,10 +115,10 @@ def main() -> None:
     text = render(out)
     print(text)
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
-    from core_figures import write_readme
+    import update_readme  # the one splicer: renders the section from OUT
 
-    write_readme(text, marker="memory-schedulers")
-    print(f"wrote {OUT.relative_to(ROOT)} and README.md")
+    update_readme.main(["--only", "memory-schedulers"])
+    print(f"wrote {OUT.relative_to(ROOT)} and benchmarks/README.md")
 
 
 if __name__ == "__main__":

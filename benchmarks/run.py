@@ -1,11 +1,11 @@
 """Run `jrelu bench` and keep its results in benchmarks/results, named by device and date.
 
     python benchmarks/run.py                        # the full run (jrelu bench --full): bench-<backend>-<device>-<date>.json/.png
-    python benchmarks/run.py --update-readme        # ... then re-render README.md's table from it
+    python benchmarks/run.py --update-readme        # ... then re-render benchmarks/README.md's table from it
     python benchmarks/run.py -- --fns relu elu      # anything after -- goes to `jrelu bench`
 
 Run it on a quiet machine: every other process on it shows up in the timings. The PNG needs matplotlib;
-without it only the JSON is written (and README.md's table, which is text).
+without it only the JSON is written (and benchmarks/README.md's table, which is text).
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     own = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--update-readme", action="store_true", help="re-render README.md's table")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="re-render benchmarks/README.md's table"
+    )
     args = parser.parse_args(own)
 
     from jrelu._cli import main as jrelu_main
@@ -54,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from update_readme import update
 
-        update(ROOT / "README.md", base.with_suffix(".json"))
-        print(f"README.md: bench table rendered from {base.name}.json")
+        update(ROOT / "benchmarks" / "README.md", base.with_suffix(".json"))
+        print(f"benchmarks/README.md: bench table rendered from {base.name}.json")
     return rc
 
 

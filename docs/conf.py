@@ -70,14 +70,39 @@ def _generate(app) -> None:  # builder-inited: write the function pages before S
     _generate.main(HERE)
 
 
-# A link, not an image (``![alt](examples/results/...png)``: the include's ``:relative-images:`` shows it).
-_REPO_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(((?:examples|benchmarks|tests|jrelu)/[^)#]*)\)")
+_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s#]*)(#[^)\s]*)?\)")  # a link, not an image
+# The repository's Markdown files that are pages of this site (included by these pages).
+_PAGES = {
+    "README.md": "/index",
+    "jrelu/README.md": "/guides/design",
+    "benchmarks/README.md": "/guides/benchmarks",
+    "examples/README.md": "/guides/findings",
+}
 
 
 def _repo_links(app, relative_path, parent_docname, content) -> None:
-    """include-read: a README link to a file of the repository (``examples/01_gallery.py``) has no page on
-    this site; show the path instead of a broken link."""
-    content[0] = _REPO_LINK.sub(lambda m: f"{m[1]} (`{m[2]}` in the repository)", content[0])
+    """include-read: a link in an included Markdown file (the README, ``benchmarks/README.md``, ...) is
+    relative to that file. One to a file this site has as a page becomes a link to the page; one to another
+    file of the repository (``01_gallery.py``) has no page here, so it shows the path from the repository
+    root instead of a broken link; a link into ``docs/`` is left to ``:relative-docs:``."""
+    base = (Path(app.srcdir) / relative_path).parent
+
+    def fix(m: re.Match) -> str:
+        text, target = m[1], m[2]
+        if not target or "://" in target or target.startswith(("/", "mailto:")):
+            return m[0]
+        path = (base / target).resolve()
+        try:
+            rel = path.relative_to(HERE.parent).as_posix()
+        except ValueError:
+            return m[0]
+        if rel in _PAGES:
+            return f"[{text}]({_PAGES[rel]}.md{m[3] or ''})"
+        if rel.startswith("docs/"):
+            return m[0]
+        return f"{text} (`{rel.rstrip('.') or '.'}` in the repository)"
+
+    content[0] = _LINK.sub(fix, content[0])
 
 
 def _skip_member(app, what, name, obj, skip, options) -> bool | None:

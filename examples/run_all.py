@@ -1,4 +1,4 @@
-"""Regenerate every committed example output, then README.md's "What the measurements say" section.
+"""Regenerate every committed example output, then examples/README.md's "What the measurements say".
 
 Runs ``examples/01_*.py`` ... ``08_*.py`` one after another, each in its own process (full runs, not
 ``--quick``), writing ``examples/results/<example>/`` (figures, ``results.json``, and the printed table as
@@ -39,9 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--summarise",
         action="store_true",
-        help="run nothing: rewrite each summary.md from its results.json, then README.md",
+        help="run nothing: rewrite each summary.md from its results.json, then examples/README.md",
     )
-    p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument("--no-readme", action="store_true", help="do not update examples/README.md")
     args = p.parse_args(argv)
     if args.quick and os.path.abspath(args.results) == DEFAULT_RESULTS:
         p.error("--quick outputs must not replace the committed ones; give --results DIR")
@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.quick:
         print(
-            "quick outputs: README.md left alone (python examples/update_readme.py --results DIR "
-            "--readme COPY renders them)"
+            "quick outputs: examples/README.md left alone (python examples/update_readme.py "
+            "--results DIR --readme COPY renders them)"
         )
     elif not args.no_readme:
         return readme(args.results)

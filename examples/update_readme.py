@@ -1,11 +1,12 @@
-"""Write README.md's "What the measurements say" section from the examples' committed summaries.
+"""Render examples/README.md's "What the measurements say" section from the examples' committed summaries.
 
 Each example writes ``examples/results/<example>/summary.md`` beside its ``results.json`` (its own
 ``summary()``, computed from that json alone; ``python examples/NN_name.py --summarise DIR`` writes it
 again without running anything). This script only collects them, in order, under one heading: the rows
 of the article's claims that each summary ends with go into one table at the top, the links (relative to
-each summary's folder) are rebased onto the target file, and the target is rewritten only between
-``<!-- BEGIN measurements -->`` and ``<!-- END measurements -->``. It needs neither JAX nor a re-run.
+each summary's folder) are rebased onto the target file. The one splicer, ``benchmarks/update_readme.py``,
+writes what :func:`render` returns between ``<!-- BEGIN measurements -->`` and ``<!-- END measurements -->``
+of examples/README.md (this script's ``main`` calls it). It needs neither JAX nor a re-run.
 
 Run:  python examples/update_readme.py [--check] [--results DIR] [--readme PATH]
 """
@@ -13,6 +14,7 @@ Run:  python examples/update_readme.py [--check] [--results DIR] [--readme PATH]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -22,8 +24,7 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TARGET = os.path.join(ROOT, "README.md")  # the file whose marked section this script writes
-BEGIN, END = "<!-- BEGIN measurements -->", "<!-- END measurements -->"
+TARGET = os.path.join(HERE, "README.md")  # the file whose marked section holds the summaries
 # The header a summary's claims table starts with (the examples' summary() writes it).
 CLAIMS = "| the article says | measured | verdict |\n|---|---|---|"
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")  # a Markdown link or image: ](target)
@@ -96,41 +97,23 @@ def render(results_dir: str, target_dir: str) -> str:
     return "\n".join([head_text, "\n\n".join(sections)]).rstrip() + "\n"
 
 
-def update(readme: str, body: str) -> str:
-    """``readme`` with the text between the markers replaced by ``body``; ValueError without markers."""
-    start, end = readme.find(BEGIN), readme.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README has no {BEGIN} ... {END} section to fill.")
-    return readme[: start + len(BEGIN)] + "\n" + body + readme[end:]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--results", default=os.path.join(HERE, "results"), metavar="DIR")
     p.add_argument("--readme", default=TARGET, metavar="PATH")
-    p.add_argument("--check", action="store_true", help="exit 1 if the README is not up to date")
+    p.add_argument("--check", action="store_true", help="exit 1 if the section is not up to date")
     args = p.parse_args(argv)
-    n = len(load(args.results))
-    if not n:
-        print(f"update_readme: no results under {args.results}; run examples/run_all.py first.")
-        return 1
-    with open(args.readme, encoding="utf-8") as fh:
-        old = fh.read()
-    new = update(old, render(args.results, os.path.dirname(os.path.abspath(args.readme))))
-    if args.check:
-        if new != old:
-            print(
-                f"update_readme: {args.readme} is out of date; run python examples/update_readme.py"
-            )
-            return 1
-        return 0
-    if new != old:
-        with open(args.readme, "w", encoding="utf-8") as fh:
-            fh.write(new)
-        print(f"updated {args.readme} ({n} examples)")
-    else:
-        print(f"{args.readme} already up to date")
-    return 0
+    # The one splicer writes every generated section; it calls render() above for this one. Loaded by
+    # its path: this module is imported as "update_readme" too (examples/run_all.py).
+    path = os.path.join(ROOT, "benchmarks", "update_readme.py")
+    spec = importlib.util.spec_from_file_location("jrelu_splicer", path)
+    assert spec is not None and spec.loader is not None
+    splicer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(splicer)
+    opts = ["--examples-results", args.results, "--measurements-to", args.readme]
+    return int(
+        splicer.main(["--only", "measurements", *opts, *(["--check"] if args.check else [])])
+    )
 
 
 if __name__ == "__main__":

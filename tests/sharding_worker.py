@@ -21,7 +21,7 @@ What is measured, on a 2-D ``('data', 'model')`` mesh of 2 x 4 devices, for both
   same step on one device;
 * under ``jax.set_mesh`` (issue 10): every variant and alpha_dropout on three placements, jitted (and
   eager: everywhere for the keyed variants, on the 2-D placement for the rest); the random nnx and linen modules; a data-parallel linen step with AlphaDropout and RReLU; the
-  draws inside ``shard_map`` with and without ``fold_in``; the README's sharding section, run as written.
+  draws inside ``shard_map`` with and without ``fold_in``; the sharding guide's code, run as written.
 
 Pass part names (``set_mesh_cases``, ...) as arguments to run only those.
 """
@@ -741,43 +741,40 @@ def shard_map_streams() -> dict[str, Any]:
 
 
 def readme_section() -> dict[str, Any]:
-    """The README's sharding section, run as written (its code blocks in order, one namespace), and
-    what it claims of the results."""
+    """The sharding guide's code (docs/guides/sharding.md), run as the files it is spliced from
+    (examples/snippets/sharding_*.py, each on its own), and what the guide claims of the results."""
     import pathlib
+    import runpy
 
     import jax
     import numpy as np
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 
-    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
-    section = text[text.index("<!-- BEGIN sharding -->") : text.index("<!-- END sharding -->")]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    ns: dict[str, Any] = {}
-    same = {}
+    snippets = pathlib.Path(__file__).parents[1] / "examples" / "snippets"
+    files = ["sharding_elementwise.py", "sharding_data_parallel.py", "sharding_shard_map.py"]
+    ns: list[dict[str, Any]] = []
     try:
-        for i, block in enumerate(blocks):
+        for name in files:
             # User code runs under JAX's default promotion (optax's Adam is not dtype-strict); jrelu
             # itself is held to the strict settings everywhere else in the suite.
             with jax.numpy_dtype_promotion("standard"):
-                exec(compile(block, "README.md (sharding)", "exec"), ns)
-            if i == 0:  # the next block reuses the name x
-                x = ns["x"]
-                same = {
-                    k: ns[k].sharding.is_equivalent_to(x.sharding, 2) for k in ("y", "g", "r", "d")
-                }
+                ns.append(runpy.run_path(str(snippets / name)))
     except Exception as e:
-        return {"blocks": len(blocks), "error": f"{type(e).__name__}: {e}"}
-    mesh8 = ns["mesh"]
+        return {"blocks": len(ns), "error": f"{type(e).__name__}: {e}"}
+    first, train, shard_map = ns
+    x = first["x"]
+    same = {k: first[k].sharding.is_equivalent_to(x.sharding, 2) for k in ("y", "g", "r", "d")}
+    mesh8 = shard_map["mesh"]
     z = jax.device_put(-np.ones((16, 64), np.float32), NamedSharding(mesh8, P("data")))
-    rows = np.asarray(ns["per_device"](z)).reshape(8, -1)  # one block of 2 rows per device
+    rows = np.asarray(shard_map["per_device"](z)).reshape(8, -1)  # one block of 2 rows per device
     return {
-        "blocks": len(blocks),
+        "blocks": len(ns),
         "error": None,
         "sharding_kept": same,
         # As a list: the PartitionSpec's repr changed between jax releases (P(...) / PartitionSpec(...)).
-        "dslope_spec": list(ns["dslope"].sharding.spec),
-        "loss_finite": bool(np.isfinite(float(ns["loss"]))),
+        "dslope_spec": list(first["dslope"].sharding.spec),
+        "loss_finite": bool(np.isfinite(float(train["loss"]))),
         "per_device_blocks_distinct": len({r.tobytes() for r in rows}) == 8,
     }
 

@@ -630,21 +630,24 @@ def _load_script(name: str):
 
 
 def test_committed_bench_results_and_readme_agree(capsys):
-    """README.md's bench table is what update_readme.py renders from the newest committed full run."""
+    """Every generated section (benchmarks/README.md's tables, examples/README.md's findings, the check
+    guide's output, the README's and the guides' code blocks) is what benchmarks/update_readme.py, the
+    one splicer, writes from the committed results and files: running it changes nothing."""
     assert _load_script("update_readme").main(["--check"]) == 0, (
-        "README.md is stale: run benchmarks/update_readme.py"
+        "a generated section is stale: run benchmarks/update_readme.py\n" + capsys.readouterr().out
     )
 
 
 def test_committed_scheduler_figures_and_readme_agree():
-    """README.md's memory-schedulers section is rendered from benchmarks/results (not typed), and the
-    figures it quotes hold there: jrelu keeps no more than jax.nn in the CNN under either scheduler."""
+    """benchmarks/README.md's memory-schedulers section is rendered from benchmarks/results (not typed),
+    and the figures it quotes hold there: jrelu keeps no more than jax.nn in the CNN under either
+    scheduler."""
     mod = _load_script("memory_schedulers")
     data = json.loads(mod.OUT.read_text())
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
     begin, end = "<!-- BEGIN memory-schedulers -->\n", "\n<!-- END memory-schedulers -->"
     assert readme.split(begin, 1)[1].split(end, 1)[0] == mod.render(data), (
-        "README.md is stale: run benchmarks/memory_schedulers.py"
+        "benchmarks/README.md is stale: run benchmarks/update_readme.py"
     )
     for sched in data["schedulers"].values():
         rows = {(r["model"], r["label"], r["impl"]): r["tensors"] for r in sched["rows"]}

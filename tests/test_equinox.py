@@ -10,14 +10,15 @@
   formulas, inference mode, ``eqx.nn.Sequential`` key splitting, per-example keys under vmap.
 * The stateless functions in ``eqx.nn.MLP`` / ``eqx.nn.Lambda`` against ``jax.nn``; hashable
   ``jrelu.get`` activations give one ``filter_jit`` trace for identical models.
-* Errors, imports, Equinox's strict settings (float64 under ``jax_enable_x64``), the README section.
+* Errors, imports, Equinox's strict settings (float64 under ``jax_enable_x64``), the README's and the
+  guide's code (examples/snippets).
 """
 
 from __future__ import annotations
 
 import functools
 import pathlib
-import re
+import runpy
 import subprocess
 import sys
 
@@ -554,13 +555,15 @@ def test_imports():
 
 
 def test_readme_section_runs():
-    doc = pathlib.Path(__file__).parents[1] / "README.md"
-    (section,) = re.findall(
-        r"<!-- BEGIN equinox -->(.*?)<!-- END equinox -->", doc.read_text(), flags=re.S
-    )
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) >= 1
+    """The README's Equinox example and the Equinox guide's training loop, run as the files they are
+    spliced from (examples/snippets)."""
+    snippets = pathlib.Path(__file__).parents[1] / "examples" / "snippets"
     # The README's code is a user's, under JAX's default (standard) dtype promotion, as optax needs.
     with jax.numpy_dtype_promotion("standard"):
-        for block in blocks:
-            exec(compile(block, f"{doc} (equinox)", "exec"), {})
+        short = runpy.run_path(str(snippets / "readme_equinox.py"))
+        train = runpy.run_path(str(snippets / "equinox_train.py"))
+    slope = short["grads"].layers[1].negative_slope
+    assert slope.shape == (32,) and bool(jnp.all(jnp.isfinite(slope))) and bool(jnp.any(slope != 0))
+    assert train["model"].layers[1].negative_slope.shape == (8,)
+    baseline = float(jnp.mean(train["y"] ** 2))  # the loss of predicting 0
+    assert float(train["loss"]) < baseline, (float(train["loss"]), baseline)

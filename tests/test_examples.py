@@ -1,6 +1,6 @@
 """The examples: each runs with --quick into a temporary folder, in this process (one JAX start-up for
 all), and writes a PNG, a JSON that parses and holds sensible numbers, and its summary; the helpers the
-examples carry as copies have not drifted apart; the README section is what update_readme.py collects
+examples carry as copies have not drifted apart; examples/README.md's section is what update_readme.py collects
 from the committed summaries, and each committed summary is what its example renders from the committed
 results.json."""
 
@@ -263,16 +263,22 @@ def test_example_quick_run_writes_png_json_and_summary(path, tmp_path):
 
 
 def test_readme_update_touches_only_the_marked_section():
-    update_readme = load(EXAMPLES_DIR / "update_readme.py")
+    """The one splicer (benchmarks/update_readme.py) replaces only the marked section, and rebases the
+    renderer's root-relative links to the file that holds them."""
+    splicer = load(EXAMPLES_DIR.parent / "benchmarks" / "update_readme.py")
     readme = "# t\n\nbefore\n<!-- BEGIN measurements -->\nold\n<!-- END measurements -->\nafter\n"
-    new = update_readme.update(readme, "new body\n")
+    new = splicer.splice(readme, "measurements", "new body\n")
     assert (
         new
         == "# t\n\nbefore\n<!-- BEGIN measurements -->\nnew body\n<!-- END measurements -->\nafter\n"
     )
-    assert update_readme.update(new, "new body\n") == new  # idempotent
-    with pytest.raises(ValueError, match="no <!-- BEGIN measurements -->"):
-        update_readme.update("# no markers\n", "x")
+    assert splicer.splice(new, "measurements", "new body\n") == new  # idempotent
+    with pytest.raises(ValueError, match="<!-- BEGIN measurements -->"):
+        splicer.splice("# no markers\n", "measurements", "x")
+    body = "[`01_gallery.py`](examples/01_gallery.py) ![a](examples/results/a.png) [w](https://x.org/y)"
+    assert splicer.rebase(body, EXAMPLES_DIR / "README.md") == (
+        "[`01_gallery.py`](01_gallery.py) ![a](results/a.png) [w](https://x.org/y)"
+    )
 
 
 def test_readme_update_rebases_links_and_gathers_claims():
@@ -293,7 +299,7 @@ def test_readme_update_rebases_links_and_gathers_claims():
 
 def test_committed_results_summaries_and_readme_agree():
     """Each committed summary.md is its example's summary() of the committed results.json (full runs),
-    and README.md's section is what update_readme.py collects from them."""
+    and examples/README.md's section is what update_readme.py collects from them."""
     results = EXAMPLES_DIR / "results"
     if not (results / "run_all.json").is_file():
         pytest.skip("no committed full-run results (python examples/run_all.py)")
@@ -309,11 +315,14 @@ def test_committed_results_summaries_and_readme_agree():
         )
         for png in (results / path.stem).glob("*.png"):
             assert png.stat().st_size < 200_000, f"{png} is over 200 kB"
-    assert update_readme.main(["--check"]) == 0, "README.md is stale: run examples/update_readme.py"
+    assert update_readme.main(["--check"]) == 0, (
+        "examples/README.md is stale: run examples/update_readme.py"
+    )
     readme = pathlib.Path(update_readme.TARGET)
-    section = readme.read_text(encoding="utf-8").split(update_readme.BEGIN)[1]
-    for link in links(section.split(update_readme.END)[0]):
+    begin, end = "<!-- BEGIN measurements -->", "<!-- END measurements -->"
+    section = readme.read_text(encoding="utf-8").split(begin)[1]
+    for link in links(section.split(end)[0]):
         assert (readme.parent / link).exists(), link
-    # Pointed at a file in another folder (examples/README.md, say), the links still resolve.
-    for link in links(update_readme.render(str(results), str(EXAMPLES_DIR))):
-        assert (EXAMPLES_DIR / link).exists(), link
+    # Pointed at a file in another folder (the repository root, say), the links still resolve.
+    for link in links(update_readme.render(str(results), str(EXAMPLES_DIR.parent))):
+        assert (EXAMPLES_DIR.parent / link).exists(), link

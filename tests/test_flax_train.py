@@ -6,14 +6,14 @@
 * What a compiled training step keeps (XLA's ``memory_analysis``, per layer, in activation-sized
   tensors beyond an identity network): AlphaDropout and RReLU keep nothing (the key re-draws the mask);
   a learned PReLU keeps x plus a 1-bit mask, against two tensors for Flax's ``nn.PReLU``.
-* The code blocks of the README's Flax section run.
+* The README's linen and nnx examples and the Flax guide's training loops run (examples/snippets).
 """
 
 from __future__ import annotations
 
 import functools
 import pathlib
-import re
+import runpy
 
 import flax.linen as nn
 import jax
@@ -254,17 +254,37 @@ def test_compiled_memory():
 
 
 # --------------------------------------------------------------------------------------------------
-# The README section runs
+# The README's and the Flax guide's code runs (examples/snippets, spliced into both)
 # --------------------------------------------------------------------------------------------------
 
-DOC = pathlib.Path(__file__).parents[1] / "README.md"
+SNIPPETS = pathlib.Path(__file__).parents[1] / "examples" / "snippets"
 
 
-def test_readme_examples_run():
-    (section,) = re.findall(
-        r"<!-- BEGIN flax -->(.*?)<!-- END flax -->", DOC.read_text(), flags=re.S
-    )
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) >= 2
-    for block in blocks:
-        exec(compile(block, str(DOC), "exec"), {})
+def _run(name: str) -> dict:
+    """A code block of the README or the Flax guide, run as the file it is spliced from."""
+    return runpy.run_path(str(SNIPPETS / name))
+
+
+def test_readme_linen_example_runs():
+    ns = _run("readme_linen.py")
+    slope = ns["grads"]["params"]["PReLU_0"]["negative_slope"]
+    assert slope.shape == (32,) and bool(jnp.all(jnp.isfinite(slope))) and bool(jnp.any(slope != 0))
+    assert ns["params"]["params"]["PReLU_0"]["negative_slope"].shape == (32,)
+
+
+def test_readme_nnx_example_runs():
+    ns = _run("readme_nnx.py")
+    assert np.isfinite(float(ns["loss"]))
+    slope = ns["grads"].layers[1].negative_slope[...]
+    assert slope.shape == (32,) and bool(jnp.any(slope != 0))
+
+
+@pytest.mark.parametrize("name", ["flax_linen_train.py", "flax_nnx_train.py"])
+def test_guide_training_examples_run_and_learn(name):
+    ns = _run(name)
+    baseline = float(jnp.mean(ns["y"] ** 2))  # the loss of predicting 0
+    assert float(ns["loss"]) < 0.5 * baseline, (float(ns["loss"]), baseline)
+    if name == "flax_linen_train.py":
+        assert ns["params"]["PReLU_0"]["negative_slope"].shape == (32,)
+    else:
+        assert ns["model"].act.negative_slope[...].shape == (32,)

@@ -15,7 +15,7 @@ until the core packs shard-locally; every other case must pass.
 Issue 10 adds the same checks with the mesh set by ``jax.set_mesh`` (explicit axes, the input sharded on
 either axis of an 8-device mesh or transposed on the 2 x 4 one), alpha_dropout and the random Flax modules
 included, a data-parallel linen step with AlphaDropout, what ``shard_map`` does with one key, and the
-README's sharding section run as written.
+sharding guide's code (examples/snippets/sharding_*.py) run as written.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""The README is the front door: short, its commands the ones CI runs, no private names, and its code
+blocks are files (examples/snippets) that run; the Flax, Equinox, toolkit and sharding examples are run
+by their own test files, and benchmarks/update_readme.py --check (tests/test_bench.py) holds every
+spliced block equal to its file."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import runpy
+
+import jax.numpy as jnp
+import numpy as np
+
+import jrelu
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+SNIPPETS = ROOT / "examples" / "snippets"
+
+
+def test_readme_is_short_and_names_no_private_module():
+    assert len(README.splitlines()) <= 300
+    assert not re.search(r"jrelu\._\w", README), re.findall(r"jrelu\._\w+", README)
+    # .ci/run runs these two lines as written: the install-and-test and the docs build.
+    assert re.search(r'^pip install -e "\.\[dev\]" && pytest$', README, re.M)
+    assert re.search(r'^pip install -e "\.\[docs\]" && sphinx-build -W .*docs', README, re.M)
+
+
+def test_readme_code_blocks_are_spliced_files():
+    """Every Python block of the README sits between the markers of the file it is copied from."""
+    blocks = re.findall(r"```python\n", README)
+    files = re.findall(r"<!-- BEGIN code (\S+) -->\n```python\n", README)
+    assert len(files) == len(blocks) >= 4
+    assert all((ROOT / f).is_file() and f.startswith("examples/snippets/") for f in files)
+
+
+def test_readme_functions_example_runs():
+    ns = runpy.run_path(str(SNIPPETS / "functions.py"))
+    np.testing.assert_array_equal(ns["kink"], jnp.full(3, 0.01, jnp.float32))  # PyTorch's kink
+    spec = jrelu.FUNCTIONS["leaky_relu"]
+    np.testing.assert_allclose(ns["y"], spec.value(np.asarray(ns["x"]), negative_slope=0.01))
+    assert bool(jnp.all(ns["r"][ns["x"] > 0] == ns["x"][ns["x"] > 0]))
+    np.testing.assert_array_equal(ns["act"](ns["x"]), jrelu.celu(ns["x"], alpha=0.5))
+    np.testing.assert_allclose(ns["e"], jrelu.elu(ns["x"]))  # precise chooses the backward only
