@@ -33,12 +33,15 @@ HALVES = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
 
 
 def _label(name: str, params: dict) -> str:
-    inner = ", ".join(f"{k}={v:g}" for k, v in params.items())
+    inner = ", ".join(
+        f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in params.items()
+    )
     return f"{name}({inner})" if inner else name
 
 
 def _peer(spec, params):
-    return functools.partial(spec.baseline, **params)
+    # The peer takes the hyperparameters only: a static option (elu's precise=True) is jrelu's own.
+    return functools.partial(spec.baseline, **spec.hyper(params))
 
 
 def memory_rows() -> list[dict]:
@@ -64,8 +67,9 @@ def memory_rows() -> list[dict]:
                     }
                 )
                 break
-            ours = extra_tensors_per_layer(functools.partial(spec.fn, **params))
-            theirs = extra_tensors_per_layer(_peer(spec, params))
+            # A gated function (reglu) halves the features: each layer projects to twice the width.
+            ours = extra_tensors_per_layer(functools.partial(spec.fn, **params), gated=spec.gated)
+            theirs = extra_tensors_per_layer(_peer(spec, params), gated=spec.gated)
             rows.append(
                 {
                     "fn": _label(name, params),
@@ -97,6 +101,12 @@ def memory_rows() -> list[dict]:
     return rows
 
 
+def _inputs(spec, x: np.ndarray) -> np.ndarray:
+    """``x`` as the function takes it: a gated one (reglu) splits its last axis into the value and the
+    gate, so it gets the values in pairs."""
+    return x[: x.size // 2 * 2].reshape(-1, 2) if spec.gated else x
+
+
 def _all_half(dtype) -> np.ndarray:
     vals = np.arange(2**16, dtype=np.uint16).view(dtype)
     with np.errstate(invalid="ignore"):
@@ -112,7 +122,7 @@ def half_rows() -> list[dict]:
         params = dict(spec.params)
         row = {"fn": _label(name, params)}
         for dname, dt in HALVES.items():
-            x = _all_half(dt)
+            x = _inputs(spec, _all_half(dt))
             correct = spec.value(x.astype(np.float64), **params).astype(np.float32).astype(dt)
             for impl, f in (("jrelu", spec.fn), (spec.baseline_name, spec.baseline)):
                 y = np.asarray(f(jnp.asarray(x), **params))
@@ -126,13 +136,13 @@ def half_rows() -> list[dict]:
 
 
 def ulp_rows() -> list[dict]:
-    x = np.linspace(-20, 20, 400001).astype(np.float32)
-    x64 = x.astype(np.float64)
+    x32 = np.linspace(-20, 20, 400001).astype(np.float32)
     rows = []
     for name, spec in jrelu.FUNCTIONS.items():
         if spec.needs_key:  # alpha_dropout: a dropout layer, measured by jrelu check and bench
             continue
         params = dict(spec.params)
+        x, x64 = _inputs(spec, x32), _inputs(spec, x32.astype(np.float64))
         ref = spec.value(x64, **params)
         exp = np.floor(np.log2(np.maximum(np.abs(ref), np.finfo(np.float32).tiny)))
         u = 2.0 ** (exp - 23)

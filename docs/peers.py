@@ -172,7 +172,7 @@ PEERS: Mapping[str, Mapping[str, Peer]] = {
             (
                 "That code's derivative at 0 is 1 (jrelu: the slope, PyTorch's convention).",
                 "Backward with the slope learned per channel: 2.0 extra tensors per layer (jrelu: "
-                "1.031, `x` and a 1-bit mask).",
+                "1.0, `x` alone).",
             ),
         ),
         "PyTorch": Peer(
@@ -196,9 +196,8 @@ PEERS: Mapping[str, Mapping[str, Peer]] = {
                 "**Kink: d/dx at 0 is 1** (jrelu: the slope).",
                 "A bfloat16 input: the slope is rounded to bfloat16 first, then the result again "
                 "(jrelu: float32 math, one rounding; the slope stays in `param_dtype`).",
-                "Backward with the slope learned, float32: 2.0 tensors per layer (jrelu: 1.03); "
-                "in bfloat16 on XLA:CPU 0.52 (jrelu: 2.58, a known gap: XLA:CPU keeps the slope's "
-                "partial derivative in float32).",
+                "Backward with the slope learned, float32: 2.0 tensors per layer (jrelu: 1.0, `x` "
+                "alone); in bfloat16 on XLA:CPU 0.52 (jrelu: 0.52).",
             ),
         ),
         "Equinox": Peer(
@@ -305,7 +304,7 @@ PEERS: Mapping[str, Mapping[str, Peer]] = {
                 "Its negative-side derivative comes from `x` (jrelu reads it off the output: "
                 "accurate to about an ulp of α absolutely, so exactly 0 in float32 for x ≤ -16.98; "
                 "`precise=True` keeps `x` as jax.nn does).",
-                "float32 is up to 4.57 ulp off (jrelu: 0.84, its own `expm1`); float16 is computed "
+                "float32 is up to 4.57 ulp off (jrelu: 0.90, its own `expm1`); float16 is computed "
                 "in float16: 88.14% correctly rounded (jrelu: 100%).",
                 _MASKED_NAN,
                 _INT_FLOAT,
@@ -337,7 +336,7 @@ PEERS: Mapping[str, Mapping[str, Peer]] = {
                 "Backward: the compiled training step keeps 2.0 extra tensors per layer (jrelu: 0.0 "
                 "for every α, traced or negative included; 1.0 with `precise=True`).",
                 "`alpha=0` gives NaN for x ≥ 0 (jrelu raises ValueError).",
-                "float32 is up to 4.57 ulp off at α = 1 (jrelu: 0.84); float16 is computed in "
+                "float32 is up to 4.57 ulp off at α = 1 (jrelu: 0.90); float16 is computed in "
                 "float16: 88.14% correctly rounded (jrelu: 100%).",
                 _MASKED_NAN,
                 _INT_FLOAT,
@@ -364,7 +363,7 @@ PEERS: Mapping[str, Mapping[str, Peer]] = {
                 "0.0; 1.0 with `precise=True`).",
                 "**Half precision is computed in the input dtype, constants rounded to it**: 24.65% "
                 "of bfloat16 and 72.36% of float16 inputs correctly rounded (jrelu: 99.24% and "
-                "100%); float32 up to 5.18 ulp off (jrelu: 1.67).",
+                "100%); float32 up to 5.18 ulp off (jrelu: 1.49).",
                 _MASKED_NAN,
                 _INT_FLOAT,
             ),

@@ -68,6 +68,25 @@ def test_prelu_with_learned_slope_keeps_at_most_one_tensor():
     assert extra <= 1 + MASK + 1e-3, f"prelu: {extra:.4f}"
 
 
+def _where_prelu(z, a):  # the obvious code (Flax's and Equinox's PReLU)
+    return jnp.where(z >= 0, z, jnp.reshape(a, (1,) * (z.ndim - a.ndim) + a.shape) * z)
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["float32", "bfloat16"])
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per-channel", "shared"])
+def test_prelu_with_learned_slope_never_keeps_more_than_jnp_where(model, dtype, per_channel):
+    """With the slope learned the backward keeps x alone (the x-derivative is read off it too, not off
+    y plus a mask): in bfloat16 on XLA:CPU that is what lets jrelu match the jnp.where step, whose
+    forward fusion keeps only z (it kept 1.58 tensors against 0.52 when it also saved y and the mask)."""
+    size = {"batch": 32, "width": 64} if model == "cnn" else SMALL
+    slope = jnp.full((size["width"],) if per_channel else (), 0.25, jnp.float32)
+    kw = {"model": model, "dtype": dtype, "learned": slope, **size}
+    ours = extra_tensors_per_layer(jrelu.prelu, **kw)
+    theirs = extra_tensors_per_layer(_where_prelu, **kw)
+    assert ours <= theirs + 1e-3, f"jrelu {ours:.3f} > jnp.where {theirs:.3f}"
+
+
 def test_cnn_keeps_one_tensor_less_than_jax_nn_for_the_exponentials():
     """On XLA:CPU a conv's weight gradient wants its input in a transposed layout and XLA makes that
     copy in the forward pass; any activation whose backward reads its output then pays one tensor over

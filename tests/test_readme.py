@@ -43,3 +43,30 @@ def test_readme_functions_example_runs():
     assert bool(jnp.all(ns["r"][ns["x"] > 0] == ns["x"][ns["x"] > 0]))
     np.testing.assert_array_equal(ns["act"](ns["x"]), jrelu.celu(ns["x"], alpha=0.5))
     np.testing.assert_allclose(ns["e"], jrelu.elu(ns["x"]))  # precise chooses the backward only
+
+
+def test_readme_why_table_figures_are_the_committed_core_figures():
+    """The "Why" table's numbers are written from benchmarks/results/core_figures.json (made by
+    benchmarks/core_figures.py): a re-measurement that changes them fails here until the table does."""
+    import json
+
+    fig = json.loads((ROOT / "benchmarks" / "results" / "core_figures.json").read_text())
+    by = {k: {r["fn"]: r for r in fig[k]} for k in ("memory", "ulp", "half")}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in README.split("## Why", 1)[1].split("\n\n")[2].splitlines()[2:]
+    }
+    learned = by["memory"]["prelu (slope learned, per channel)"]
+    assert rows["learned PReLU slope ¹"][0].startswith(f"{learned['jrelu']:.2f}")
+    assert rows["learned PReLU slope ¹"][3] == f"{learned['peer']:.0f}"
+    elu, selu = by["ulp"]["elu(alpha=1)"], by["ulp"]["selu"]
+    ulps = rows["float32 error, ulp (elu / selu) ³"]
+    assert ulps[:2] == [
+        f"{elu['jrelu']:.2f} / {selu['jrelu']:.2f}",
+        f"{elu['peer']:.2f} / {selu['peer']:.2f}",
+    ]
+    half = by["half"]["selu"]
+    assert rows["bfloat16 selu correctly rounded ⁴"][:2] == [
+        f"{half['jrelu:bfloat16']:.2%}",
+        f"{half['jax.nn:bfloat16']:.2%}",
+    ]
