@@ -9,7 +9,7 @@ hyperparameter, jrelu and jax.nn side by side and interleaved (so load on the ma
 * **repeated**: the same Python float on every call (a fixed slope);
 * **fresh**: a new Python float on every call (a schedule or a sweep), never seen before.
 
-It reports the median over rounds of the per-call time and the ratio to jax.nn. Goals (issue 10.8): fresh
+It reports the median over rounds of the per-call time and the ratio to jax.nn. Goals: fresh
 <= 2x jax.nn, repeated <= 1.5x. Run it on a quiet machine: it measures microseconds.
 """
 

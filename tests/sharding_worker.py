@@ -1,4 +1,4 @@
-"""The multi-device checks of issue 6, run by ``tests/test_sharding.py`` in a child process.
+"""The multi-device checks, run by ``tests/test_sharding.py`` in a child process.
 
 The child gets 8 simulated CPU devices (``XLA_FLAGS=--xla_force_host_platform_device_count=8``) so that
 the parent test session stays single-device. It prints one JSON report on its last line of output;
@@ -19,7 +19,7 @@ What is measured, on a 2-D ``('data', 'model')`` mesh of 2 x 4 devices, for both
   sharding, and the one all-reduce (over the ``data`` axis) it needs;
 * a data-parallel training step of a small Flax model built from ``jrelu.linen`` modules against the
   same step on one device;
-* under ``jax.set_mesh`` (issue 10): every variant and alpha_dropout on three placements, jitted (and
+* under ``jax.set_mesh``: every variant and alpha_dropout on three placements, jitted (and
   eager: everywhere for the keyed variants, on the 2-D placement for the rest); the random nnx and linen modules; a data-parallel linen step with AlphaDropout and RReLU; the
   draws inside ``shard_map`` with and without ``fold_in``; the sharding guide's code, run as written.
 
@@ -416,7 +416,7 @@ def training_step() -> dict[str, dict[str, Any]]:
     return report
 
 
-# Under ``jax.set_mesh`` (issue 10): the mesh is in the context, as a user of explicit sharding has it.
+# Under ``jax.set_mesh``: the mesh is in the context, as a user of explicit sharding has it.
 SET_MESH_SHAPE = (16, 128)  # 16 per device on either axis of an 8-device mesh: 2 mask words
 SET_MESH_PLACEMENTS = {  # (mesh shape, axis names, the input's spec)
     "8:data,-": ((8,), ("data",), ("data", None)),
@@ -425,7 +425,7 @@ SET_MESH_PLACEMENTS = {  # (mesh shape, axis names, the input's spec)
 }
 # Eager calls (no jit around them) are as costly as the compiled programs. They run for every variant on the
 # 2-D placement (both axes split at once), and on the 1-D ones for the variants that draw from a key, where
-# eager dispatch once failed (alpha_dropout's hash, issue 10); jitted fwd/bwd/jvp run everywhere.
+# eager dispatch once failed (alpha_dropout's hash once came out replicated); jitted fwd/bwd/jvp run everywhere.
 SET_MESH_EAGER_EVERYWHERE = "2x4:model,data"
 
 

@@ -1,4 +1,4 @@
-"""``jrelu check``: it passes the real functions, and it catches broken ones (issue 6).
+"""``jrelu check``: it passes the real functions, and it catches broken ones.
 
 Each broken function below differs from jrelu in one documented way (a kink convention, forward-mode
 support, the backward-pass memory); the check must fail it, in the right column, and keep going.

@@ -94,7 +94,7 @@ def test_fns_commas_and_spaces_reach_the_commands(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", COMMANDS_WITH_FNS)
 def test_unknown_fns_names_command_option_valid_names_and_close_ones(command, capsys):
-    """Not `jrelu.get: unknown activation` (issue 10): the command, --fns, every valid name, and the
+    """Not `jrelu.get: unknown activation` but: the command, --fns, every valid name, and the
     close ones."""
     argv = [command, "--fns", "relu", "reul"] + (["--out", "x.png"] if command == "plot" else [])
     assert main(argv) == 2

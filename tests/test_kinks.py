@@ -35,7 +35,7 @@ KINKS = [
     ("selu", {}, 0.0, 0.0, LAMBDA_ALPHA),
 ]
 
-# Values and derivatives at +-inf: the limits (PyTorch's values; see REFERENCE.md section 3).
+# Values and derivatives at +-inf: the limits (PyTorch's values, also in the committed golden data, tests/golden).
 INFS = [
     ("relu", {}, np.inf, np.inf, 1.0),
     ("relu", {}, -np.inf, 0.0, 0.0),

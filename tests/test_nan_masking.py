@@ -1,4 +1,4 @@
-"""NaN semantics that do not break masking (issue 10, point 5).
+"""NaN semantics that do not break masking.
 
 The rule, the twin of "a zero derivative times an infinite cotangent is 0": **a zero cotangent
 contributes zero**. A NaN input at a position the loss never sees (masked out, padding) leaves the

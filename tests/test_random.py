@@ -1,4 +1,4 @@
-"""The random streams of rrelu and alpha_dropout (issue 10, points 6 and 7).
+"""The random streams of rrelu and alpha_dropout.
 
 Streams: each function draws its own numbers from a key; every word of every key implementation
 reaches the numbers; a uint32 array that is not a legacy key is refused. Gradients with respect to

@@ -1,4 +1,4 @@
-"""jrelu across devices (issue 6): 8 simulated CPU devices, in a child process.
+"""jrelu across devices: 8 simulated CPU devices, in a child process.
 
 ``tests/sharding_worker.py`` runs once with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (this
 test session stays single-device) and reports, on a 2 x 4 ``('data', 'model')`` mesh in both of JAX's
@@ -197,7 +197,7 @@ def test_data_parallel_training_step_matches_one_device(report, mode):
 
 
 # --------------------------------------------------------------------------------------------------
-# Under jax.set_mesh (issue 10): the mesh in the context, explicit axes, the input sharded on any axis
+# Under jax.set_mesh: the mesh in the context, explicit axes, the input sharded on any axis
 # --------------------------------------------------------------------------------------------------
 
 

@@ -277,10 +277,12 @@ def ffn_dims(mode: str | bool) -> FFNDims:
     mode = ("quick" if mode else "full") if isinstance(mode, bool) else mode
     if mode == "quick":
         return FFNDims(64, 128, 512, (2, 4), 2)
-    if mode == "default":  # issue 13's memory measurement; a timed step of 2 layers compiles faster
+    if (
+        mode == "default"
+    ):  # the FFN memory measurement's depths; a timed step of 2 layers compiles faster
         # (depths (2, 4) instead gave reglu bfloat16 0.25 tensors, not 0.125: too shallow for a slope)
         return FFNDims(256, 256, 1024, (4, 8), 2)
-    return FFNDims(256, 256, 1024, (4, 8), 4)  # issue 13's measurement
+    return FFNDims(256, 256, 1024, (4, 8), 4)  # the FFN memory measurement, 4 timed layers
 
 
 def ffn_specs(names: Any = None) -> list[Any]:
