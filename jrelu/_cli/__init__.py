@@ -37,14 +37,16 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def add_fns_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--fns``, the same in every command: names separated by spaces, commas or both."""
+def add_fns_argument(parser: argparse.ArgumentParser, what: str, note: str = "") -> None:
+    """``--fns``, the same in every command: names separated by spaces, commas or both. ``note`` is
+    appended to the help (what the command does with some names)."""
     parser.add_argument(
         "--fns",
         nargs="+",
         action="extend",
         metavar="NAME",
-        help=f"{what}, by name, separated by spaces or commas (default: all; see `jrelu list`)",
+        help=f"{what}, by name, separated by spaces or commas (default: all; see `jrelu list`)"
+        + (f"; {note}" if note else ""),
     )
 
 

@@ -13,7 +13,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from jrelu._cli import fn_names
+from jrelu._cli import add_fns_argument, fn_names
 
 HELP = "benchmark jrelu against jax.nn, PyTorch and the device's copy bandwidth"
 
@@ -49,13 +49,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the kept run (benchmarks/run.py; about 10 minutes on 2 CPU cores): sizes 2^16 to 2^26, "
         "15 longer repeats, larger training steps, and the project's internal goals at the end",
     )
-    parser.add_argument(
-        "--fns",
-        nargs="+",
-        action="extend",
-        metavar="NAME",
-        help="functions to run, by name, separated by spaces or commas (default: all; see `jrelu "
-        "list`); rrelu runs both without a key (eval) and with one (train), alpha_dropout with one",
+    add_fns_argument(
+        parser,
+        "functions to run",
+        "rrelu runs both without a key (eval) and with one (train), alpha_dropout with one",
     )
     parser.add_argument(
         "--dtypes",
