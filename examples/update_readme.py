@@ -70,14 +70,17 @@ def split(summary: str) -> tuple[str, list[str]]:
 
 
 def render(results_dir: str, target_dir: str) -> str:
-    """The markdown between the markers (without them), links relative to ``target_dir``."""
+    """The markdown between the markers (without them), links relative to ``target_dir``;
+    FileNotFoundError where ``results_dir`` holds no results."""
     loaded = load(results_dir)
+    if not loaded:
+        raise FileNotFoundError(f"no results under {results_dir}; run examples/run_all.py first.")
     sections, claims = [], []
     for name, (_, summary) in loaded.items():
         text, rows = split(rebase(summary, os.path.join(results_dir, name), target_dir))
         sections.append(text)
         claims += rows
-    meta = next(iter(loaded.values()), ({}, ""))[0]
+    meta = next(iter(loaded.values()))[0]
     quick = any(data.get("quick") for data, _ in loaded.values())
     head = [
         "## What the measurements say",

@@ -605,7 +605,8 @@ def rectifier(
     where the product with the tangent is to be 0 -- by default ``dy/dx == 0``): the tangent map reads ``x`` itself, so the backward
     pass keeps ``x`` -- one activation-sized tensor more -- and ``f'`` is as accurate as ``slope_x`` makes it
     (relative, where one read off ``y`` is absolute); its derivatives are ``slope_x``'s, so ``slope_x`` must
-    have no NaN trap at any order.
+    have no NaN trap at any order. A rule with ``slope_x`` also takes this path whatever ``mode`` says
+    when a parameter with a partial is being differentiated: that partial keeps ``x`` anyway.
     ``x`` keeps its dtype at the boundary (so the saved ``y`` is the very array the caller gets back);
     inside, the math runs in :func:`compute_dtype` and rounds once.
     ``partials[i]`` gives dy/dparams[i] or is None for a parameter with no derivative (a PRNG key).

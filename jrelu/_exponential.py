@@ -166,8 +166,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array
 
     Memory: with a concrete alpha >= 0 the backward pass keeps only the output (``alpha e^x = y + alpha``);
     with a negative or traced alpha it adds a 1-bit mask. Differentiating with respect to ``alpha`` keeps
-    ``x`` alone (the derivative in ``x`` is then read off it, as with ``precise=True``). Because the gradient is read off the output, it carries an absolute error of about one unit
-    in the last place of ``alpha`` (so it is 0 in float32 for x <= -16.98, where the true one is below
+    ``x`` alone (the derivative in ``x`` is then read off it, as with ``precise=True``). Because the
+    gradient is read off the output, it carries an absolute error of about one unit in the last place
+    of ``alpha`` (so it is 0 in float32 for x <= -16.98, where the true one is below
     2**-24). ``precise=True`` keeps ``x`` instead (one activation-sized tensor more) and computes the
     derivatives from it, within 2 ulp *relative* at every x, first and second order.
 
