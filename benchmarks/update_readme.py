@@ -136,6 +136,11 @@ def _core_figures(target: pathlib.Path) -> str:
     return str(mod.render(json.loads(mod.OUT.read_text())))
 
 
+def _throughput_bound(target: pathlib.Path) -> str:
+    mod = _load(ROOT / "benchmarks" / "throughput_bound.py")
+    return str(mod.render(json.loads(mod.OUT.read_text())))
+
+
 def _memory_schedulers(target: pathlib.Path) -> str:
     mod = _load(ROOT / "benchmarks" / "memory_schedulers.py")
     return str(mod.render(json.loads(mod.OUT.read_text())))
@@ -188,6 +193,7 @@ def sections(
     found = [
         Section("bench", BENCH_README, bench_body),
         Section("core-figures", BENCH_README, _core_figures),
+        Section("throughput-bound", BENCH_README, _throughput_bound),
         Section("memory-schedulers", BENCH_README, _memory_schedulers),
         Section("measurements", measurements_to, _measurements(examples_results)),
         Section("check", CHECK_PAGE, _check),

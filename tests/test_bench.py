@@ -81,7 +81,10 @@ def _check_speed(results: dict, labels: list[str], peers: dict[str, str]) -> Non
         # the raw repeats are kept, and the median is theirs
         assert len(r["seconds_repeats"]) == r["repeats"]
         assert r["seconds"] == pytest.approx(float(np.median(r["seconds_repeats"])))
-        assert r["bytes"] == {"fwd": 2, "fwd+bwd": 4}[r["pass"]] * r["size"] * ITEMSIZE[r["dtype"]]
+        # read x, write y (a gated y has half of x's elements); fwd+bwd also reads g, writes dx
+        n_y = r["size"] // 2 if jrelu.FUNCTIONS[r["fn"]].gated else r["size"]
+        passes = {"fwd": 1, "fwd+bwd": 2}[r["pass"]]
+        assert r["bytes"] == passes * (r["size"] + n_y) * ITEMSIZE[r["dtype"]]
         assert r["gbps"] == pytest.approx(r["bytes"] / r["seconds"] / 1e9)
         ceiling = copy[(r["dtype"], r["size"])]
         assert r["fraction_of_copy"] == pytest.approx(r["gbps"] / ceiling["gbps"])

@@ -26,6 +26,8 @@ from rich.table import Table
 
 from jrelu._cli.bench.speed import PASSES, TRAFFIC_TEXT, median, ratios, size_text
 
+# reglu's y and g have half of x's elements (jrelu._cli.bench.speed.TRAFFIC_GATED)
+GATED_BYTES = "gated: 1.5·n·b and 3·n·b"
 MEMORY_GOAL = 1 / 32  # extra tensors per layer, every function but prelu
 RATIO_GOAL = 1.0
 GPU_COPY_GOAL = 0.9
@@ -205,7 +207,7 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         + (f"{size_text(sizes[0])}–{size_text(sizes[-1])}" if sizes else "")
         + " elements; below 1 is faster. "
         f"Copy ceiling at {top}: {ceil or '–'}. Bytes counted: fwd {TRAFFIC_TEXT['fwd']}, fwd+bwd "
-        f"{TRAFFIC_TEXT['fwd+bwd']}. Extra tensors: activation-sized tensors per layer a compiled "
+        f"{TRAFFIC_TEXT['fwd+bwd']} ({GATED_BYTES}). Extra tensors: activation-sized tensors per layer a compiled "
         "training step keeps beyond the identity network"
         + (
             f" (which itself keeps {fmt_tensors(floor.get('mlp'))} (MLP) and "
@@ -478,7 +480,7 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         top = sizes[-1]
         t = Table(
             title=f"Speed at {size_text(top)} elements (median; ±: half the interquartile range). "
-            f"Bytes: fwd {TRAFFIC_TEXT['fwd']}, fwd+bwd {TRAFFIC_TEXT['fwd+bwd']}",
+            f"Bytes: fwd {TRAFFIC_TEXT['fwd']}, fwd+bwd {TRAFFIC_TEXT['fwd+bwd']} ({GATED_BYTES})",
             title_justify="left",
         )
         t.add_column("function")

@@ -12,6 +12,9 @@ The two passes, both compiled with ``jax.jit`` and run on the same input:
 * ``fwd+bwd``: ``y, dx = f(x), vjp(f, x)(g)``; moves at least ``4 n b`` bytes (read x and g, write y
   and dx). Both outputs are returned, so neither half is dead code, and no reduction dilutes the figure.
 
+A gated function (reglu) halves the last axis: y and g have ``n / 2`` elements, and the floors are
+``1.5 n b`` and ``3 n b`` (:data:`TRAFFIC_GATED`).
+
 The ceiling is the device's copy bandwidth, measured at the same size and dtype: ``jit(jnp.copy)``, which
 XLA compiles to a single ``copy`` (a memcpy), moving ``2 n b`` bytes.
 """
@@ -35,12 +38,16 @@ import numpy as np
 from jrelu._registry import FUNCTIONS, Spec
 
 PASSES = ("fwd", "fwd+bwd")
-# Minimum bytes a pass must move, in units of n * itemsize.
-TRAFFIC = {"fwd": 2, "fwd+bwd": 4, "copy": 2}
+# Minimum bytes a pass must move, in units of n * itemsize (n: the elements of x). A gated function's
+# y (and so g) has half of x's elements: read x + write y is 1.5 n, and fwd+bwd twice that.
+TRAFFIC = {"fwd": 2.0, "fwd+bwd": 4.0, "copy": 2.0}
+TRAFFIC_GATED = {"fwd": 1.5, "fwd+bwd": 3.0}
 TRAFFIC_TEXT = {
     "fwd": "read x + write y = 2·n·b",
     "fwd+bwd": "read x, g + write y, dx = 4·n·b",
     "copy": "read x + write copy = 2·n·b",
+    "gated fwd": "read x + write y (n/2 elements) = 1.5·n·b",
+    "gated fwd+bwd": "read x, g + write y, dx = 3·n·b",
 }
 
 
@@ -132,8 +139,8 @@ class Plan:
     """How long to time one measurement.
 
     After ``warmup`` calls, each repeat runs ``inner`` calls (as many as fit in about ``target``
-    seconds) and divides its wall time by ``inner``; there are between ``min_repeats`` and ``repeats``
-    repeats, as many as fit in ``budget`` seconds. With ``sync_each`` every call is waited for before
+    seconds at the pace of the calls that follow the warm-up) and divides its wall time by ``inner``;
+    there are between ``min_repeats`` and ``repeats`` repeats, as many as fit in ``budget`` seconds. With ``sync_each`` every call is waited for before
     the next starts (CPU: XLA:CPU could otherwise run independent executions side by side, and the
     figure would depend on ``inner``); without it only the last call of a repeat is (GPU, TPU: the
     calls queue on one stream, and the host's dispatch time is hidden as in a real program).
@@ -149,7 +156,7 @@ class Plan:
     repeats: int
     min_repeats: int
     budget: float
-    warmup: int = 3
+    warmup: int = 5  # > jrelu._core._CACHE_AFTER: see _steady_call_seconds
     sync_each: bool = True
     loop_elements: int = 0
 
@@ -208,12 +215,7 @@ def time_interleaved(
     their ratio stays fair."""
     inner, repeats = [], plan.repeats
     for call in calls:
-        warm = []
-        for _ in range(max(plan.warmup, 1)):
-            t0 = time.perf_counter()
-            sync(call())
-            warm.append(time.perf_counter() - t0)
-        est = max(min(warm[1:] or warm), 1e-9)  # the first call may still allocate, fault pages
+        est = _steady_call_seconds(call, sync, plan)
         inner.append(max(1, min(100_000, math.ceil(plan.target / est))))
         fit = int(plan.budget / len(calls) / (est * inner[-1]))
         repeats = min(repeats, max(plan.min_repeats, fit))
@@ -236,6 +238,27 @@ def time_interleaved(
         q1, med, q3 = np.percentile(t, [25, 50, 75])
         out.append(Timing(float(med), float(q1), float(q3), repeats, n, tuple(t)))
     return out
+
+
+def _steady_call_seconds(call: Callable[[], Any], sync: Callable[[Any], Any], plan: Plan) -> float:
+    """Seconds per call once ``call`` is warm: ``plan.warmup`` untimed calls, then the pace of calls
+    made until ``plan.target / 4`` seconds have passed (at least one call, at most 1000).
+
+    The first calls are not representative: the first may allocate and fault pages, and an eager call
+    of jrelu with a hyperparameter changes signature on its third (the value is then cached on the
+    device, :func:`jrelu._core.on_device`), which compiles once more. An estimate taken from those
+    (measured: 230 us for a 9 us call) made a repeat run about 90 calls instead of 500, and the fixed
+    cost of switching between the interleaved calls then weighed five times more on jrelu than on
+    jax.nn (leaky_relu measured 1.75x jax.nn, 1.06x when estimated from warm calls)."""
+    for _ in range(plan.warmup):
+        sync(call())
+    count, start = 0, time.perf_counter()
+    while True:
+        sync(call())
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= plan.target / 4 or count >= 1000:
+            return max(elapsed / count, 1e-9)
 
 
 @dataclasses.dataclass
@@ -506,7 +529,8 @@ def speed_row(
     peer: str | None = None,
 ) -> dict[str, Any]:
     itemsize = np.dtype(jnp.dtype(dtype)).itemsize
-    nbytes = TRAFFIC[pass_] * n * itemsize
+    units = (TRAFFIC_GATED if case is not None and case.spec.gated else TRAFFIC)[pass_]
+    nbytes = int(units * n * itemsize)
     row: dict[str, Any] = {}
     if case is not None:
         row.update(fn=case.fn, label=case.label, key=case.key)
