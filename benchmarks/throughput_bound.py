@@ -15,8 +15,10 @@ This program times, for each function and dtype, at 2^26 elements (median of 15 
 * ``in place``: ``jit(f, donate_argnums=0)``, whose output reuses the input's buffer (no allocation,
   no fault); each call is fed the previous result.
 
-and reports each against the same-kind ceiling: ``fresh`` against the faster of copy and negate (the
-bench's ceiling), ``in place`` against a donated negate (a donated copy is no kernel at all). What is
+and reports each against a ceiling of the same kind: ``fresh`` against the faster of copy and negate
+(the bench's ceiling), ``in place`` against the fastest pass measured in place at that dtype (a
+donated copy is no kernel at all, and a donated negate times no faster than relu: the ceiling is
+whichever loop moved the bytes fastest). What is
 left in place is the pass's own arithmetic against the memory system. Beside the times it counts the
 elementwise ops XLA fused per element (:func:`fused_ops`, from the optimised HLO); the vector width of
 the compiled loops can be read from ``XLA_FLAGS=--xla_dump_to=DIR`` (``*.ir-with-opt.ll``: ``<8 x float>``
@@ -117,6 +119,7 @@ def measure() -> dict[str, Any]:
         fresh = {k: _time(f, x, False) for k, f in {**CEILINGS, **FUNCTIONS}.items()}
         placed = {k: _time(f, x, True) for k, f in {"negate": jnp.negative, **FUNCTIONS}.items()}
         ceiling = min(fresh["copy"][0], fresh["negate"][0])
+        fastest = min(t for t, _ in placed.values())  # the fastest loop in place, whichever it was
         for k in ("copy", "negate", *FUNCTIONS):
             row = {
                 "fn": k,
@@ -130,7 +133,7 @@ def measure() -> dict[str, Any]:
                 row.update(
                     ns_in_place=1e9 * placed[k][0] / N,
                     faults_in_place=placed[k][1],
-                    share_of_negate_in_place=placed["negate"][0] / placed[k][0],
+                    share_of_fastest_in_place=fastest / placed[k][0],
                 )
             rows.append(row)
     return {
@@ -163,19 +166,19 @@ def render(data: dict[str, Any]) -> str:
         for r in data["rows"]
         if r["fn"] == "copy"
     }
-    neg = {
-        r["dtype"]: 2 * jnp.dtype(r["dtype"]).itemsize / r["ns_in_place"]
-        for r in data["rows"]
-        if r["fn"] == "negate"
-    }
+    neg: dict[str, float] = {}
+    for r in data["rows"]:
+        if "ns_in_place" in r:
+            gb = 2 * jnp.dtype(r["dtype"]).itemsize / r["ns_in_place"]
+            neg[r["dtype"]] = max(neg.get(r["dtype"], 0.0), gb)
     lines = [
         f"Measured by `python benchmarks/throughput_bound.py` ({data['backend']}, {data['processor']}, "
         f"{data['cores']} cores, jax {data['jax']}, {data['date']}), at 2^26 elements. Copy with a "
         f"fresh output: float32 {gbs['float32']:.1f} GB/s, bfloat16 {gbs['bfloat16']:.1f} GB/s; "
-        f"negate in place: float32 {neg['float32']:.1f} GB/s, bfloat16 {neg['bfloat16']:.1f} GB/s.",
+        f"the fastest pass in place: float32 {neg['float32']:.1f} GB/s, bfloat16 {neg['bfloat16']:.1f} GB/s.",
         "",
         "| function | dtype | fused ops/element | fresh output: ns/element | page faults/call | "
-        "share of copy | in place: ns/element | page faults/call | share of negate in place |",
+        "share of copy | in place: ns/element | page faults/call | share of the fastest in place |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in data["rows"]:
@@ -183,7 +186,7 @@ def render(data: dict[str, Any]) -> str:
             [
                 f"{r['ns_in_place']:.3f}",
                 f"{r['faults_in_place']:,.0f}",
-                f"{100 * r['share_of_negate_in_place']:.0f}%",
+                f"{100 * r['share_of_fastest_in_place']:.0f}%",
             ]
             if "ns_in_place" in r
             else ["–", "–", "–"]
