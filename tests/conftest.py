@@ -6,7 +6,13 @@ not here: the tests import them from jrelu.testing, the copy ``jrelu check`` use
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +31,71 @@ STRICT = {"jax_numpy_rank_promotion": "raise", "jax_numpy_dtype_promotion": "str
 for _name, _value in STRICT.items():
     os.environ[_name.upper()] = _value
     jax.config.update(_name, _value)
+
+
+# --------------------------------------------------------------------------------------------------
+# The sharding worker: started at the beginning of the session, beside the rest of the suite
+# --------------------------------------------------------------------------------------------------
+
+SHARDING_WORKER = Path(__file__).with_name("sharding_worker.py")
+SHARDING_REPORT = "JRELU_TEST_SHARDING_REPORT"  # where the report is written, for the xdist workers
+
+
+def run_sharding_worker() -> dict:
+    """Run tests/sharding_worker.py on 8 forced host devices; its report, or ``{"error": ...}``."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (
+        env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(SHARDING_WORKER)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except subprocess.TimeoutExpired as e:
+        return {"error": f"tests/sharding_worker.py timed out after {e.timeout} s"}
+    if proc.returncode != 0:
+        return {"error": proc.stdout[-2000:] + proc.stderr[-4000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _selects_sharding(config: pytest.Config) -> bool:
+    args = [a.split("::")[0] for a in config.args] or config.getini("testpaths") or ["."]
+    here = SHARDING_WORKER.with_name("test_sharding.py")
+    for a in args:
+        path = (config.invocation_params.dir / a).resolve()
+        if path == here or path in here.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, start the sharding worker (about 90 s) in the controlling process before the
+    test workers exist, so that it runs beside the rest of the suite and tests/test_sharding.py only
+    reads its report. (That module once went to one xdist worker through ``--dist loadgroup``, which
+    pytest 9.2 silently stopped honouring -- pytest-xdist issue 1386 -- and the other worker then sat
+    idle for the 90 s.) The report is written atomically to the path in ``$JRELU_TEST_SHARDING_REPORT``,
+    which the workers inherit; without xdist the module runs the worker itself."""
+    config = session.config
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
+        return
+    if not _selects_sharding(config):
+        return
+    out = Path(tempfile.mkdtemp(prefix="jrelu-sharding-")) / "report.json"
+    os.environ[SHARDING_REPORT] = str(out)
+
+    def run() -> None:
+        data = run_sharding_worker()
+        part = out.with_suffix(".part")
+        part.write_text(json.dumps(data))
+        part.replace(out)
+
+    threading.Thread(target=run, name="jrelu-sharding-worker", daemon=True).start()
 
 
 def _show(k: str, v) -> str:

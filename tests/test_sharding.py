@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import SHARDING_REPORT, run_sharding_worker
 from sharding_worker import (
     MESH_SHAPE,
     MODES,
@@ -39,53 +38,23 @@ from sharding_worker import (
 import jrelu
 from jrelu import _core
 
-# All of this module on one xdist worker (pyproject's --dist loadgroup): the other worker runs the rest
-# of the suite while this one waits about 90 s for the child process, instead of both waiting for it.
-pytestmark = pytest.mark.xdist_group("sharding")
-
-WORKER = Path(__file__).with_name("sharding_worker.py")
 WORD = _core._WORD  # bits per mask word: the library's own, so the known case below stays exact
 
 
-def _run_worker() -> dict:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (
-        env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-    ).strip()
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run(
-        [sys.executable, str(WORKER)], env=env, capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        return {"error": proc.stdout[-2000:] + proc.stderr[-4000:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The worker's report, produced once per test session even when pytest-xdist spreads this
-    module's tests over several processes: the first to take the lock runs it, the others read it."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        data = _run_worker()
+def report() -> dict:
+    """The worker's report: under pytest-xdist the controlling process started it at the beginning of
+    the session (tests/conftest.py) and every xdist worker reads the one file; without xdist it runs
+    here."""
+    path = os.environ.get(SHARDING_REPORT)
+    if path is None:
+        data = run_sharding_worker()
     else:
-        shared = tmp_path_factory.getbasetemp().parent  # one directory per session, for all workers
-        result, lock = shared / "sharding_report.json", shared / "sharding_report.lock"
-        try:
-            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            owner = True
-        except FileExistsError:
-            owner = False
-        if owner:
-            data = _run_worker()
-            partial = result.with_suffix(".part")
-            partial.write_text(json.dumps(data))
-            partial.replace(result)
-        else:
-            deadline = time.monotonic() + 900
-            while not result.exists():
-                assert time.monotonic() < deadline, "timed out waiting for the sharding worker"
-                time.sleep(0.5)
-            data = json.loads(result.read_text())
+        result, deadline = Path(path), time.monotonic() + 900
+        while not result.exists():
+            assert time.monotonic() < deadline, "timed out waiting for the sharding worker"
+            time.sleep(0.5)
+        data = json.loads(result.read_text())
     assert "error" not in data, data["error"]
     assert data["devices"] == 8
     return data
