@@ -31,7 +31,6 @@ import collections
 import json
 import os
 import pathlib
-import platform
 import re
 import resource
 import statistics
@@ -43,6 +42,7 @@ import jax
 import jax.numpy as jnp
 
 import jrelu
+from jrelu._cli.bench.driver import _device_info
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "throughput-bound-cpu.json"
@@ -59,6 +59,7 @@ FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "rrelu+key": lambda x: jrelu.rrelu(x, key=KEY),
     "jax.nn.elu": jax.nn.elu,
 }
+PROGRAMS = {**CEILINGS, **FUNCTIONS}  # every program timed with a fresh output, ceilings first
 
 
 # Ops that are not per-element work in a fused loop.
@@ -116,18 +117,18 @@ def measure() -> dict[str, Any]:
     rows = []
     for dt in ("float32", "bfloat16"):
         x = jax.random.normal(jax.random.key(0), (N // 1024, 1024), jnp.dtype(dt))
-        fresh = {k: _time(f, x, False) for k, f in {**CEILINGS, **FUNCTIONS}.items()}
+        fresh = {k: _time(f, x, False) for k, f in PROGRAMS.items()}
         placed = {k: _time(f, x, True) for k, f in {"negate": jnp.negative, **FUNCTIONS}.items()}
         ceiling = min(fresh["copy"][0], fresh["negate"][0])
         fastest = min(t for t, _ in placed.values())  # the fastest loop in place, whichever it was
-        for k in ("copy", "negate", *FUNCTIONS):
+        for k in PROGRAMS:
             row = {
                 "fn": k,
                 "dtype": dt,
                 "ns_fresh": 1e9 * fresh[k][0] / N,
                 "faults_fresh": fresh[k][1],
                 "share_of_copy": ceiling / fresh[k][0],
-                "fused_ops": fused_ops({**CEILINGS, **FUNCTIONS}[k], dt),
+                "fused_ops": fused_ops(PROGRAMS[k], dt),
             }
             if k in placed:
                 row.update(
@@ -140,23 +141,10 @@ def measure() -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d"),
         "jax": jax.__version__,
         "backend": jax.default_backend(),
-        "processor": _processor(),
-        "cores": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "device": _device_info()["device_detail"],  # the processor and its cores, as the bench
         "size": N,
         "rows": rows,
     }
-
-
-def _processor() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def render(data: dict[str, Any]) -> str:
@@ -172,8 +160,8 @@ def render(data: dict[str, Any]) -> str:
             gb = 2 * jnp.dtype(r["dtype"]).itemsize / r["ns_in_place"]
             neg[r["dtype"]] = max(neg.get(r["dtype"], 0.0), gb)
     lines = [
-        f"Measured by `python benchmarks/throughput_bound.py` ({data['backend']}, {data['processor']}, "
-        f"{data['cores']} cores, jax {data['jax']}, {data['date']}), at 2^26 elements. Copy with a "
+        f"Measured by `python benchmarks/throughput_bound.py` ({data['backend']}, {data['device']}, "
+        f"jax {data['jax']}, {data['date']}), at 2^26 elements. Copy with a "
         f"fresh output: float32 {gbs['float32']:.1f} GB/s, bfloat16 {gbs['bfloat16']:.1f} GB/s; "
         f"the fastest pass in place: float32 {neg['float32']:.1f} GB/s, bfloat16 {neg['bfloat16']:.1f} GB/s.",
         "",

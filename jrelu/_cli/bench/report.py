@@ -24,10 +24,17 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from jrelu._cli.bench.speed import PASSES, TRAFFIC_TEXT, median, ratios, size_text
+from jrelu._cli.bench.speed import (
+    PASSES,
+    TRAFFIC_GATED,
+    TRAFFIC_TEXT,
+    median,
+    ratios,
+    size_text,
+)
 
-# reglu's y and g have half of x's elements (jrelu._cli.bench.speed.TRAFFIC_GATED)
-GATED_BYTES = "gated: 1.5·n·b and 3·n·b"
+# reglu's y and g have half of x's elements
+GATED_BYTES = f"gated: {TRAFFIC_GATED['fwd']:g}·n·b and {TRAFFIC_GATED['fwd+bwd']:g}·n·b"
 MEMORY_GOAL = 1 / 32  # extra tensors per layer, every function but prelu
 RATIO_GOAL = 1.0
 GPU_COPY_GOAL = 0.9

@@ -140,8 +140,8 @@ class Plan:
 
     After ``warmup`` calls, each repeat runs ``inner`` calls (as many as fit in about ``target``
     seconds at the pace of the calls that follow the warm-up) and divides its wall time by ``inner``;
-    there are between ``min_repeats`` and ``repeats`` repeats, as many as fit in ``budget`` seconds. With ``sync_each`` every call is waited for before
-    the next starts (CPU: XLA:CPU could otherwise run independent executions side by side, and the
+    there are between ``min_repeats`` and ``repeats`` repeats, as many as fit in ``budget`` seconds.
+    With ``sync_each`` every call is waited for before the next starts (CPU: XLA:CPU could otherwise run independent executions side by side, and the
     figure would depend on ``inner``); without it only the last call of a repeat is (GPU, TPU: the
     calls queue on one stream, and the host's dispatch time is hidden as in a real program).
 
