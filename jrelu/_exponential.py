@@ -30,6 +30,7 @@ from jrelu._core import (
     check_param,
     expm1,
     on_device,
+    on_rows,
     rectifier,
     rounded,
     scaled_exp,
@@ -202,7 +203,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array
     x = check_input("elu", x)
     alpha = check_param("elu", "alpha", alpha, x)
     mode = "x" if check_precise("elu", precise) else "y" if all_nonnegative(alpha) else "mask"
-    return _elu_jit(mode, x, *on_device(x, alpha))
+    return on_rows(_elu_jit, mode, x, *on_device(x, alpha))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Arra
     alpha = check_param("celu", "alpha", alpha, x, nonzero=True)
     mode = "x" if check_precise("celu", precise) else "y"
     kernel = _celu_positive_jit if all_nonnegative(alpha) else _celu_jit
-    return kernel(mode, x, *on_device(x, alpha))
+    return on_rows(kernel, mode, x, *on_device(x, alpha))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -481,4 +482,4 @@ def selu(x: ArrayLike, *, precise: bool = False) -> Array:
       Klambauer, Unterthiner, Mayr & Hochreiter, *Self-Normalizing Neural Networks*, NeurIPS 2017.
     """
     x = check_input("selu", x)
-    return _selu_jit("x" if check_precise("selu", precise) else "y", x)
+    return on_rows(_selu_jit, "x" if check_precise("selu", precise) else "y", x)

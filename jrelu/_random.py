@@ -23,6 +23,7 @@ from jrelu._core import (
     is_host,
     keep_nan,
     on_device,
+    on_rows,
     rectifier,
     scaled,
 )
@@ -312,5 +313,5 @@ def rrelu(
             slope = np.asarray(mean, lo.dtype)
         else:
             slope = (lo + hi) / 2
-        return _leaky_jit(mode, x, *on_device(x, slope))
-    return _rrelu_jit(mode, x, check_key("rrelu", key), *on_device(x, lo, hi))
+        return on_rows(_leaky_jit, mode, x, *on_device(x, slope))
+    return on_rows(_rrelu_jit, mode, x, check_key("rrelu", key), *on_device(x, lo, hi))

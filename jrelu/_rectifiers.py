@@ -23,6 +23,7 @@ from jrelu._core import (
     compute_dtype,
     keep_nan,
     on_device,
+    on_rows,
     rectifier,
     scaled,
     zero_safe_mul,
@@ -84,7 +85,7 @@ def relu(x: ArrayLike) -> Array:
     x = check_input("relu", x, allow_int=True)
     if jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.maximum(x, jnp.zeros((), x.dtype))
-    return _relu_jit("y", x)
+    return on_rows(_relu_jit, "y", x)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def relu6(x: ArrayLike) -> Array:
     x = check_input("relu6", x, allow_int=True)
     if jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.clip(x, jnp.zeros((), x.dtype), jnp.asarray(6, x.dtype))
-    return _relu6_jit("y", x)
+    return on_rows(_relu6_jit, "y", x)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ def _leaky(fname: str, pname: str, x: Any, slope: Any) -> Array:
     x = check_input(fname, x)
     slope = check_param(fname, pname, slope, x)
     mode = "y" if all_nonnegative(slope) else "mask"
-    return _leaky_jit(mode, x, *on_device(x, slope))
+    return on_rows(_leaky_jit, mode, x, *on_device(x, slope))
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
@@ -384,7 +385,7 @@ def squared_relu(x: ArrayLike) -> Array:
       So et al., *Primer: Searching for Efficient Transformers for Language Modeling*, NeurIPS 2021.
     """
     x = check_input("squared_relu", x)
-    return _squared_jit("y", x)
+    return on_rows(_squared_jit, "y", x)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -438,7 +439,13 @@ def _reglu_jvp(
 
     def tangent(x: Array, tx: Array) -> Array:
         a, b = _halves(x, axis)
-        ta, tb = _halves(tx, axis)
+        # The tangent's halves with lax.split, whose transpose is one concatenate of the two
+        # cotangents (as jax.nn's jnp.split composition has): two slices transpose to pad + add, which
+        # XLA:CPU fuses, with this whole map, into the transposed copy the weight gradient of a 3-D
+        # matmul makes -- reading both halves of x and the cotangent with strides (measured: a
+        # transformer FFN step 1.36-1.6x jax.nn's; with split, 0.99-1.05x).
+        n = tx.shape[axis] // 2
+        ta, tb = jax.lax.split(tx, (n, n), axis=axis)
         r = _relu_rule("y", b)  # through relu's rule: higher derivatives stay on the rules
         return _reglu_tangent(a, r, ta, tb)
 
@@ -511,4 +518,6 @@ def reglu(x: ArrayLike, axis: int = -1) -> Array:
             "splits that axis into two equal halves (value, gate), so make it even (e.g. a projection "
             "to 2 * hidden features)."
         )
+    if axis == x.ndim - 1:  # the last axis: -1 on x and on its (rows, features) view alike
+        return on_rows(_reglu_jit, -1, x)
     return _reglu_jit(axis, x)

@@ -116,13 +116,16 @@ def _split_glu(h):
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_reglu_keeps_no_more_than_jax_nn_in_the_residual_ffn(dtype):
-    # Both ways users write the composition: XLA:CPU keeps different amounts for them in bfloat16
-    # (jax 0.10: 2.125 hidden-sized tensors a layer sliced, 2.5 split; jrelu 2.0).
+    # Held to jnp.split's composition, the way jax.nn.glu splits (jax 0.10, bfloat16: 2.5 hidden-sized
+    # tensors a layer; jrelu 2.375). A composition sliced by hand keeps 2.125 there, and jrelu's rule
+    # kept 2.0 when its tangent was sliced too -- at 1.3-1.6x the step time of jax.nn in transformer
+    # blocks, so the rule splits its tangent and this is the trade it makes (jrelu/README.md).
     floor = _ffn_slope(lambda h: h[..., :1024], 2048, dtype)
     ours = _ffn_slope(jrelu.reglu, 2048, dtype) - floor
-    sliced = _ffn_slope(lambda h: h[..., :1024] * jax.nn.relu(h[..., 1024:]), 2048, dtype) - floor
     split = _ffn_slope(_split_glu, 2048, dtype) - floor
-    assert ours <= min(sliced, split) + 1e-3, (ours, sliced, split)
+    assert ours <= split + 1e-3, (ours, split)
+    if dtype == jnp.float32:  # both keep x's quarter beyond the floor: a and relu(b) are x itself
+        assert ours <= 0.25 + 1e-3, ours
 
 
 def test_prelu_axis_runs_along_channels_and_its_gradient_reduces():
