@@ -553,7 +553,14 @@ def _zero_safe_mul_value(a: Array, b: Array) -> Array:
 def _unbroadcast(aval: Any, g: Array) -> Array:
     """``g`` summed over the axes along which a factor of shape ``aval.shape`` was broadcast."""
     axes = tuple(i for i, (n, m) in enumerate(zip(aval.shape, g.shape, strict=True)) if n != m)
-    return jnp.sum(g, axis=axes, keepdims=True) if axes else g
+    if not axes:
+        return g
+    # A select as the product's last op: XLA:CPU's reduction fusion takes in a bare multiply but not
+    # the selects that zero its two factors, which were then written out as two hidden-sized tensors
+    # (a learned PReLU slope's step read 1.04x the bytes of the jnp.where step; now 0.87-0.97x). The
+    # sum is the same: it starts from +0, so a -0.0 made +0.0 here changes no bit of it.
+    g = jnp.where(g == 0, jnp.zeros_like(g), g)
+    return jnp.sum(g, axis=axes, keepdims=True)
 
 
 _zero_safe_mul_p = jax.extend.core.Primitive("jrelu_zero_safe_mul")
