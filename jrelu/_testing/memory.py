@@ -71,33 +71,33 @@ def _layer(
     """One layer of ``model`` with ``act`` (called as ``act(z, *args)``)."""
     if model == "mlp":
         w, b = layer
-        z = x @ w
-        return act(
-            z + b.reshape((1,) * (z.ndim - 1) + b.shape), *args
-        )  # explicit: no rank promotion
+        z = x @ w  # the bias below is broadcast explicitly: no rank promotion
+        return act(z + b.reshape((1,) * (z.ndim - 1) + b.shape), *args)
     if model == "cnn":
         w, b = layer
         dims = ("NHWC", "HWIO", "NHWC")
         z = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dims)
         return act(z + b.reshape((1,) * (z.ndim - 1) + b.shape), *args)
-    if model == "transformer":
-        *layer, attn = layer
-        x = x + _attention(_norm(x), *attn)
-    w1, w2 = layer
+    w1, w2, *attn = layer  # the transformer's attention matrices last
+    if attn:
+        x = x + _attention(_norm(x), *attn[0])
     return x + act(_norm(x) @ w1, *args) @ w2
+
+
+Shape = tuple[int, ...]
 
 
 def _shapes(
     model: str, batch: int, seq: int, width: int, gated: bool
-) -> tuple[tuple[int, ...], list[tuple[int, ...]], int]:
+) -> tuple[Shape, list[Shape | list[Shape]], int]:
     """The input shape, one layer's parameter shapes and the elements of one activation tensor."""
     if model in ("mlp", "cnn"):
         out = 2 * width if gated else width  # a gated activation halves the features again
-        w = (width, out) if model == "mlp" else (3, 3, width, out)
-        x = (batch, width) if model == "mlp" else (batch, _SIDE, _SIDE, width)
+        w: Shape = (width, out) if model == "mlp" else (3, 3, width, out)
+        x: Shape = (batch, width) if model == "mlp" else (batch, _SIDE, _SIDE, width)
         return x, [w, (out,)], math.prod(x)
     hidden = _FFN_MULT * width
-    layer = [(width, 2 * hidden if gated else hidden), (hidden, width)]
+    layer: list[Shape | list[Shape]] = [(width, 2 * hidden if gated else hidden), (hidden, width)]
     if model == "transformer":
         layer.append([(width, width)] * 4)
     return (batch, seq, width), layer, batch * seq * hidden
