@@ -20,6 +20,7 @@ from jrelu._cli import main
 from jrelu._cli.bench import driver as _bench
 from jrelu._cli.bench import report as _bench_report
 from jrelu._cli.bench import speed as _bench_speed
+from jrelu.testing import extra_tensors_detail
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 IMPLS = {"jrelu", "jax.nn", "torch", "identity"}
@@ -51,6 +52,7 @@ def test_quick_bench_writes_every_section_the_plot_and_the_readme_table(tmp_path
     _check_speed(results, labels, {"relu": "jax.nn.relu", "prelu": "jnp.where"})
     _check_memory(results, labels)
     _check_train_and_dispatch(results, labels)
+    _check_blocks(results)
     _check_verdicts(results)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     _check_readme(results, labels, tmp_path)
@@ -148,6 +150,37 @@ def _check_train_and_dispatch(results: dict, labels: list[str]) -> None:
     }
 
 
+def _check_blocks(results: dict) -> None:
+    """The transformer-block section: XLA's own figures for each function and its peer (held against
+    the independent measurement of tests/test_blocks.py's sizes there), and timed steps."""
+    rows = results["blocks"]
+    mem = {(r["label"], r["impl"]): r for r in rows if r["kind"] == "memory"}
+    tim = {(r["label"], r["impl"]): r for r in rows if r["kind"] == "time"}
+    want = {(lb, i) for lb in ("relu", "prelu[per-channel]") for i in ("jrelu", "jax.nn")}
+    assert set(mem) == want and set(tim) == want
+    for r in rows:
+        assert r["dims"]["model"] == "transformer" and r["d_model"] == r["dims"]["d_model"]
+    # the figures are XLA's: the same call of jrelu.testing gives the same numbers
+    relu = mem["relu", "jrelu"]
+    d = relu["dims"]
+    again = extra_tensors_detail(
+        jrelu.relu,
+        model="transformer",
+        batch=d["batch"],
+        seq=d["seq"],
+        width=d["d_model"],
+        depths=tuple(d["depths"]),
+    )
+    assert relu["extra_tensors_per_layer"] == again["extra_tensors_per_layer"] <= 1 / 32
+    assert relu["bytes_accessed"] == again["bytes_accessed"]
+    assert mem["relu", "jax.nn"]["extra_tensors_per_layer"] == pytest.approx(1.0, abs=0.05)
+    for r in tim.values():
+        assert _is_number(r["seconds"]) and r["seconds"] > 0 and r["loss_finite"]
+        assert r["bytes_accessed"] > 0 and r["flops"] > 0
+    for r in results["train_step"]:  # every training-step row carries XLA's cost figures
+        assert r["bytes_accessed"] > 0 and r["flops"] > 0
+
+
 def _independent_verdicts(rows: list[dict], key) -> dict:
     """The verdict of one section from the raw repeats: the band is the median over pairs of half the
     IQR of the per-repeat ratios jrelu/jax.nn; a label's ratio is the median of its pairs' ratios."""
@@ -183,6 +216,10 @@ def _check_verdicts(results: dict) -> None:
         results["train_step"], lambda r: (r["label"], r["model"])
     )
     want["eager call"] = _independent_verdicts(results["dispatch"], lambda r: (r["label"],))
+    want["transformer block step"] = _independent_verdicts(
+        [r for r in results["blocks"] if r["kind"] == "time"],
+        lambda r: (r["label"], r["dtype"], r["d_model"]),
+    )
     for name, w in want.items():
         v = got[name]
         assert v["band"] == pytest.approx(w["band"])

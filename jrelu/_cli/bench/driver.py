@@ -15,6 +15,10 @@ Sections, all in one run (``--sections`` picks some):
   (``jnp.square(jax.nn.relu(h))``, ``a * jax.nn.relu(b)``): XLA's temporary bytes of ``jit(grad)`` at
   two depths (compile only) and the hidden-sized tensors per layer kept beyond the identity FFN, and
   the median time of one SGD step.
+* **blocks** -- every function in a pre-LN transformer block on ``(batch, seq, d_model)`` activations,
+  at each ``d_model`` of the plan (:mod:`jrelu._cli.bench.blocks`): hidden-sized tensors kept beyond the
+  identity block and XLA's bytes accessed and flops (compile only), and the median time of one SGD
+  step, float32 and bfloat16.
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
 and reports the median of repeats with the interquartile range, and keeps every repeat's time. The run
@@ -55,6 +59,7 @@ from rich.progress import (
 )
 
 from jrelu._cli.bench import MODES, report
+from jrelu._cli.bench import blocks as bb
 from jrelu._cli.bench import models as bm
 from jrelu._cli.bench import speed as bs
 from jrelu._version import __version__
@@ -242,6 +247,7 @@ def collect(
         train_step=[],
         dispatch=[],
         ffn=[],
+        blocks=[],
         skipped=[],
         errors=[],
     )
@@ -273,6 +279,12 @@ def collect(
     ffn_dtypes = [d for d in ("float32", "bfloat16") if d in dtypes]
     if "ffn" in sections:
         total += len(ffn_specs) * len(ffn_dtypes) * 2 * len(impls)
+    block_cases = bb.block_cases(cases, mode)
+    block_dims = bb.block_dims(mode)
+    # bfloat16 blocks only in the kept run: on XLA:CPU its matmuls add float32 copies that both keep
+    block_dtypes = ffn_dtypes if mode == "full" else [d for d in ffn_dtypes if d == "float32"]
+    if "blocks" in sections:
+        total += len(block_dims) * len(block_dtypes) * len(block_cases) * 2 * len(impls)
 
     console = Console(stderr=True)
     columns = (
@@ -456,6 +468,50 @@ def collect(
                             done()
                 console.log(f"ffn: {time.perf_counter() - t0:.1f} s")
 
+        if "blocks" in sections and block_cases:
+            with section("blocks"):
+                t0 = time.perf_counter()
+                results["config"]["block_dims"] = [dataclasses.asdict(d) for d in block_dims]
+                results["config"]["block_dtypes"] = block_dtypes
+                ok = results.get("memory_status", {}).get("available", True)
+                grid = [
+                    (d, dt, bc) for d in block_dims for dt in block_dtypes for bc in block_cases
+                ]
+                step(f"blocks: memory, compiling training steps ({workers} at a time)")
+                mjobs = [
+                    (d, dt, bc, impl, partial(bb.memory_row, bc, impl, d, dt))
+                    for d, dt, bc in grid
+                    for impl in impls
+                ]
+                values = bs.run_parallel([j[-1] for j in mjobs], workers, done, catch=True)
+                for (d, dt, bc, impl, _), value in zip(mjobs, values, strict=True):
+                    if isinstance(value, Exception):
+                        row_error(
+                            "blocks", value, label=bc.label, dtype=dt, d_model=d.d_model, impl=impl
+                        )
+                    else:
+                        value["available"] = bool(value["available"] and ok)
+                        results["blocks"].append(value)
+                console.log(f"blocks memory: {time.perf_counter() - t0:.1f} s (compile only)")
+                for d, dt, bc in grid:
+                    step(f"blocks d_model {d.d_model} {dt} {bc.label}: training step")
+                    bprogs = {i: bb.step_program(bc, i, d, dt) for i in impls}
+                    errs = bs.compile_each(list(bprogs.values()), workers)
+                    try:
+                        for err in errs:
+                            if err is not None:
+                                raise err
+                        results["blocks"].extend(bb.time_rows(bc, d, dt, bprogs, train_plan))
+                    except Exception as e:
+                        row_error(
+                            "blocks", e, kind="time", label=bc.label, dtype=dt, d_model=d.d_model
+                        )
+                    for _ in impls:
+                        done()
+                    if checkpoint:
+                        checkpoint(results)
+                console.log(f"blocks: {time.perf_counter() - t0:.1f} s")
+
     results["compile"] = report.compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
     )
@@ -567,6 +623,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "train_step",
             "dispatch",
             "ffn",
+            "blocks",
             "skipped",
             "errors",
         ):

@@ -26,7 +26,7 @@ import optax
 from jrelu import _registry
 from jrelu._cli.bench.speed import Case, Plan, Program, sync_jax, time_interleaved
 from jrelu._testing import memory as _memory
-from jrelu._testing.memory import extra_tensors_detail, extra_tensors_per_layer, temp_size
+from jrelu._testing.memory import cost, extra_tensors_detail, extra_tensors_per_layer, temp_size
 
 MODELS = ("mlp", "cnn")
 
@@ -113,6 +113,13 @@ def memory_row(
 # --------------------------------------------------------------------------------------------------
 # Training step
 # --------------------------------------------------------------------------------------------------
+
+
+def program_cost(p: Program) -> dict[str, float]:
+    """XLA's bytes accessed and flops of a compiled program (-1 where the backend gives none): a
+    device-independent proxy for the step's cost where memory traffic bounds it (accelerators)."""
+    c = cost(p.compiled)
+    return {"bytes_accessed": c["bytes accessed"], "flops": c["flops"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +260,7 @@ def train_step_rows(
             compile_seconds=p.compile_seconds,
             dims=dataclasses.asdict(dims),
             loss_finite=bool(np.isfinite(loss)),
+            **program_cost(p),
         )
         rows.append(row)
     return rows
@@ -410,6 +418,7 @@ def ffn_time_rows(
             compile_seconds=p.compile_seconds,
             dims=dataclasses.asdict(dims),
             loss_finite=bool(np.isfinite(float(call()))),
+            **program_cost(p),
         )
         rows.append(row)
     return rows

@@ -267,7 +267,21 @@ def verdict(
         r = median(vals)
         kind = "faster" if r < 1 - band else "slower" if r > 1 + band else "parity"
         out[kind].append((label, r))
+    out["bytes"] = bytes_ratios(pairs, label_of)
     return out
+
+
+def bytes_ratios(
+    pairs: dict[tuple, dict[str, dict[str, Any]]], label_of: Any = lambda k: k[0]
+) -> list[tuple[str, float]]:
+    """Per function, the median of jrelu's bytes accessed ÷ its peer's over the pairs whose rows carry
+    XLA's ``bytes_accessed`` (a deterministic figure of the compiled programs: no noise band)."""
+    per: dict[str, list[float]] = defaultdict(list)
+    for k, p in pairs.items():
+        a, b = p["jrelu"].get("bytes_accessed"), p["jax.nn"].get("bytes_accessed")
+        if a is not None and b is not None and a > 0 and b > 0:
+            per[label_of(k)].append(a / b)
+    return [(label, median(v)) for label, v in per.items()]
 
 
 def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -292,6 +306,14 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     pairs = _pairs(ffn, lambda r: (r["fn"], r["dtype"]))
     if pairs:
         out.append({"name": "FFN training step", "scope": "float32 / bfloat16", **verdict(pairs)})
+    blocks = [r for r in results.get("blocks", []) if r.get("kind") == "time"]
+    pairs = _pairs(blocks, lambda r: (r["label"], r["dtype"], r["d_model"]))
+    if pairs:
+        widths = sorted({k[2] for k in pairs})
+        scope = (
+            f"d_model {', '.join(map(str, widths))}, {' / '.join(sorted({k[1] for k in pairs}))}"
+        )
+        out.append({"name": "transformer block step", "scope": scope, **verdict(pairs)})
     pairs = _pairs(results.get("dispatch", []), lambda r: (r["label"],))
     if pairs:
         out.append({"name": "eager call", "scope": "1024 float32 elements", **verdict(pairs)})
@@ -306,7 +328,7 @@ def memory_verdict(results: dict[str, Any]) -> dict[str, Any] | None:
     and those bytes per layer at the measured sizes; or why the figures are unavailable."""
     rows = [r for r in results.get("memory", []) if r.get("impl") in ("jrelu", "jax.nn")]
     status = results.get("memory_status", {"available": True, "reason": ""})
-    if not rows and not results.get("ffn"):
+    if not rows and not results.get("ffn") and not results.get("blocks"):
         return None
     if not status.get("available", True):
         return {"name": "memory", "available": False, "reason": status.get("reason", "")}
@@ -332,6 +354,17 @@ def memory_verdict(results: dict[str, Any]) -> dict[str, Any] | None:
                 d = b["extra_hidden_tensors_per_layer"] - r["extra_hidden_tensors_per_layer"]
                 size = r.get("tensor_bytes")
                 saves[r["fn"]].append((f"ffn {r['dtype']}", d, d * size if size else None))
+    bmem = {
+        (r["label"], r["dtype"], r["d_model"], r["impl"]): r
+        for r in results.get("blocks", [])
+        if r.get("kind") == "memory"
+    }
+    for (label, dt, width, impl), r in bmem.items():
+        b = bmem.get((label, dt, width, "jax.nn"))
+        if impl == "jrelu" and b is not None:
+            d = b["extra_tensors_per_layer"] - r["extra_tensors_per_layer"]
+            size = r.get("tensor_bytes")
+            saves[label].append((f"block d={width} {dt}", d, d * size if size else None))
     return {"name": "memory", "available": True, "saves": dict(saves)}
 
 
@@ -377,6 +410,9 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
             f"{v['name']} ({v['scope']}; time ÷ jax.nn, noise band ±{100 * v['band']:.1f}%): "
             + "; ".join(parts)
         )
+        if v.get("bytes"):
+            shown = ", ".join(f"{lb} {r:.2f}×" for lb, r in sorted(v["bytes"], key=lambda t: t[1]))
+            lines.append(f"  {v['name']}, XLA's bytes accessed ÷ the peer's: {shown}")
     return lines
 
 
@@ -623,6 +659,7 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         _show(console, t)
 
     _ffn_table(console, results)
+    _blocks_table(console, results)
 
     comp = results.get("compile", {})
     if comp:
@@ -709,6 +746,56 @@ def _ffn_table(console: Any, results: dict[str, Any]) -> None:
         sa, sb = (ta or {}).get("seconds"), (tb or {}).get("seconds")
         cells += [fmt_time(sa), fmt_time(sb), _colour(sa / sb if sa and sb else None)]
         t.add_row(escape(fn), dt, escape(peer), *cells)
+    _show(console, t)
+
+
+def _blocks_table(console: Any, results: dict[str, Any]) -> None:
+    """The blocks section: per function, dtype and d_model, the hidden-sized tensors a transformer
+    block keeps beyond the identity block (jrelu, peer), XLA's bytes accessed and flops of the timed
+    step (jrelu ÷ peer) and the median step times."""
+    rows = results.get("blocks", [])
+    if not rows:
+        return
+    mem = {
+        (r["label"], r["dtype"], r["d_model"], r["impl"]): r for r in rows if r["kind"] == "memory"
+    }
+    tim = {
+        (r["label"], r["dtype"], r["d_model"], r["impl"]): r for r in rows if r["kind"] == "time"
+    }
+    ok = results.get("memory_status", {}).get("available", True)
+    d = rows[0].get("dims", {})
+    t = Table()
+    t.title = (
+        f"Pre-LN transformer block (causal attention, FFN hidden {4}×d_model, batch×seq "
+        f"{d.get('batch')}×{d.get('seq')}; d_model 1024: see the JSON): hidden-sized tensors a block "
+        "keeps beyond the identity block (compiled jit(grad), depths "
+        f"{'/'.join(map(str, d.get('depths', [])))}), and one SGD step of {d.get('depth')} blocks: "
+        "XLA's bytes accessed and flops ÷ the peer's, median time"
+        + ("" if ok else "; memory unavailable on this backend")
+    )
+    for col in ("function", "dtype", "d_model", "peer", "kept jrelu", "kept peer"):
+        t.add_column(col, justify="left" if col in ("function", "dtype", "peer") else "right")
+    for col in ("bytes ÷", "flops ÷", "step jrelu", "step peer", "ratio"):
+        t.add_column(col, justify="right")
+    for label, dt, width in dict.fromkeys(k[:3] for k in [*mem, *tim]):
+        a, b = mem.get((label, dt, width, "jrelu")), mem.get((label, dt, width, "jax.nn"))
+        ta, tb = (
+            tim.get((label, dt, width, "jrelu")) or {},
+            tim.get((label, dt, width, "jax.nn")) or {},
+        )
+        peer = (b or tb or {}).get("peer", "")
+        kept = (
+            [fmt_tensors(a["extra_tensors_per_layer"]), fmt_tensors(b["extra_tensors_per_layer"])]
+            if a and b and ok
+            else ["–", "–"]
+        )
+        cost = [
+            fmt_ratio(ta[k] / tb[k]) if ta.get(k, -1) > 0 and tb.get(k, -1) > 0 else "–"
+            for k in ("bytes_accessed", "flops")
+        ]
+        sa, sb = ta.get("seconds"), tb.get("seconds")
+        times = [fmt_time(sa), fmt_time(sb), _colour(sa / sb if sa and sb else None)]
+        t.add_row(escape(label), dt, str(width), escape(peer), *kept, *cost, *times)
     _show(console, t)
 
 
