@@ -779,6 +779,133 @@ def readme_section() -> dict[str, Any]:
     }
 
 
+# The transformer-shaped case: a pre-LN residual FFN step on (batch, seq, d_model) activations
+BLOCK_SHAPE = (8, 16, 32)  # hidden 4 * 32; every axis but d_model divides the 2 x 4 mesh
+BLOCK_PLACEMENTS = {"batch": ("data", None, None), "sequence": (None, "model", None)}
+BLOCK_MODES = ("explicit", "auto", "classic")  # classic: Auto axes, no mesh in the context
+BLOCK_FUNCTIONS = ("relu", "leaky_relu(-0.2)", "prelu[per-channel]", "rrelu[key]", "reglu")
+
+
+def _block_act(label: str, impl: str) -> tuple[Callable[..., Any], bool, bool]:
+    """(act, learned, gated) for a BLOCK_FUNCTIONS label: jrelu's or its peer's (Spec.baseline)."""
+    import functools
+
+    import jax
+
+    import jrelu
+
+    spec = jrelu.FUNCTIONS[label.split("(")[0].split("[")[0]]
+    key = jax.random.key(5)
+    if label == "leaky_relu(-0.2)":
+        f = jrelu.leaky_relu if impl == "jrelu" else spec.baseline
+        return functools.partial(f, negative_slope=-0.2), False, False
+    if label == "rrelu[key]":
+        if impl == "jrelu":
+            return functools.partial(jrelu.rrelu, key=key), False, False
+        return lambda z: spec.train_baseline(z, key, **spec.params), False, False
+    f = spec.fn if impl == "jrelu" else spec.baseline
+    return f, label.startswith("prelu"), spec.gated
+
+
+def blocks_step() -> dict[str, dict[str, Any]]:
+    """The gradient of two pre-LN residual FFN blocks (jrelu.testing's "ffn" model) on (batch, seq,
+    d_model) activations sharded along the batch or the sequence axis, under jax.set_mesh with Explicit
+    and with Auto axes and under classic jit (no mesh in the context): the collectives of jrelu's
+    compiled step and of its peer's, whether jrelu ran its rule on the (rows, features) view, and the
+    gradient's distance from one device."""
+    import jax
+    import numpy as np
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from jrelu._testing import memory
+
+    rng = np.random.default_rng(11)
+    report = {}
+    for label in BLOCK_FUNCTIONS:
+        _, learned, gated = _block_act(label, "jrelu")
+        xshape, layer, _ = memory._shapes("ffn", *BLOCK_SHAPE[:2], BLOCK_SHAPE[2], gated)
+        host_params = [
+            [
+                *(rng.normal(size=s).astype(np.float32) / np.sqrt(s[0]) for s in layer),
+                np.full((layer[1][0],), 0.25, np.float32) if learned else None,
+            ]
+            for _ in range(2)
+        ]
+        host_x = rng.normal(size=xshape).astype(np.float32)
+        acts = {impl: _block_act(label, impl)[0] for impl in ("jrelu", "jax.nn")}
+        ref = jax.jit(_block_grad(acts["jrelu"]))(host_params, host_x)
+        for mode in BLOCK_MODES:
+            for placement, spec in BLOCK_PLACEMENTS.items():
+                entry: dict[str, Any] = {"function": label, "mode": mode, "placement": placement}
+                try:
+                    mesh = _mesh(
+                        "explicit" if mode == "explicit" else "auto", MESH_SHAPE, ("data", "model")
+                    )
+                    ctx = jax.set_mesh(mesh) if mode != "classic" else _nullcontext()
+                    with ctx:
+                        x = jax.device_put(host_x, NamedSharding(mesh, P(*spec)))
+                        params = jax.device_put(host_params, NamedSharding(mesh, P()))
+                        for impl, act in acts.items():
+                            seen, compiled = _compile_watching_rows(_block_grad(act), params, x)
+                            entry[f"collectives_{impl}"] = sorted(
+                                c["op"] for c in collectives(compiled.as_text())
+                            )
+                            if impl == "jrelu":
+                                entry["rows_view"] = seen
+                                got = compiled(params, x)
+                    entry["max_grad_rel_diff"] = max(
+                        float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
+                        for a, b in zip(_leaves(got), _leaves(ref), strict=True)
+                    )
+                    entry["error"] = None
+                except Exception as e:
+                    entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+                report[f"{mode}-{placement}-{label}"] = entry
+    return report
+
+
+def _compile_watching_rows(fn: Callable[..., Any], *args: Any) -> tuple[list[bool], Any]:
+    """``jit(fn)`` compiled for ``args``, and what ``jrelu._core.rows_are_free`` answered while it
+    was traced (one answer per rule traced on an array of 3 or more axes)."""
+    import jax
+
+    from jrelu import _core
+
+    seen: list[bool] = []
+    free = _core.rows_are_free
+
+    def watch(x: Any) -> bool:
+        seen.append(free(x))
+        return seen[-1]
+
+    _core.rows_are_free = watch
+    try:
+        return seen, jax.jit(fn).lower(*args).compile()
+    finally:
+        _core.rows_are_free = free
+
+
+def _block_grad(act: Callable[..., Any]) -> Callable[..., Any]:
+    """The gradient of two residual FFN blocks' sum of squares with respect to their parameters."""
+    import jax
+
+    from jrelu._testing import memory
+
+    def loss(params: Any, x: Any) -> Any:
+        for w1, w2, extra in params:
+            x = memory._layer("ffn", act, x, (w1, w2), () if extra is None else (extra,))
+        return (x**2).sum()
+
+    return jax.grad(loss)
+
+
+def _nullcontext() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def main() -> int:
     import jax
 
@@ -798,6 +925,7 @@ def main() -> int:
         set_mesh_modules,
         shard_map_streams,
         readme_section,
+        blocks_step,
     ):
         if parts and part.__name__ not in parts:
             continue

@@ -23,11 +23,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import SHARDING_REPORT, run_sharding_worker
 from sharding_worker import (
+    BLOCK_FUNCTIONS,
+    BLOCK_MODES,
+    BLOCK_PLACEMENTS,
     MESH_SHAPE,
     MODES,
     SET_MESH_EAGER_EVERYWHERE,
@@ -303,3 +307,35 @@ def test_gated_functions_add_no_collectives_when_the_split_axis_is_not_sharded(r
         if not e["split_axis_sharded"] and sum(e["collectives"].values())
     ]
     assert not bad, "\n".join(bad)
+
+
+# --------------------------------------------------------------------------------------------------
+# Transformer-shaped activations: the (rows, features) view must never cost communication
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("placement", list(BLOCK_PLACEMENTS))
+@pytest.mark.parametrize("mode", BLOCK_MODES)
+def test_block_step_has_no_collective_the_peer_lacks(report, mode, placement):
+    """A residual FFN step on (batch, seq, d_model) activations, sharded along the batch or along the
+    sequence (a non-leading axis): jrelu's compiled gradient has no collective that the jax.nn /
+    jnp.where step lacks, op by op, and matches one device."""
+    for label in BLOCK_FUNCTIONS:
+        e = report["blocks_step"][f"{mode}-{placement}-{label}"]
+        assert e["error"] is None, e
+        ours, theirs = Counter(e["collectives_jrelu"]), Counter(e["collectives_jax.nn"])
+        assert not ours - theirs, (label, ours, theirs)
+        assert e["max_grad_rel_diff"] < 1e-5, e
+
+
+@pytest.mark.parametrize("mode", BLOCK_MODES)
+def test_block_rows_view_only_where_the_sharding_is_known(report, mode):
+    """The view merges (batch, seq) only where no sharding can split the merged axes: with Explicit
+    axes and the batch sharded. A sequence-sharded activation, and any under Auto axes or classic jit
+    on several devices (whose shardings are not in the traced types), keep their shape."""
+    for label in BLOCK_FUNCTIONS:
+        for placement in BLOCK_PLACEMENTS:
+            seen = report["blocks_step"][f"{mode}-{placement}-{label}"]["rows_view"]
+            assert seen, (mode, placement, label)  # the rule was traced on 3-D activations
+            merged = mode == "explicit" and placement == "batch"
+            assert set(seen) == {merged}, (mode, placement, label, seen)
