@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one prepared command for a machine with a GPU and no network: `jrelu check`, then a reduced
 # `jrelu bench` in three section groups, each step under its own timeout and writing straight into $OUT,
-# in at most 6 minutes (the timeouts add up to 330 s).
+# in at most 7 minutes (the timeouts add up to 420 s).
 #
 #   OUT=/some/dir bash benchmarks/gpu_run.sh     # on the GPU machine, from the repository root of a copy
 #   QUICK=1 OUT=$(mktemp -d) bash benchmarks/gpu_run.sh   # smoke test of this script anywhere (--quick)
@@ -17,7 +17,9 @@
 # row's error instead of ending the run, so a timeout still leaves what was measured. Full logs are
 # kept (tee). Section groups, most wanted first: speed (kernels: each program loops its pass inside one
 # jit so that 2^16-2^20 time the kernels, not dispatch), memory + ffn (compile only, one program at a
-# time: XLA:GPU autotunes on the device while compiling), train + dispatch. At the end the parts are
+# time: XLA:GPU autotunes on the device while compiling), train + dispatch, blocks (every function in a
+# transformer block, d_model 64 and 256, float32 and bfloat16: whether the XLA:CPU fix of the (rows,
+# features) view holds, costs or is moot on XLA:GPU). At the end the parts are
 # merged into $OUT/bench.json and its report (with the verdicts) into $OUT/report.txt. Afterwards, here:
 #   cp "$OUT"/bench.json benchmarks/results/bench-gpu-<card>-<date>.json   # and commit it
 #
@@ -66,6 +68,8 @@ step bench-memory "${MEMORY_TIMEOUT:-70}" "$PY" -m jrelu bench "${bench_args[@]}
     --sections memory ffn --json "$OUT/bench-memory.json"
 step bench-train "${TRAIN_TIMEOUT:-60}" "$PY" -m jrelu bench "${bench_args[@]}" \
     --sections train dispatch --json "$OUT/bench-train.json"
+step bench-blocks "${BLOCKS_TIMEOUT:-90}" "$PY" -m jrelu bench "${bench_args[@]}" \
+    --sections blocks --json "$OUT/bench-blocks.json"
 
 # 3. One JSON and one report from whatever the parts left (each is complete up to its last section).
 "$PY" - "$OUT" <<'EOF' 2>&1 | tee "$OUT/report.txt"
@@ -74,7 +78,7 @@ from rich.console import Console
 from jrelu._cli.bench.driver import _write_json, merge
 from jrelu._cli.bench.report import print_report
 out = pathlib.Path(sys.argv[1])
-parts = [json.loads(p.read_text()) for n in ("speed", "memory", "train")
+parts = [json.loads(p.read_text()) for n in ("speed", "memory", "train", "blocks")
          if (p := out / f"bench-{n}.json").exists()]
 if not parts:
     sys.exit("no bench JSON in " + str(out))

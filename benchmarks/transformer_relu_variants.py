@@ -1,4 +1,4 @@
-"""Why ``jrelu.relu`` costs time in examples/08_transformer.py's training step on XLA:CPU: variants.
+"""Why ``jrelu.relu`` cost time in examples/08_transformer.py's training step on XLA:CPU: variants.
 
     python benchmarks/transformer_relu_variants.py [REPEATS]
 
@@ -7,10 +7,15 @@ Times the 08 transformer's compiled training step (3 blocks, d=64, batch 32 x 64
 relu that differs from the plain one (``maximum`` forward, ``where(y > 0, t, 0)`` tangent) in one
 respect; jrelu's rule has all of them. Prints temporary memory, what each block adds (hidden-sized
 tensors) and the median step time with quartiles. On 2 quiet CPU cores (2026-12-02, jax 0.10.2) each of
-two choices alone costs about 25%: the ``where(x <= 0, 0, x)`` forward value and the ``jax.checkpoint``
+two choices alone cost about 25%: the ``where(x <= 0, 0, x)`` forward value and the ``jax.checkpoint``
 around the tangent map -- the two that keep the MLP backward at 0 extra tensors
 (``tests/test_memory.py``). Nothing else in the rule (symbolic zeros, the static mode argument, the
 ``y != 0`` gate, the NaN factor) moved the time.
+
+The cause behind both (2026-12-06): on the 3-D ``(batch, seq, hidden)`` view XLA:CPU fuses the rule's
+forward value a second time into the transposed copy of the cotangent that the 3-D matmul's weight
+gradient makes, which then re-reads the pre-activation. jrelu now runs its rules on the ``(rows,
+features)`` view (``jrelu._core.on_rows``); the row "jrelu.relu, 3-D view" is the rule as it was.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 import jrelu
+from jrelu import _core
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -46,6 +52,16 @@ def variant(*, where_value: bool = False, checkpoint: bool = False):
     return f
 
 
+def three_d(x):
+    """jrelu.relu with the (rows, features) view switched off while it is traced."""
+    free = _core.rows_are_free
+    _core.rows_are_free = lambda v: False
+    try:
+        return jrelu.relu(x)
+    finally:
+        _core.rows_are_free = free
+
+
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     spec = importlib.util.spec_from_file_location("t08", ROOT / "examples" / "08_transformer.py")
@@ -55,6 +71,7 @@ def main() -> None:
     variants = {
         "jax.nn.relu": jax.nn.relu,
         "jrelu.relu": jrelu.relu,
+        "jrelu.relu, 3-D view": three_d,
         "plain custom_jvp": variant(),
         "+ where forward": variant(where_value=True),
         "+ checkpointed tangent": variant(checkpoint=True),

@@ -281,8 +281,13 @@ def collect(
         total += len(ffn_specs) * len(ffn_dtypes) * 2 * len(impls)
     block_cases = bb.block_cases(cases, mode)
     block_dims = bb.block_dims(mode)
-    # bfloat16 blocks only in the kept run: on XLA:CPU its matmuls add float32 copies that both keep
-    block_dtypes = ffn_dtypes if mode == "full" else [d for d in ffn_dtypes if d == "float32"]
+    # On the CPU bfloat16 blocks only in the kept run (XLA:CPU computes bfloat16 matmuls in float32,
+    # and a block takes about twice as long to compile); on accelerators, where transformers train in
+    # bfloat16, always.
+    if mode == "full" or backend != "cpu":
+        block_dtypes = ffn_dtypes
+    else:
+        block_dtypes = [d for d in ffn_dtypes if d == "float32"]
     if "blocks" in sections:
         total += len(block_dims) * len(block_dtypes) * len(block_cases) * 2 * len(impls)
 
