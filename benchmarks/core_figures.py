@@ -4,7 +4,9 @@
                                                  # and rewrite benchmarks/README.md's core-figures section
 
 1. Backward memory: activation-sized tensors per layer that a compiled float32 MLP training step keeps
-   beyond the identity network (jrelu.testing.extra_tensors_per_layer), jrelu vs jax.nn (or the jnp.where formulation).
+   beyond the identity network (jrelu.testing.extra_tensors_per_layer), jrelu vs jax.nn (or the jnp.where formulation);
+   and hidden-sized tensors per block in a pre-LN transformer block on (batch, seq, d_model)
+   activations, with XLA's bytes accessed by the whole step.
 2. Half precision: share of *all* bfloat16 / float16 values in [-8, 8] whose output is the correctly
    rounded float64 value, jrelu vs jax.nn.
 3. float32: worst error in ulp against the float64 reference on a dense grid in [-20, 20].
@@ -25,7 +27,7 @@ import ml_dtypes
 import numpy as np
 
 import jrelu
-from jrelu.testing import extra_tensors_per_layer, ulp
+from jrelu.testing import extra_tensors_detail, extra_tensors_per_layer, ulp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "core_figures.json"
@@ -97,6 +99,42 @@ def memory_rows() -> list[dict]:
     rows.append(
         {"fn": "rrelu(key=...) (training)", "jrelu": key_ours, "peer": None, "peer_name": "-"}
     )
+    return rows
+
+
+# The transformer block of the README's "Why" table: d_model 64 (hidden 256), 8 x 128 tokens, the
+# slope between 2 and 4 blocks (exact at this size: tests/test_blocks.py).
+BLOCK = {"model": "transformer", "batch": 8, "seq": 128, "width": 64, "depths": (2, 4)}
+
+
+def block_rows() -> list[dict]:
+    """Every function as a transformer trains it (defaults; rrelu with a key; prelu's slope learned per
+    hidden unit), float32, jrelu against its peer: kept tensors and the step's bytes accessed."""
+    key = jax.random.key(0)
+    rows = []
+    for name, spec in jrelu.FUNCTIONS.items():
+        if spec.needs_key:  # alpha_dropout: a dropout layer, not an FFN activation
+            continue
+        kw: dict = {"gated": spec.gated}
+        ours, theirs, label = spec.fn, spec.baseline, name
+        if name == "prelu":
+            kw["learned"] = np.full((4 * BLOCK["width"],), 0.25, np.float32)
+            label = "prelu (slope learned, per channel)"
+        if name == "rrelu":
+            ours = functools.partial(jrelu.rrelu, key=key)
+            theirs = functools.partial(spec.train_baseline, key=key, **spec.params)
+            label = "rrelu(key=...) (training)"
+        a = extra_tensors_detail(ours, **BLOCK, **kw)
+        b = extra_tensors_detail(theirs, **BLOCK, **kw)
+        rows.append(
+            {
+                "fn": label,
+                "jrelu": a["extra_tensors_per_layer"],
+                "peer": b["extra_tensors_per_layer"],
+                "bytes_ratio": a["bytes_accessed"] / b["bytes_accessed"],
+                "peer_name": "jnp.where" if name in ("prelu", "rrelu") else spec.baseline_name,
+            }
+        )
     return rows
 
 
@@ -173,6 +211,23 @@ def render(fig: dict) -> str:
         )
     lines += [
         "",
+        "**In a transformer block** — extra float32 hidden-sized tensors per block kept by a compiled "
+        "training step of pre-LN transformer blocks on (batch, seq, d_model) activations (causal "
+        f"attention, then the FFN; d_model {BLOCK['width']}, hidden {4 * BLOCK['width']}, "
+        f"{BLOCK['batch']} × {BLOCK['seq']} tokens), beyond the identity block (slope between "
+        f"{BLOCK['depths'][0]} and {BLOCK['depths'][1]} blocks), and XLA's bytes accessed by the whole "
+        "step, jrelu ÷ peer (`cost_analysis()`):",
+        "",
+        "| function | jrelu | peer | bytes ÷ peer | peer |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in fig.get("blocks", []):
+        lines.append(
+            f"| `{r['fn']}` | {r['jrelu']:.3f} | {r['peer']:.3f} | {r['bytes_ratio']:.3f} | "
+            f"{r['peer_name']} |"
+        )
+    lines += [
+        "",
         "**Half precision** — share of all values in [−8, 8] whose output is the correctly rounded "
         "float64 result (subnormals included: XLA flushes them, which costs bfloat16 about 1%):",
         "",
@@ -213,6 +268,7 @@ def main() -> None:
         "jax_version": jax.__version__,
         "date": datetime.date.today().isoformat(),
         "memory": memory_rows(),
+        "blocks": block_rows(),
         "half": half_rows(),
         "ulp": ulp_rows(),
     }

@@ -56,6 +56,20 @@ def test_readme_why_table_figures_are_the_committed_core_figures():
         line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
         for line in README.split("## Why", 1)[1].split("\n\n")[2].splitlines()[2:]
     }
+    blocks = [r for r in fig["blocks"] if not r["fn"].startswith(("reglu", "prelu"))]
+    kept = {round(r["jrelu"], 3) for r in blocks}
+    ratios = [r["bytes_ratio"] for r in blocks]
+    assert (
+        rows["in a transformer block ⁶"][0]
+        == (f"**{kept.pop():.0f}**; bytes {min(ratios):.2f}–{max(ratios):.2f}×")
+        and not kept
+    )
+    peers = {r["fn"]: r["peer"] for r in blocks}
+    assert rows["in a transformer block ⁶"][1] == (
+        f"{peers['relu']:.0f} relu family, {peers['elu']:.0f} elu/selu, {peers['celu']:.0f} celu"
+    )
+    assert {peers[n] for n in ("relu", "relu6", "leaky_relu", "squared_relu")} == {peers["relu"]}
+    assert peers["selu"] == peers["elu"]
     learned = by["memory"]["prelu (slope learned, per channel)"]
     assert rows["learned PReLU slope ¹"][0].startswith(f"{learned['jrelu']:.2f}")
     assert rows["learned PReLU slope ¹"][3] == f"{learned['peer']:.0f}"
