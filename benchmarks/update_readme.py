@@ -15,6 +15,8 @@ section                   file                        source
                                                       (and its PNG), via ``markdown_summary``
 ``core-figures``          ``benchmarks/README.md``    ``benchmarks/results/core_figures.json``, via
                                                       ``benchmarks/core_figures.py``'s ``render``
+``blocks-study``          ``benchmarks/README.md``    ``benchmarks/results/blocks-study-cpu.json``, via
+                                                      ``benchmarks/blocks_study.py``'s ``render``
 ``memory-schedulers``     ``benchmarks/README.md``    ``benchmarks/results/memory-schedulers-cpu.json``,
                                                       via ``benchmarks/memory_schedulers.py``'s ``render``
 ``measurements``          ``examples/README.md``      ``examples/results/*/summary.md`` (each example's
@@ -141,6 +143,11 @@ def _throughput_bound(target: pathlib.Path) -> str:
     return str(mod.render(json.loads(mod.OUT.read_text())))
 
 
+def _blocks_study(target: pathlib.Path) -> str:
+    mod = _load(ROOT / "benchmarks" / "blocks_study.py")
+    return str(mod.render(json.loads(mod.OUT.read_text())))
+
+
 def _memory_schedulers(target: pathlib.Path) -> str:
     mod = _load(ROOT / "benchmarks" / "memory_schedulers.py")
     return str(mod.render(json.loads(mod.OUT.read_text())))
@@ -193,6 +200,7 @@ def sections(
     found = [
         Section("bench", BENCH_README, bench_body),
         Section("core-figures", BENCH_README, _core_figures),
+        Section("blocks-study", BENCH_README, _blocks_study),
         Section("throughput-bound", BENCH_README, _throughput_bound),
         Section("memory-schedulers", BENCH_README, _memory_schedulers),
         Section("measurements", measurements_to, _measurements(examples_results)),

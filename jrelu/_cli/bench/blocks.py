@@ -40,11 +40,10 @@ class BlockDims:
     d_model: int
     batch: int
     seq: int
-    depths: tuple[int, int] = (
-        2,
-        4,
-    )  # the memory slope's depths (exact at these sizes: tests/test_blocks.py)
+    # the memory slope's depths (exact at these sizes: tests/test_blocks.py)
+    depths: tuple[int, int] = (2, 4)
     depth: int = 2  # blocks in the timed step
+    model: str = MODEL  # or "ffn": the FFN block alone (benchmarks/blocks_study.py)
 
     @property
     def hidden(self) -> int:
@@ -118,7 +117,7 @@ def _row(bc: BlockCase, impl: str, dims: BlockDims, dtype: str, kind: str) -> di
     }
     if impl == "jax.nn":
         row["peer"] = bc.case.peer_name
-    row["dims"] = {**dataclasses.asdict(dims), "hidden": dims.hidden, "model": MODEL}
+    row["dims"] = {**dataclasses.asdict(dims), "hidden": dims.hidden}
     return row
 
 
@@ -126,7 +125,7 @@ def memory_row(bc: BlockCase, impl: str, dims: BlockDims, dtype: str) -> dict[st
     """Hidden-sized tensors a block keeps beyond the identity block, with the step's bytes and flops."""
     detail = _memory.extra_tensors_detail(
         bc.act(impl),
-        model=MODEL,
+        model=dims.model,
         batch=dims.batch,
         seq=dims.seq,
         width=dims.d_model,
@@ -142,7 +141,7 @@ def memory_row(bc: BlockCase, impl: str, dims: BlockDims, dtype: str) -> dict[st
 
 def step_program(bc: BlockCase, impl: str, dims: BlockDims, dtype: str, seed: int = 0) -> Program:
     """The jitted SGD step (loss, gradient, update) of ``dims.depth`` blocks, lowered for real arrays."""
-    xshape, layer, _ = _memory._shapes(MODEL, dims.batch, dims.seq, dims.d_model, bc.gated)
+    xshape, layer, _ = _memory._shapes(dims.model, dims.batch, dims.seq, dims.d_model, bc.gated)
     keys = iter(jax.random.split(jax.random.key(seed), 16 * dims.depth + 1))
 
     def init(shape: Any) -> Any:  # a matrix, or the attention's list of four
@@ -160,7 +159,7 @@ def step_program(bc: BlockCase, impl: str, dims: BlockDims, dtype: str, seed: in
 
     def loss(params: list, x: jax.Array) -> jax.Array:
         for *layer, extra in params:
-            x = _memory._layer(MODEL, act, x, tuple(layer), () if extra is None else (extra,))
+            x = _memory._layer(dims.model, act, x, tuple(layer), () if extra is None else (extra,))
         return jnp.mean(x.astype(jnp.float32) ** 2)
 
     def step(params: list, x: jax.Array) -> tuple[list, jax.Array]:
