@@ -512,7 +512,14 @@ def reglu(x: ArrayLike, axis: int = -1) -> Array:
             f"[-{x.ndim}, {x.ndim})."
         )
     axis %= x.ndim
-    if x.shape[axis] % 2:
+    odd = x.shape[axis] % 2
+    if not isinstance(odd, int):  # a symbolic size (jax.export) not known to be even, e.g. "b, h"
+        raise ValueError(
+            f"jrelu.reglu: x of shape {x.shape} has the symbolic size {x.shape[axis]} along axis "
+            f"{axis}, which may be odd; reglu splits that axis into two equal halves (value, gate), "
+            "so declare it even, e.g. jax.export.symbolic_shape('b, 2*h') for a last axis of 2*h."
+        )
+    if odd:
         raise ValueError(
             f"jrelu.reglu: x of shape {x.shape} has odd size {x.shape[axis]} along axis {axis}; reglu "
             "splits that axis into two equal halves (value, gate), so make it even (e.g. a projection "
