@@ -564,9 +564,7 @@ def match_varying(*args: Any) -> tuple[Any, ...]:
     if not union:
         return args
     return tuple(
-        jax.lax.pcast(a, tuple(sorted(union - have, key=str)), to="varying")
-        if union - have
-        else a
+        jax.lax.pcast(a, tuple(sorted(union - have, key=str)), to="varying") if union - have else a
         for a, have in zip(args, axes, strict=True)
     )
 
