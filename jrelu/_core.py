@@ -319,11 +319,6 @@ _CACHE_AFTER = 3
 _GUARDS = ("jax_transfer_guard", "jax_transfer_guard_host_to_device")
 
 
-def _PYTHON_FLOAT_DTYPE() -> np.dtype:
-    """The dtype jit gives a Python float: float64 under ``jax_enable_x64``, else float32."""
-    return np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
-
-
 def _transfers_guarded() -> bool:
     """True inside ``jax.transfer_guard(...)`` (or a global guard) set to anything but "allow"."""
     return any(getattr(jax.config, g, None) not in (None, "allow") for g in _GUARDS)
@@ -337,8 +332,10 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
 
     * a value met ``_CACHE_AFTER`` (3) times is swapped for a device array made once and cached: jit
       would otherwise copy it to the device on every call (about 6 us of a 20 us eager call on CPU);
-    * a value met fewer times is handed to jit as it is, which copies it inside jit's own fast dispatch
-      path -- what ``jax.nn`` does with a Python number. An explicit ``jax.device_put`` of a scalar
+    * a value met fewer times is handed to jit as the NumPy scalar it is, which jit copies inside its
+      own fast dispatch path -- what ``jax.nn`` does with a Python number, but of the type the cached
+      device array has (float32, not a weakly typed float), so that a value moving to the cache does
+      not compile the kernel again. An explicit ``jax.device_put`` of a scalar
       costs more than the whole call, so a value used once or twice (a schedule, a sweep, whose
       neighbouring values may round to the same float32) is not cached; a value in steady use is.
     * Under a transfer guard (``jax.transfer_guard("disallow")``) even a first value is put on the
@@ -362,7 +359,9 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
                     if len(_SEEN) >= 4096:
                         _SEEN.clear()
                     _SEEN[k] = seen
-                    out.append(p.item() if p.dtype == _PYTHON_FLOAT_DTYPE() else p)
+                    # As a NumPy scalar (strongly typed, as the cached device array will be), not
+                    # a Python float (weakly typed): the kernel then compiles once for both.
+                    out.append(p)
                     continue
                 _SEEN.pop(k, None)
                 d = jax.device_put(p)
@@ -421,10 +420,24 @@ def rows_are_free(x: Array) -> bool:
     return all(s is None for s in spec[1 : x.ndim - 1])
 
 
+def is_eager(x: Array, *params: Any) -> bool:
+    """True for a call with no tracer in it (``x`` and every hyperparameter and key concrete): nothing
+    can differentiate it, so which derivative rule it carries does not matter."""
+    return is_concrete(x) and all(is_concrete(p) for p in params)
+
+
 def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
-    last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is."""
+    last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
+
+    A rule's mode (a str ``static``) is ``"y"`` in an eager call (:func:`is_eager`): every mode computes
+    the same value and no derivative can be taken, so an eager user compiles one program per function,
+    shape and dtype whatever the hyperparameters' values and signs (a negative slope would otherwise
+    compile the masked rule as well).
+    """
+    if isinstance(static, str) and is_eager(x, *params):
+        static = "y"
     if not rows_are_free(x):
         return kernel(static, x, *params)
     flat = []
