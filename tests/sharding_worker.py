@@ -912,12 +912,18 @@ def readme_section() -> dict[str, Any]:
     import runpy
 
     import jax
+    import jax.numpy as jnp
     import numpy as np
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 
     snippets = pathlib.Path(__file__).parents[1] / "examples" / "snippets"
-    files = ["sharding_elementwise.py", "sharding_data_parallel.py", "sharding_shard_map.py"]
+    files = [
+        "sharding_elementwise.py",
+        "sharding_data_parallel.py",
+        "sharding_shard_map.py",
+        "sharding_replicated.py",
+    ]
     ns: list[dict[str, Any]] = []
     try:
         for name in files:
@@ -927,7 +933,7 @@ def readme_section() -> dict[str, Any]:
                 ns.append(runpy.run_path(str(snippets / name)))
     except Exception as e:
         return {"blocks": len(ns), "error": f"{type(e).__name__}: {e}"}
-    first, train, shard_map = ns
+    first, train, shard_map, replicated = ns
     x = first["x"]
     same = {k: first[k].sharding.is_equivalent_to(x.sharding, 2) for k in ("y", "g", "r", "d")}
     mesh8 = shard_map["mesh"]
@@ -941,6 +947,13 @@ def readme_section() -> dict[str, Any]:
         "dslope_spec": list(first["dslope"].sharding.spec),
         "loss_finite": bool(np.isfinite(float(train["loss"]))),
         "per_device_blocks_distinct": len({r.tobytes() for r in rows}) == 8,
+        # d/da of the sum of prelu over every block: the peer's jnp.where on one device
+        "replicated_slope_grad": float(replicated["g"]),
+        "replicated_slope_grad_peer": float(
+            jax.grad(
+                lambda a: jnp.where(replicated["x"] > 0, replicated["x"], a * replicated["x"]).sum()
+            )(replicated["a"])
+        ),
     }
 
 

@@ -259,10 +259,11 @@ def test_shard_map_draws_as_the_readme_says(report, fname):
 
 def test_readme_sharding_section_runs_as_written(report):
     r = report["readme_section"]
-    assert r["error"] is None and r["blocks"] == 3, r
+    assert r["error"] is None and r["blocks"] == 4, r
     assert all(r["sharding_kept"].values()) and r["sharding_kept"], r
     assert r["dslope_spec"] == ["model"], r
     assert r["loss_finite"] and r["per_device_blocks_distinct"], r
+    assert r["replicated_slope_grad"] == pytest.approx(r["replicated_slope_grad_peer"], rel=1e-6), r
 
 
 # --------------------------------------------------------------------------------------------------
