@@ -561,7 +561,7 @@ def zero_safe_mul(a: Array, b: Array) -> Array:
 def varying_axes(v: Any) -> frozenset[Any]:
     """The manual mesh axes (inside ``shard_map`` with ``check_vma``) along which ``v`` may differ from
     device to device; empty outside ``shard_map`` and for a constant. The type records it as
-    ``aval.mat.varying`` (jax 0.9 on) or ``aval.vma`` (jax 0.8)."""
+    ``aval.mat.varying`` (jax 0.10) or ``aval.vma`` (jax 0.8)."""
     aval = jax.typeof(v)
     mat = getattr(aval, "mat", None)
     vma = getattr(mat, "varying", None) if mat is not None else getattr(aval, "vma", None)

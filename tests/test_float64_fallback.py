@@ -24,12 +24,10 @@ def _bitcasts_to(module: str, dtype: str) -> bool:
 
 @pytest.fixture
 def cpu_falls_back(monkeypatch):
-    """Lower float64 for the CPU as for a TPU. The choice is traced into the program: the inputs below
-    have a shape of their own (401 points) that no earlier trace holds, and the traces made here are
-    dropped afterwards, so that no later test in this process meets them."""
+    """Lower float64 for the CPU as for a TPU. The choice is traced into the program, so the inputs
+    below have a shape of their own (401 points, float64) that no other test traces: no trace made here
+    is met by another test, and none made elsewhere is met here."""
     monkeypatch.setattr(_core, "FLOAT64_FALLBACK_PLATFORMS", ("cpu", "tpu"))
-    yield
-    jax.clear_caches()
 
 
 X = np.concatenate([-np.geomspace(40.0, 1e-6, 200), [0.0], np.geomspace(1e-6, 40.0, 200)])
