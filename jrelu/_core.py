@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, Protocol, cast
@@ -320,11 +319,6 @@ _CACHE_AFTER = 3
 _GUARDS = ("jax_transfer_guard", "jax_transfer_guard_host_to_device")
 
 
-def _PYTHON_FLOAT_DTYPE() -> np.dtype:
-    """The dtype jit gives a Python float: float64 under ``jax_enable_x64``, else float32."""
-    return np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
-
-
 def _transfers_guarded() -> bool:
     """True inside ``jax.transfer_guard(...)`` (or a global guard) set to anything but "allow"."""
     return any(getattr(jax.config, g, None) not in (None, "allow") for g in _GUARDS)
@@ -338,8 +332,10 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
 
     * a value met ``_CACHE_AFTER`` (3) times is swapped for a device array made once and cached: jit
       would otherwise copy it to the device on every call (about 6 us of a 20 us eager call on CPU);
-    * a value met fewer times is handed to jit as it is, which copies it inside jit's own fast dispatch
-      path -- what ``jax.nn`` does with a Python number. An explicit ``jax.device_put`` of a scalar
+    * a value met fewer times is handed to jit as the NumPy scalar it is, which jit copies inside its
+      own fast dispatch path -- what ``jax.nn`` does with a Python number, but of the type the cached
+      device array has (float32, not a weakly typed float), so that a value moving to the cache does
+      not compile the kernel again. An explicit ``jax.device_put`` of a scalar
       costs more than the whole call, so a value used once or twice (a schedule, a sweep, whose
       neighbouring values may round to the same float32) is not cached; a value in steady use is.
     * Under a transfer guard (``jax.transfer_guard("disallow")``) even a first value is put on the
@@ -363,7 +359,9 @@ def on_device(x: Array, *params: Any) -> tuple[Any, ...]:
                     if len(_SEEN) >= 4096:
                         _SEEN.clear()
                     _SEEN[k] = seen
-                    out.append(p.item() if p.dtype == _PYTHON_FLOAT_DTYPE() else p)
+                    # As a NumPy scalar (strongly typed, as the cached device array will be), not
+                    # a Python float (weakly typed): the kernel then compiles once for both.
+                    out.append(p)
                     continue
                 _SEEN.pop(k, None)
                 d = jax.device_put(p)
@@ -422,10 +420,24 @@ def rows_are_free(x: Array) -> bool:
     return all(s is None for s in spec[1 : x.ndim - 1])
 
 
+def is_eager(x: Array, *params: Any) -> bool:
+    """True for a call with no tracer in it (``x`` and every hyperparameter and key concrete): nothing
+    can differentiate it, so which derivative rule it carries does not matter."""
+    return is_concrete(x) and all(is_concrete(p) for p in params)
+
+
 def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
-    last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is."""
+    last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
+
+    A rule's mode (a str ``static``) is ``"y"`` in an eager call (:func:`is_eager`): every mode computes
+    the same value and no derivative can be taken, so an eager user compiles one program per function,
+    shape and dtype whatever the hyperparameters' values and signs (a negative slope would otherwise
+    compile the masked rule as well).
+    """
+    if isinstance(static, str) and is_eager(x, *params):
+        static = "y"
     if not rows_are_free(x):
         return kernel(static, x, *params)
     flat = []
@@ -497,7 +509,8 @@ def unpack_mask(words: Array, shape: tuple[int, ...]) -> Array:
     if words.dtype == jnp.bool_:
         return words.reshape(shape)
     bits = ((words[..., None] >> _shifts(words.ndim + 1)) & 1).astype(jnp.bool_)
-    bits = bits.reshape(*words.shape[:-1], -1)
+    # The size spelled out, not -1: with a zero-size leading axis -1 is undefined (0 / 0).
+    bits = bits.reshape(*words.shape[:-1], words.shape[-1] * _WORD)
     n = shape[-1] if shape else 1
     return bits[..., :n].reshape(shape)
 
@@ -537,9 +550,36 @@ def zero_safe_mul(a: Array, b: Array) -> Array:
     (equal ranks, size-1 axes broadcast), bilinear like ``mul`` -- its derivative is
     ``zero_safe_mul(da, b) + zero_safe_mul(a, db)`` and its transpose in either factor is itself applied to
     the cotangent -- so every order of differentiation, ``vmap``, ``scan`` and ``checkpoint`` (which sees an
-    ordinary elementwise operation: the residuals are unchanged) keep the rule.
+    ordinary elementwise operation: the residuals are unchanged) keep the rule. Inside ``shard_map``
+    (``check_vma``), a factor that is the same on every device of a manual axis the other varies over
+    (a replicated slope's tangent against a sharded ``x``) is cast to varying first, as ``lax.mul``
+    does: see :func:`match_varying`.
     """
-    return _zero_safe_mul_p.bind(a, b)
+    return _zero_safe_mul_p.bind(*match_varying(a, b))
+
+
+def varying_axes(v: Any) -> frozenset[Any]:
+    """The manual mesh axes (inside ``shard_map`` with ``check_vma``) along which ``v`` may differ from
+    device to device; empty outside ``shard_map`` and for a constant. The type records it as
+    ``aval.mat.varying`` (jax 0.10) or ``aval.vma`` (jax 0.8)."""
+    aval = jax.typeof(v)
+    mat = getattr(aval, "mat", None)
+    vma = getattr(mat, "varying", None) if mat is not None else getattr(aval, "vma", None)
+    return frozenset(vma or ())
+
+
+def match_varying(*args: Any) -> tuple[Any, ...]:
+    """``args`` cast to vary over the union of their varying manual axes (``jax.lax.pcast(...,
+    to="varying")``, a no-op at run time), as every ``lax`` binary op does to its operands before it
+    binds: a custom primitive's abstract evaluation (``lax.mul``'s here) requires equal ones."""
+    axes = [varying_axes(a) for a in args]
+    union = frozenset().union(*axes)
+    if not union:
+        return args
+    return tuple(
+        jax.lax.pcast(a, tuple(sorted(union - have, key=str)), to="varying") if union - have else a
+        for a, have in zip(args, axes, strict=True)
+    )
 
 
 def _zero_safe_mul_value(a: Array, b: Array) -> Array:
@@ -819,36 +859,19 @@ def _expm1_reduced(r: Array) -> Array:
 
 
 # The float64 kernels below build powers of two from their bits (an s64 -> f64 bitcast), which XLA:TPU
-# does not implement. Where the default backend cannot compile them, float64 falls back to XLA's own
-# exp / expm1 (not held to 1 ulp there); float32 never needs the fallback.
-_PROBING = threading.local()
+# does not implement. Which one a program gets is decided per platform it is lowered for, not by the
+# machine that traces it: a program lowered for TPU -- on a TPU host, or exported with
+# jax.export(..., platforms=["tpu"]) from any host -- takes XLA's exp / expm1 (not held to 1 ulp there),
+# every other platform the bit kernels. float32 never needs the fallback.
+FLOAT64_FALLBACK_PLATFORMS: tuple[str, ...] = ("tpu",)
 
 
-def float64_bits_supported() -> bool:
-    """Whether the default backend compiles jrelu's float64 expm1 and scaled_exp kernels (probed once:
-    the real kernels, compiled and cached)."""
-    if getattr(_PROBING, "on", False):  # inside the probe itself: build the real kernels
-        return True
-    return _probe_float64_bits()
-
-
-@functools.lru_cache(maxsize=1)
-def _probe_float64_bits() -> bool:
-    _PROBING.on = True
-    try:
-        _compile_float64_kernels()
-        return True
-    except Exception:  # e.g. XLA:TPU: "bitcast-convert from s64 to f64 not implemented"
-        return False
-    finally:
-        _PROBING.on = False
-
-
-def _compile_float64_kernels() -> None:
-    s = jax.ShapeDtypeStruct((8,), np.float64)
-    jax.jit(lambda x: (expm1(x), scaled_exp(x, np.float64(1.0), x, np.float64(0.0)))).lower(
-        s
-    ).compile()
+def per_platform_float64(kernel: Any, fallback: Any, *args: Any) -> Array:
+    """``kernel(*args)``, or ``fallback(*args)`` on the :data:`FLOAT64_FALLBACK_PLATFORMS`: chosen with
+    ``jax.lax.platform_dependent`` when the program is lowered, so that a program exported for several
+    platforms carries both and each platform runs its own (lowered for one, only that branch is kept)."""
+    branches = dict.fromkeys(FLOAT64_FALLBACK_PLATFORMS, fallback)
+    return cast(Array, jax.lax.platform_dependent(*args, default=kernel, **branches))
 
 
 def _pow2(k: Array, dt: Any) -> Array:
@@ -869,13 +892,23 @@ def scaled_exp(z: Array, c: Any, dz: Array | None = None, c_lo: Any = None) -> A
     ``z`` is clipped to ``2.5 log(max)``, beyond which ``c * exp(z)`` is 0 or inf for every normal ``c``
     (no overflow trap); NaN stays NaN.
     """
+    if np.finfo(z.dtype).bits == 64:
+        return per_platform_float64(_scaled_exp_bits, _scaled_exp_xla, z, c, dz, c_lo)
+    return _scaled_exp_bits(z, c, dz, c_lo)
+
+
+def _scaled_exp_xla(z: Array, c: Any, dz: Array | None, c_lo: Any) -> Array:
+    """:func:`scaled_exp` from XLA's ``exp``: float64 on the :data:`FLOAT64_FALLBACK_PLATFORMS`."""
+    dt = z.dtype
+    zz = z if dz is None else z + dz
+    cc = jnp.asarray(c, dt) if c_lo is None else jnp.asarray(c, dt) + jnp.asarray(c_lo, dt)
+    return cc * jnp.exp(zz)
+
+
+def _scaled_exp_bits(z: Array, c: Any, dz: Array | None, c_lo: Any) -> Array:
     dt = z.dtype
     fi = np.finfo(dt)
     bits = fi.bits
-    if bits == 64 and not float64_bits_supported():
-        zz = z if dz is None else z + dz
-        cc = jnp.asarray(c, dt) if c_lo is None else jnp.asarray(c, dt) + jnp.asarray(c_lo, dt)
-        return cc * jnp.exp(zz)
     itype = jnp.int32 if bits == 32 else jnp.int64
     bound = np.asarray(2.5 * np.log(fi.max), dt)
     zc = jnp.clip(z, -bound, bound)
@@ -911,10 +944,18 @@ def expm1(x: Array, *, nonpositive: bool = False) -> Array:
     (``1 * p + 0`` is ``p``). A NaN needs none either: it propagates through ``maximum`` (as through
     the ``min(x, 0)`` of the caller) and ``p``, whatever its ``k`` converts to.
     """
+    bits = np.finfo(x.dtype).bits
+    if bits not in _COEFFS:
+        return jnp.expm1(x)
+    kernel = partial(_expm1_bits, nonpositive=nonpositive)
+    if bits == 64:
+        return per_platform_float64(kernel, jnp.expm1, x)
+    return kernel(x)
+
+
+def _expm1_bits(x: Array, *, nonpositive: bool) -> Array:
     dt = x.dtype
     bits = np.finfo(dt).bits
-    if bits not in _COEFFS or (bits == 64 and not float64_bits_supported()):
-        return jnp.expm1(x)
     itype = jnp.int32 if bits == 32 else jnp.int64
     mant = np.finfo(dt).nmant
     bias = np.finfo(dt).maxexp - 1

@@ -29,6 +29,7 @@ from jrelu._core import (
     check_input,
     check_param,
     expm1,
+    is_eager,
     on_device,
     on_rows,
     rectifier,
@@ -324,6 +325,18 @@ _celu_positive_jit = jax.jit(
 )
 
 
+def _celu_value_either(x: Array, alpha: Array) -> Array:
+    # An eager call's value: the plain one where every alpha is positive, else the compensated one,
+    # chosen when the program runs, so that alpha's sign does not compile a second program.
+    return jax.lax.cond(jnp.all(alpha > 0), _celu_value_positive, _celu_value, x, alpha)
+
+
+_celu_eager_jit = jax.jit(
+    rectifier("celu", _celu_value_either, _celu_slope, (_celu_dalpha,), slope_x=_celu_slope_x),
+    static_argnums=0,
+)
+
+
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array:
     r"""Continuously differentiable exponential linear unit.
 
@@ -368,7 +381,10 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Arra
     x = check_input("celu", x)
     alpha = check_param("celu", "alpha", alpha, x, nonzero=True)
     mode = "x" if check_precise("celu", precise) else "y"
-    kernel = _celu_positive_jit if all_nonnegative(alpha) else _celu_jit
+    if is_eager(x, alpha):
+        kernel = _celu_eager_jit
+    else:
+        kernel = _celu_positive_jit if all_nonnegative(alpha) else _celu_jit
     return on_rows(kernel, mode, x, *on_device(x, alpha))
 
 

@@ -210,6 +210,16 @@ def check_slope_shape(
 ) -> None:
     """ValueError naming both shapes when the slopes do not fit the input's sizes on ``axes``."""
     expected = slope_shape(owner, x_shape, axes)
+    if tuple(shape) != expected and axes is None and ".linen." in owner and len(shape) == 1:
+        if x_shape and shape[0] == x_shape[-1]:  # a tree made by PReLU() before 0.2.0
+            raise ValueError(
+                f"{owner}: the parameters hold {shape[0]} slopes, one per channel of the last axis, "
+                f"for input of shape {tuple(x_shape)}, but this PReLU() has one shared slope. "
+                "PReLU()'s default changed in jrelu 0.2.0 from one slope per channel (axis=-1) to "
+                "one shared slope (axis=None), as Flax's and PyTorch's PReLU() (CHANGELOG.md). To "
+                "apply parameters made with the old default, create the module as "
+                "PReLU(axis=-1); for one shared slope, initialise the parameters again."
+            )
     if tuple(shape) != expected:
         shared = "num_channels=None" if ".nnx." in owner else "axis=None"
         raise ValueError(

@@ -178,13 +178,17 @@ def _uniform(key: Array, x: Array, stream: int, broadcast_dims: tuple[int, ...] 
     out_sharding = _sharding(x, broadcast_dims)
     kw = {} if out_sharding is None else {"out_sharding": out_sharding}
     index = None
-    stride = 1
+    stride: Any = 1  # a Python int, or a uint32 array once a symbolic size has entered it
     for axis in reversed(range(len(shape))):
-        if shape[axis] > 1:
+        n = shape[axis]
+        if not isinstance(n, int) or n > 1:  # a symbolic size (jax.export) may be 1: the iota is 0
             term = jax.lax.broadcasted_iota(jnp.uint32, shape, axis, **kw)
-            term = term * np.uint32(stride % 2**32) if stride > 1 else term
+            if not isinstance(stride, int):
+                term = term * stride
+            elif stride > 1:
+                term = term * np.uint32(stride % 2**32)
             index = term if index is None else index + term
-        stride *= shape[axis]
+        stride = _times_size(stride, n)
     if index is None:  # a single number: position 0
         index = (
             jax.lax.broadcasted_iota(jnp.uint32, shape, 0, **kw)
@@ -202,6 +206,18 @@ def _uniform(key: Array, x: Array, stream: int, broadcast_dims: tuple[int, ...] 
             u, x.shape, tuple(range(x.ndim)), **({} if full is None else {"out_sharding": full})
         )
     return u
+
+
+def _times_size(stride: Any, n: Any) -> Any:
+    """``stride * n`` modulo 2**32, where ``n`` is a size: a Python int while every size is known; a
+    uint32 array (the same residue: uint32 products wrap) once a symbolic one (``jax.export``) enters,
+    as a symbolic size has no value before the program runs."""
+    if isinstance(stride, int) and isinstance(n, int):
+        return stride * n
+    size = n if isinstance(n, int) else jnp.asarray(n).astype(jnp.uint32)
+    if isinstance(stride, int):
+        return jnp.asarray(stride % 2**32, jnp.uint32) * size
+    return stride * (np.uint32(size % 2**32) if isinstance(size, int) else size)
 
 
 _RRELU = STREAMS["rrelu"]

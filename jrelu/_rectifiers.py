@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jrelu._core import (
@@ -275,10 +276,30 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike, *, axis: int | None = None) -
     References:
       He, Zhang, Ren & Sun, *Delving Deep into Rectifiers*, ICCV 2015.
     """
+    x = check_input("prelu", x)
     if axis is not None:
-        x = check_input("prelu", x)
         negative_slope = _along_axis(x, negative_slope, axis)
+    else:
+        _check_channels_last(x, negative_slope)
     return _leaky("prelu", "negative_slope", x, negative_slope)
+
+
+def _check_channels_last(x: Array, slope: Any) -> None:
+    """A 1-D slope that fits none of x's trailing axes but matches another axis's size (NCHW input with
+    one slope per channel): the error names the ``axis=`` that would run it along that axis."""
+    shape = np.shape(slope)
+    if len(shape) != 1 or x.ndim < 2 or shape[0] in (1, x.shape[-1]):
+        return
+    axes = [i for i, n in enumerate(x.shape[:-1]) if n == shape[0]]
+    if not axes:
+        return  # check_param names both shapes
+    ax = 1 if 1 in axes else axes[0]  # NCHW's channel axis first (PyTorch's layout)
+    raise ValueError(
+        f"jrelu.prelu: negative_slope of shape {shape} does not broadcast against x of shape "
+        f"{x.shape}: without axis= it is aligned with x's last axis (channels last), and x's axis "
+        f"{ax} has {shape[0]} entries. For channels-first input (NCHW) run it along that axis: "
+        f"jrelu.prelu(x, negative_slope, axis={ax})."
+    )
 
 
 def _along_axis(x: Array, slope: Any, axis: Any) -> Any:
@@ -357,8 +378,11 @@ def squared_relu(x: ArrayLike) -> Array:
 
     Memory: the backward pass keeps only the output ``y`` (which the next layer keeps anyway) and reads
     the derivative off it as :math:`2\sqrt{y}`; the square root is guarded so that no derivative of any
-    order is NaN at 0. The price: where ``x**2`` overflows (``x`` above about 1.8e19 in float32) the
-    output is ``inf`` and so is the derivative read off it (``2 x`` would still be finite).
+    order is NaN at 0. The price, at both ends of the float range: where ``x**2`` overflows (``x``
+    above about 1.8e19 in float32) the output is ``inf`` and so is the derivative read off it; where it
+    underflows (``x`` below about 1.1e-19 in float32 on XLA:CPU, which flushes subnormals to 0;
+    about 3.7e-23 where they are kept) the output is 0 and so is the derivative, where ``2 x`` would
+    be finite and nonzero (``jnp.square(jax.nn.relu(x))`` keeps ``x`` and gives ``2 x`` at both).
 
     Args:
       x: floating point input array (any shape).
@@ -513,7 +537,14 @@ def reglu(x: ArrayLike, axis: int = -1) -> Array:
             f"[-{x.ndim}, {x.ndim})."
         )
     axis %= x.ndim
-    if x.shape[axis] % 2:
+    odd = x.shape[axis] % 2
+    if not isinstance(odd, int):  # a symbolic size (jax.export) not known to be even, e.g. "b, h"
+        raise ValueError(
+            f"jrelu.reglu: x of shape {x.shape} has the symbolic size {x.shape[axis]} along axis "
+            f"{axis}, which may be odd; reglu splits that axis into two equal halves (value, gate), "
+            "so declare it even, e.g. jax.export.symbolic_shape('b, 2*h') for a last axis of 2*h."
+        )
+    if odd:
         raise ValueError(
             f"jrelu.reglu: x of shape {x.shape} has odd size {x.shape[axis]} along axis {axis}; reglu "
             "splits that axis into two equal halves (value, gate), so make it even (e.g. a projection "

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jrelu import _keras
 from jrelu._dropout import alpha_dropout
 from jrelu._exponential import SELU_ALPHA_EXACT, SELU_SCALE_EXACT, celu, elu, selu
 from jrelu._random import check_key, rrelu
@@ -660,6 +661,16 @@ class Activation:
     def __reduce__(self) -> tuple[Any, ...]:
         return (_activation, (self.name, dict(self.params)))
 
+    def get_config(self) -> dict[str, Any]:
+        """The name and the bound hyperparameters: what Keras saves of an activation (jrelu registers
+        this class with Keras' serialization; see ``jrelu/_keras.py``)."""
+        return {"name": self.name, "params": dict(self.params)}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Activation:
+        """The activation :meth:`get_config` describes, checked again by :func:`get`."""
+        return get(config["name"], **config["params"])
+
 
 def _activation(name: str, params: dict[str, Any]) -> Activation:
     return Activation(name, MappingProxyType(dict(params)))
@@ -792,3 +803,8 @@ def _get_doc() -> str:
 
 
 get.__doc__ = _get_doc()
+
+
+# Keras (an optional dependency, never imported here): register the table with its serialization once
+# both are imported, so that a saved model reloads jrelu's functions and not Keras' of the same names.
+_keras.watch()

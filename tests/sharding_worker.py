@@ -21,7 +21,10 @@ What is measured, on a 2-D ``('data', 'model')`` mesh of 2 x 4 devices, for both
   same step on one device;
 * under ``jax.set_mesh``: every variant and alpha_dropout on three placements, jitted (and
   eager: everywhere for the keyed variants, on the 2-D placement for the rest); the random nnx and linen modules; a data-parallel linen step with AlphaDropout and RReLU; the
-  draws inside ``shard_map`` with and without ``fold_in``; the sharding guide's code, run as written.
+  draws inside ``shard_map`` with and without ``fold_in``; the sharding guide's code, run as written;
+* inside ``jax.shard_map`` with ``check_vma`` on, ``x`` sharded and the hyperparameters and keys
+  replicated: every function, variant and key, forward, grad and jvp, against one device block by
+  block and the peer formulation (:func:`shard_map_vma`).
 
 Pass part names (``set_mesh_cases``, ...) as arguments to run only those.
 """
@@ -740,6 +743,168 @@ def shard_map_streams() -> dict[str, Any]:
     return report
 
 
+SHARD_MAP_SHAPE = (16, 12)  # 2 rows of 12 per device on 8 devices: the mask pads its last word
+
+
+def shard_map_cases() -> Iterator[tuple[str, dict[str, Any], bool, bool]]:
+    """(function, hyperparameters, with a key, hyperparameters traced) for every function of the table
+    and every registered variant: once with the variant's numbers as constants and once with them
+    passed in replicated (``P()``) and differentiated."""
+    import jrelu
+
+    for name, spec in jrelu.FUNCTIONS.items():
+        for v in spec.variants or ({},):
+            params = {**spec.params, **v}
+            for with_key in (
+                (True,) if spec.needs_key else (False, True) if spec.random else (False,)
+            ):
+                yield name, params, with_key, False
+                if spec.hyper(params):
+                    yield name, params, with_key, True
+
+
+def shard_map_vma() -> dict[str, dict[str, Any]]:
+    """Inside ``jax.shard_map`` with ``check_vma=True`` (the default) on 8 devices, ``x`` sharded
+    (``P("d")``), the hyperparameters and the key replicated (``P()``), as data-parallel code has them:
+    per function, variant and key, the forward value, the gradient in ``x`` and in each replicated
+    hyperparameter (through ``psum``, the form a data-parallel loss takes) and the jvp in each
+    hyperparameter, against the same computation on one device, block by block (a ``vmap`` over the 8
+    blocks: inside ``shard_map`` a key draws by local position), and against the peer formulation
+    (``spec.baseline``: jax.nn / ``jnp.where``) in the same ``shard_map`` -- or, for alpha_dropout, the
+    NumPy reference of its mask per block. Each case is traced on its own (an error names it), then
+    all run as one program per formulation (one compilation each)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.sharding import PartitionSpec as P
+
+    import jrelu
+
+    mesh = _mesh("auto", (8,), ("d",))
+    n = mesh.shape["d"]
+    rng = np.random.default_rng(11)
+    # No input at a kink (0, 6): jrelu's kink conventions differ from some peers' there.
+    host = rng.uniform(-7.5, 7.5, SHARD_MAP_SHAPE).astype(np.float32)
+    host = np.where(np.abs(host) < 1e-3, np.float32(0.5), host)
+    host = np.where(np.abs(host - 6) < 1e-3, np.float32(5.5), host)
+    x = jnp.asarray(host)
+    blocks = x.reshape(n, -1, *x.shape[1:])
+    key = jax.random.key(7)
+    psum = partial_psum("d")
+
+    def outputs(f: Any, v: Any, h: Any, k: Any, total: Any) -> dict[str, Any]:
+        out = {"y": f(v, h, k), "dx": jax.grad(lambda u: total(f(u, h, k).sum()))(v)}
+        if h:
+            out["dh"] = jax.grad(lambda g: total(f(v, g, k).sum()))(h)
+            ones = jax.tree.map(jnp.ones_like, h)
+            out["jvp"] = jax.jvp(lambda g: f(v, g, k), (h,), (ones,))[1]
+        return out
+
+    def out_specs(h: Any) -> dict[str, Any]:
+        return {"y": P("d"), "dx": P("d"), **({"dh": P(), "jvp": P("d")} if h else {})}
+
+    report: dict[str, dict[str, Any]] = {}
+    ours, peers, hs = {}, {}, {}
+    for name, params, with_key, traced in shard_map_cases():
+        spec = jrelu.FUNCTIONS[name]
+        hyper = spec.hyper(params) if traced else {}
+        const = {k: v for k, v in params.items() if k not in hyper}
+        h = {k: jnp.float32(v) for k, v in hyper.items()}
+
+        def f(
+            v: Any, h: Any, k: Any, fn: Any = spec.fn, c: Any = const, kw: bool = with_key
+        ) -> Any:
+            return fn(v, **h, **c, **({"key": k} if kw else {}))
+
+        label = ",".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+        )
+        label = f"{name}({label}){'-key' if with_key else ''}{'-traced' if traced else ''}"
+        entry: dict[str, Any] = {
+            "function": name,
+            "params": params,
+            "key": with_key,
+            "traced": traced,
+            "error": None,
+        }
+        report[label] = entry
+        try:
+            one = jax.shard_map(
+                lambda v, h, k, f=f: outputs(f, v, h, k, psum),
+                mesh=mesh,
+                in_specs=(P("d"), P(), P()),
+                out_specs=out_specs(h),
+            )
+            jax.eval_shape(one, x, h, key)
+        except Exception as e:
+            entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+            continue
+        ours[label], hs[label] = f, h
+        if not with_key:
+
+            def peer(v: Any, h: Any, k: Any, s: Any = spec, p: Any = params) -> Any:
+                return s.baseline(v, **s.hyper({**p, **h}))
+
+            peers[label] = peer
+
+    def run_all(fs: dict[str, Any], v: Any, h: Any, k: Any, total: Any) -> dict[str, Any]:
+        return {lab: outputs(f, v, h[lab], k, total) for lab, f in fs.items()}
+
+    def mapped(fs: dict[str, Any]) -> Any:
+        specs = {lab: out_specs(hs[lab]) for lab in fs}
+        return jax.jit(
+            jax.shard_map(
+                lambda v, h, k: run_all(fs, v, h, k, psum),
+                mesh=mesh,
+                in_specs=(P("d"), P(), P()),
+                out_specs=specs,
+            )
+        )
+
+    got = mapped(ours)(x, hs, key)
+    ref = jax.jit(jax.vmap(lambda v, h, k: run_all(ours, v, h, k, lambda s: s), (0, None, None)))(
+        blocks, hs, key
+    )
+    peer_got = mapped(peers)(x, {lab: hs[lab] for lab in peers}, key)
+    for label in ours:
+        entry, g = report[label], got[label]
+        r = {
+            k: jax.tree.map(lambda a: a.sum(0), v) if k == "dh" else v.reshape(-1, *v.shape[2:])
+            for k, v in ref[label].items()
+        }
+        entry["equal_to_one_device"] = {k: _equal(g[k], r[k]) for k in ("y", "dx")}
+        entry["ulps_from_one_device"] = {k: _ulps(g[k], r[k]) for k in g if k != "y"}
+        spec = jrelu.FUNCTIONS[entry["function"]]
+        if label in peers:
+            want = peer_got[label]
+        elif spec.needs_key and not entry["traced"]:  # the NumPy reference of the mask, per block
+            params = entry["params"]
+            want = {
+                "y": np.concatenate([spec.value(b, key=key, **params) for b in np.asarray(blocks)])
+            }
+        else:
+            want = {}
+        entry["rel_from_peer"] = {
+            k: max(
+                float(
+                    np.max(
+                        np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+                        / np.maximum(np.abs(np.asarray(b, np.float64)), 1.0)
+                    )
+                )
+                for a, b in zip(_leaves(g[k]), _leaves(want[k]), strict=True)
+            )
+            for k in want
+        }
+    return report
+
+
+def partial_psum(axis: str) -> Callable[[Any], Any]:
+    import jax
+
+    return lambda s: jax.lax.psum(s, axis)
+
+
 def readme_section() -> dict[str, Any]:
     """The sharding guide's code (docs/guides/sharding.md), run as the files it is spliced from
     (examples/snippets/sharding_*.py, each on its own), and what the guide claims of the results."""
@@ -747,12 +912,18 @@ def readme_section() -> dict[str, Any]:
     import runpy
 
     import jax
+    import jax.numpy as jnp
     import numpy as np
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 
     snippets = pathlib.Path(__file__).parents[1] / "examples" / "snippets"
-    files = ["sharding_elementwise.py", "sharding_data_parallel.py", "sharding_shard_map.py"]
+    files = [
+        "sharding_elementwise.py",
+        "sharding_data_parallel.py",
+        "sharding_shard_map.py",
+        "sharding_replicated.py",
+    ]
     ns: list[dict[str, Any]] = []
     try:
         for name in files:
@@ -762,7 +933,7 @@ def readme_section() -> dict[str, Any]:
                 ns.append(runpy.run_path(str(snippets / name)))
     except Exception as e:
         return {"blocks": len(ns), "error": f"{type(e).__name__}: {e}"}
-    first, train, shard_map = ns
+    first, train, shard_map, replicated = ns
     x = first["x"]
     same = {k: first[k].sharding.is_equivalent_to(x.sharding, 2) for k in ("y", "g", "r", "d")}
     mesh8 = shard_map["mesh"]
@@ -776,6 +947,13 @@ def readme_section() -> dict[str, Any]:
         "dslope_spec": list(first["dslope"].sharding.spec),
         "loss_finite": bool(np.isfinite(float(train["loss"]))),
         "per_device_blocks_distinct": len({r.tobytes() for r in rows}) == 8,
+        # d/da of the sum of prelu over every block: the peer's jnp.where on one device
+        "replicated_slope_grad": float(replicated["g"]),
+        "replicated_slope_grad_peer": float(
+            jax.grad(
+                lambda a: jnp.where(replicated["x"] > 0, replicated["x"], a * replicated["x"]).sum()
+            )(replicated["a"])
+        ),
     }
 
 
@@ -924,6 +1102,7 @@ def main() -> int:
         gated_set_mesh,
         set_mesh_modules,
         shard_map_streams,
+        shard_map_vma,
         readme_section,
         blocks_step,
     ):

@@ -136,3 +136,53 @@ def test_a_value_is_used_alike_on_its_first_calls_and_once_cached(fn, pname, dty
     for i, got in enumerate(calls):
         assert np.all(np.abs(got - want) <= 2 * ulp + 1e-300), (i, np.max(np.abs(got - want)))
         np.testing.assert_array_equal(got, calls[0])  # the first calls and the cached ones agree
+
+
+def _compiles():
+    """A counter of XLA compilations, from jax.monitoring's compile events."""
+    seen: list[str] = []
+
+    def listen(event: str, duration: float, **kwargs) -> None:
+        if "backend_compile" in event:
+            seen.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    return seen, listen
+
+
+EAGER_CALLS = {
+    "leaky_relu": lambda x, v: jrelu.leaky_relu(x, v),
+    "prelu": lambda x, v: jrelu.prelu(x, v),
+    "rrelu": lambda x, v: jrelu.rrelu(x, v, abs(v) + 0.5),
+    "rrelu with a key": lambda x, v: jrelu.rrelu(x, v, abs(v) + 0.5, key=jax.random.key(1)),
+    "elu": lambda x, v: jrelu.elu(x, v, precise=v > 0.2),
+    "celu": lambda x, v: jrelu.celu(x, v, precise=v > 0.2),
+    "selu": lambda x, v: jrelu.selu(x, precise=v > 0.2),
+    "alpha_dropout": lambda x, v: jrelu.alpha_dropout(x, abs(v), key=jax.random.key(1)),
+}
+
+
+@pytest.mark.parametrize("name", list(EAGER_CALLS))
+def test_an_eager_user_compiles_once_per_function_shape_and_dtype(name):
+    """Python numbers in any order -- new ones, one repeated until it moves to the device cache, a
+    negative one (a masked rule where traced), precise on and off -- compile one program for a shape
+    and dtype: the value handed to jit has one type whether or not it is cached, and an eager call,
+    which nothing differentiates, runs one rule whatever the values' signs."""
+    call = EAGER_CALLS[name]
+    shape = (
+        3,
+        40 + list(EAGER_CALLS).index(name),
+    )  # a shape of this case's own: the first call compiles
+    x = jnp.asarray(np.linspace(-3, 3, np.prod(shape)).reshape(shape), jnp.float32)
+    other = jnp.asarray(np.ones((2, shape[1])), jnp.float32)
+    _core._ON_DEVICE.clear()
+    _core._SEEN.clear()
+    seen, listen = _compiles()
+    try:
+        for v in (0.1, 0.3, 0.1, 0.1, 0.1, -0.4, -0.4, -0.4, -0.4, 0.3, 0.7):
+            call(x, v)
+        assert len(seen) == 1, f"{len(seen)} compilations for one function, shape and dtype"
+        jrelu.relu(other)  # a new shape: the counter does count compilations
+        assert len(seen) == 2
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)

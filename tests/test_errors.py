@@ -266,3 +266,19 @@ def test_overflow_edge_follows_numpys_rounding(dtype):
             assert np.float32(y[0]) == np.float32(v)  # -1 * -v, rounded once
     with np.errstate(over="ignore"):  # the edge is where it should be
         assert not np.isinf(np.float32(np.nextafter(edge, 0))) and np.isinf(np.float32(edge))
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((2, 3, 4, 5), 1), ((3, 4, 5), 0)])
+def test_prelu_on_channels_first_input_names_the_axis(shape, axis):
+    """A per-channel slope on NCHW (or unbatched CHW) input without axis=: the error suggests the
+    axis whose size is the slope's, and with it prelu is the peer's per-channel jnp.where."""
+    x = jnp.asarray(np.linspace(-2, 2, np.prod(shape)).reshape(shape), jnp.float32)
+    slope = jnp.asarray([0.25, 0.5, -0.1], jnp.float32)
+    with pytest.raises(
+        ValueError, match=rf"jrelu\.prelu: .*axis {axis} has 3 entries.*axis={axis}\)"
+    ):
+        jrelu.prelu(x, slope)
+    along = jnp.reshape(slope, (3,) + (1,) * (x.ndim - 1 - axis))
+    np.testing.assert_array_equal(
+        jrelu.prelu(x, slope, axis=axis), jrelu.FUNCTIONS["prelu"].baseline(x, along)
+    )

@@ -320,6 +320,20 @@ def test_prelu_no_argument_constructors_agree_one_shared_slope():
     np.testing.assert_allclose(mod(x), want, rtol=1e-6)
 
 
+def test_prelu_params_from_the_old_default_name_the_change_and_axis():
+    """A params tree made by linen PReLU() before 0.2.0 (one slope per channel of the last axis) on
+    today's PReLU() (one shared slope) raises, naming the change and axis=-1; with axis=-1 it applies
+    as the peer's per-channel jnp.where."""
+    x = _x((2, 5, 3))
+    old = {"params": {"negative_slope": jnp.asarray([0.25, 0.5, -0.1], jnp.float32)}}
+    with pytest.raises(
+        ValueError, match=r"changed in jrelu 0\.2\.0.*create the module as PReLU\(axis=-1\)"
+    ):
+        jl.PReLU().apply(old, x)
+    want = jrelu.FUNCTIONS["prelu"].baseline(x, old["params"]["negative_slope"])
+    np.testing.assert_array_equal(jl.PReLU(axis=-1).apply(old, x), want)
+
+
 def test_prelu_negative_axes_survive_batching():
     lin = jl.PReLU(axis=(-3, -2, -1))
     v = lin.init(jax.random.key(0), _x((2, 4, 5, 3)))

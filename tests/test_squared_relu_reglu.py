@@ -49,6 +49,27 @@ def test_squared_relu_nan_and_half_precision_rounds_once():
     np.testing.assert_array_equal(got.astype(np.float64), once.astype(np.float64))
 
 
+def test_squared_relu_derivative_where_the_square_underflows():
+    """The docstring's price of reading the derivative off y, at the small end: where x * x flushes to
+    0 in float32 (below the smallest normal, 1.18e-38, on XLA:CPU) the derivative read off y is 0;
+    jax.nn's composition, which keeps x, gives 2 x. Above, both are 2 x."""
+    tiny = np.finfo(np.float32).smallest_normal
+    edge = np.sqrt(np.float64(tiny))  # about 1.08e-19, as the docstring says
+    assert 1.0e-19 < edge < 1.2e-19 and "about 1.1e-19" in " ".join(
+        jrelu.squared_relu.__doc__.split()
+    )
+    grad = jax.vmap(jax.grad(jrelu.squared_relu))
+    peer = jax.vmap(jax.grad(lambda v: jnp.square(jax.nn.relu(v))))
+    x = jnp.asarray([edge * 0.5, edge * 0.9, edge * 1.1, edge * 4], jnp.float32)
+    np.testing.assert_array_equal(peer(x), 2 * x)
+    got = np.asarray(grad(x))
+    flushed = np.asarray(jrelu.squared_relu(x)) == 0
+    if jax.default_backend() == "cpu":  # XLA:CPU flushes subnormal results (XLA:GPU keeps them)
+        assert flushed.tolist() == [True, True, False, False]
+    np.testing.assert_array_equal(got[flushed], 0.0)
+    np.testing.assert_allclose(got[~flushed], 2 * np.asarray(x)[~flushed], rtol=2e-7)
+
+
 def test_finite_differences(x64):
     with x64():
         x = jnp.array([-1.3, 0.7, 2.1, -0.2])

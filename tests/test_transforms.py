@@ -221,3 +221,34 @@ def test_checkify_inside_jit_under_enable_checks(spec, params):
     np.testing.assert_allclose(
         np.asarray(g, np.float64), spec.derivative(xs, **params), rtol=3e-6, atol=1e-7
     )
+
+
+def test_taylor_mode_by_nested_jvp_matches_jet_on_the_peers():
+    """jax.experimental.jet does not use custom derivative rules (it traces the primal, and with jax
+    0.8.2-0.10.2 fails on every custom_jvp function, jax.nn.relu included). The conventions guide's
+    workaround (examples/snippets/taylor.py), nested jvp through jrelu's rules, gives what jet gives on
+    jax.nn's elu, selu and leaky_relu, to the third order; jet on jrelu raises, or agrees."""
+    import pathlib
+    import runpy
+
+    from jax.experimental import jet
+
+    snippet = pathlib.Path(__file__).parents[1] / "examples" / "snippets" / "taylor.py"
+    ns = runpy.run_path(str(snippet))
+    taylor, x = ns["taylor"], ns["x"]
+    v, zero = jnp.ones_like(x), jnp.zeros_like(x)
+    for name in ("elu", "selu", "leaky_relu"):
+        spec = jrelu.FUNCTIONS[name]
+        ours = taylor(spec.fn, x, v, 3)
+        peer = functools.partial(spec.baseline, **spec.hyper(spec.params))
+        want = jet.jet(peer, (x,), ((v, zero, zero),))
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(a, b, rtol=4e-7, atol=1e-6, err_msg=name)
+        try:
+            got = jet.jet(spec.fn, (x,), ((v, zero, zero),))
+        except Exception:
+            continue
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(ours), strict=True):
+            np.testing.assert_allclose(a, b, rtol=4e-7, atol=1e-6, err_msg=f"jet on jrelu.{name}")
+    elu = jrelu.FUNCTIONS["elu"]
+    np.testing.assert_allclose(ns["d1"], elu.derivative(np.asarray(x), **elu.params), rtol=4e-7)
