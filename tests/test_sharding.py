@@ -256,6 +256,8 @@ def test_shard_map_draws_as_the_readme_says(report, fname):
 def test_readme_sharding_section_runs_as_written(report):
     r = report["readme_section"]
     assert r["error"] is None and r["blocks"] == 3, r
+    # the first block ran on a one-device CPU process, its own jax_num_cpu_devices line making 8
+    assert r["first_block_devices"] == 8, r
     assert all(r["sharding_kept"].values()) and r["sharding_kept"], r
     assert r["dslope_spec"] == ["model"], r
     assert r["loss_finite"] and r["per_device_blocks_distinct"], r

@@ -351,7 +351,8 @@ def _md_row(cells: Sequence[str]) -> str:
 
 
 def markdown(runs: Sequence[Run]) -> str:
-    """The comparison in Markdown: the runs, then one table per section."""
+    """The comparison in Markdown: the runs, then one table per section, a column per run and a row
+    per quantity (a quantity no run has for a function is left out)."""
     head = header_rows(runs)
     lines = [
         "**Runs compared**",
@@ -364,13 +365,22 @@ def markdown(runs: Sequence[Run]) -> str:
         st = section_table(runs, section)
         if not st.rows:
             continue
-        cols = [*st.keys, "peer", *(f"{m.title} {run.name}" for m in st.metrics for run in runs)]
+        # a row per quantity, the runs side by side, what the row is in one cell: narrow enough
+        # for a page
+        cols = [" ".join(st.keys), "peer", "quantity", *(r.name for r in runs)]
         lines += ["", f"**{st.title}**", "", _md_row(cols)]
-        lines.append(
-            "|" + "---|" * len(st.keys) + "---|" + "---:|" * (len(cols) - len(st.keys) - 1)
-        )
+        lines.append("|---|---|---|" + "---:|" * len(runs))
+        n = len(st.keys) + 1  # the identity cells and the peer
         for row in st.rows:
-            lines.append(_md_row([f"`{row[0]}`", *row[1:]] if st.keys else row))
+            first = True
+            for i, m in enumerate(st.metrics):
+                cells = row[n + i * len(runs) : n + (i + 1) * len(runs)]
+                if all(c == MISSING for c in cells):
+                    continue
+                peer = f"`{row[n - 1]}`" if row[n - 1] != MISSING else MISSING
+                what = " ".join([f"`{row[0]}`", *(c for c in row[1 : n - 1] if c)])
+                lines.append(_md_row([*([what, peer] if first else ["", ""]), m.title, *cells]))
+                first = False
         if st.notes:
             lines += ["", " ".join(st.notes)]
     lines += ["", LEGEND]

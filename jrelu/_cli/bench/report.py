@@ -229,10 +229,10 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         + (f"; from `{source}`" if source else "")
         + ").",
         "",
-        f"| function | peer | fwd time ÷ peer ({dt_names}) | fwd+bwd time ÷ peer ({dt_names}) "
-        f"| fwd, share of copy bandwidth at {top} ({dt_names}) "
-        f"| extra tensors/layer, MLP: jrelu / peer | CNN: jrelu / peer "
-        f"| train step ÷ peer (MLP / CNN) |",
+        f"Two figures in a cell: {dt_names}; kept: jrelu / peer; train step: MLP / CNN.",
+        "",
+        f"| function | peer | fwd time ÷ peer | fwd+bwd time ÷ peer | fwd, share of copy at {top} "
+        "| kept per layer, MLP | kept, CNN | train step ÷ peer |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -259,7 +259,7 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         + (f"{size_text(sizes[0])}–{size_text(sizes[-1])}" if sizes else "")
         + " elements; below 1 is faster. "
         f"Copy ceiling at {top}: {ceil or '–'}. Bytes counted: fwd {TRAFFIC_TEXT['fwd']}, fwd+bwd "
-        f"{TRAFFIC_TEXT['fwd+bwd']} ({GATED_BYTES}). Extra tensors: activation-sized tensors per layer a compiled "
+        f"{TRAFFIC_TEXT['fwd+bwd']} ({GATED_BYTES}). Kept: activation-sized tensors per layer a compiled "
         "training step keeps beyond the identity network"
         + (
             f" (which itself keeps {fmt_tensors(floor.get('mlp'))} (MLP) and "
@@ -269,7 +269,7 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         )
         + "; prelu's slope is learned per channel there.",
     ]
-    lines[-1] += "".join(" " + note for note in copy_notes(results, "\n".join(lines[4:])))
+    lines[-1] += "".join(" " + note for note in copy_notes(results, "\n".join(lines[6:])))
     return "\n".join(lines)
 
 
