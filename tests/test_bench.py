@@ -493,8 +493,24 @@ def test_ffn_table_and_merge(tmp_path):
         "errors": [{"section": "dispatch", "error": "E"}],
         "dispatch": _pair_rows("relu", [1.0, 1.0], [2.0, 2.0], size=1024),
     }
+    probe = [{"load": [0.1, 0.1, 0.1], "cpu_share": v} for v in (1.0, 0.99, 0.5, 0.98)]
+    part1["machine"] = {"cores": 2, "start": probe[0], "sections": {"ffn": {}}, "end": probe[1]}
+    part2["machine"] = {
+        "cores": 2,
+        "start": probe[2],
+        "sections": {"dispatch": {}},
+        "end": probe[3],
+    }
+    part2["transformer_block"] = [{"fn": "relu", "impl": "jrelu", "seconds": 1.0}]  # any section
     merged = _bench.merge([part1, part2])
     assert merged["config"]["sections"] == ["ffn", "dispatch"] and len(merged["errors"]) == 1
+    assert merged["transformer_block"] == part2["transformer_block"]
+    assert merged["machine"] == {
+        "cores": 2,
+        "start": probe[0],
+        "sections": {"ffn": {}, "dispatch": {}},
+        "end": probe[3],
+    }
     assert len(merged["ffn"]) == 4 and len(merged["dispatch"]) == 2
     text = _report_text(merged)
     assert "Transformer FFN" in text

@@ -102,31 +102,22 @@ def test_the_committed_runs_side_by_side(tmp_path):
         if label.endswith("[train]"):
             assert row["peer"] == "`jax.random + jnp.where`"
 
-    memory = section(tabs, "Backward memory")
-    for row in memory:
+    def by_impl(rows: list[dict], field: str, row: dict) -> dict:
+        """jrelu's and the peer's ``field`` in the rows of ``row``'s function and model."""
         label = row["function"].strip("`")
-        for i, r in enumerate(runs, 1):
-            got = {
-                x["impl"]: x["extra_tensors_per_layer"]
-                for x in r["memory"]
-                if x["label"] == label and x["model"] == row["model"]
-            }
-            want = (
-                f"{_report.fmt_tensors(got['jrelu'])} / {_report.fmt_tensors(got['jax.nn'])}"
-                if got
-                else MISSING
-            )
-            assert row.get(f"kept: jrelu / peer [{i}]", MISSING) == want
+        return {
+            x["impl"]: x[field] for x in rows if (x["label"], x["model"]) == (label, row["model"])
+        }
 
-    train = section(tabs, "Training step")
-    for row in train:
-        label = row["function"].strip("`")
+    for row in section(tabs, "Backward memory"):
         for i, r in enumerate(runs, 1):
-            t = {
-                x["impl"]: x["seconds"]
-                for x in r["train_step"]
-                if x["label"] == label and x["model"] == row["model"]
-            }
+            got = by_impl(r["memory"], "extra_tensors_per_layer", row)
+            kept = [_report.fmt_tensors(got[k]) for k in ("jrelu", "jax.nn")] if got else []
+            want = " / ".join(kept) or MISSING
+            assert row.get(f"kept: jrelu / peer [{i}]", MISSING) == want
+    for row in section(tabs, "Training step"):
+        for i, r in enumerate(runs, 1):
+            t = by_impl(r["train_step"], "seconds", row)
             want = f"{t['jrelu'] / t['jax.nn']:.2f}" if t else MISSING
             assert row[f"time ÷ peer [{i}]"] == want
 

@@ -38,6 +38,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def fail(command: str, message: str) -> int:
+    """Say on stderr what is wrong with the options of ``jrelu <command>``; the exit status, 2."""
+    print(f"jrelu {command}: {message}", file=sys.stderr)
+    return 2
+
+
 def add_fns_argument(parser: argparse.ArgumentParser, what: str, note: str = "") -> None:
     """``--fns``, the same in every command: names separated by spaces, commas or both. ``note`` is
     appended to the help (what the command does with some names)."""

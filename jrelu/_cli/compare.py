@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 from pathlib import Path
+
+from jrelu._cli import fail
 
 HELP = "compare runs of `jrelu bench --json` (CPU, GPU, TPU; any jax version) side by side"
 
@@ -50,8 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"jrelu compare: {message}", file=sys.stderr)
-    return 2
+    return fail("compare", message)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from jrelu._cli.bench.report import (
     OVER_COPY_NOTE,
     backend_text,
     copy_cell,
+    finish_panels,
     fmt_bytes,
     fmt_ratio,
     fmt_tensors,
@@ -439,17 +440,7 @@ def plot(runs: Sequence[Run], path: str, dtype: str = "float32", pass_: str = "f
             )
             if ceil:
                 ax.plot(*zip(*ceil, strict=True), color=colour, ls=":", lw=1)
-        ax.set_xscale("log", base=2)
-        ax.set_ylim(bottom=0)
-        ax.set_title(label, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-    for ax in axes.flat[len(labels) :]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("GB/s", fontsize=8)
-    for ax in axes[-1, :]:
-        ax.set_xlabel("elements", fontsize=8)
+    finish_panels(axes, labels, size=8)
     handles = [
         matplotlib.lines.Line2D([], [], color=c, marker="o", ms=3, label=run_title(run))
         for run, c in zip(runs, _COLOURS * (len(runs) // len(_COLOURS) + 1), strict=False)

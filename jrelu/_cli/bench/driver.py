@@ -584,23 +584,23 @@ def _speed_block(
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One results dict from several runs' (e.g. ``gpu_run.sh``'s one run per section group): the
-    first's header, every part's rows and errors, the union of the sections."""
+    first's header, every part's rows and errors (every list of rows, whatever the section), the
+    union of the sections."""
     out = json.loads(json.dumps(parts[0]))
     for part in parts[1:]:
-        for key in (
-            "copy",
-            "speed",
-            "memory",
-            "train_step",
-            "dispatch",
-            "ffn",
-            "skipped",
-            "errors",
-        ):
-            out.setdefault(key, []).extend(part.get(key, []))
+        for key, rows in part.items():
+            if isinstance(rows, list):
+                out.setdefault(key, []).extend(rows)
         for key in ("memory_status", "torch_version", "torch_device", "torch_threads"):
             if part.get(key) is not None:
                 out[key] = part[key]
+        m = part.get("machine")
+        if (
+            m
+        ):  # how busy the machine was: the first part's start, every section, the last part's end
+            merged = out.setdefault("machine", {k: m.get(k) for k in ("cores", "start")})
+            merged.setdefault("sections", {}).update(m.get("sections") or {})
+            merged["end"] = m.get("end")
         cfg = out.setdefault("config", {})
         for k, v in part.get("config", {}).items():
             if k == "sections":

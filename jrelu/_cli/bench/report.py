@@ -842,17 +842,7 @@ def plot(results: dict[str, Any], path: str) -> None:
                         lw=1.2,
                         label=f"{'peer' if impl == 'jax.nn' else impl} {pass_}",
                     )
-        ax.set_xscale("log", base=2)
-        ax.set_ylim(bottom=0)
-        ax.set_title(f"{label}, {dt}", fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=6)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("GB/s", fontsize=7)
-    for ax in axes[-1, :]:
-        ax.set_xlabel("elements", fontsize=7)
+    finish_panels(axes, [f"{label}, {dt}" for label, dt in panels], size=7)
     handles, names = axes[0][0].get_legend_handles_labels()
     height = fig.get_figheight()
     fig.suptitle(
@@ -870,3 +860,20 @@ def plot(results: dict[str, Any], path: str) -> None:
     fig.tight_layout(rect=(0, 0.5 / height, 1, 1 - 0.36 / height))
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def finish_panels(axes: Any, titles: Sequence[str], size: float = 7) -> None:
+    """Throughput panels, once drawn: sizes on a log2 axis, GB/s from 0, the titles (font ``size``
+    + 1), the axis labels on the outer panels, the panels left over in the grid hidden."""
+    for ax, title in zip(axes.flat, titles, strict=False):
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=size + 1)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=size - 1)
+    for ax in axes.flat[len(titles) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("GB/s", fontsize=size)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("elements", fontsize=size)
