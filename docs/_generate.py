@@ -9,12 +9,18 @@ pages are not written while a function lacks its entry.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import peers  # docs/peers.py: conf.py puts docs/ on sys.path
 
 import jrelu
+from jrelu._cli import list_ as _list
+from jrelu._cli import main as _jrelu
 from jrelu._cli import plot as _plot
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PAGE = """\
 # `jrelu.{name}`
@@ -30,7 +36,7 @@ PAGE = """\
 
 * - family
   - {family}
-* - hyperparameters (defaults, or required)
+* - parameters (as `jrelu list` shows them)
   - {params}
 * - kinks
   - {kinks}
@@ -57,11 +63,12 @@ INDEX = """\
 # Functions
 
 Every activation jrelu provides, from the table `jrelu.FUNCTIONS` (the same table that drives
-`jrelu.get`, `jrelu list`, `jrelu check`, `jrelu plot`, the benchmarks and the tests). Each page gives the
-formula, the figure (the function and its derivative, kinks marked, drawn by `jrelu plot`), the kink
-convention, what the backward pass keeps, and how jax.nn, PyTorch, Flax and Equinox differ.
+`jrelu.get`, `jrelu list`, `jrelu check`, `jrelu plot`, the benchmarks and the tests); this table is
+what `jrelu list` prints. Each page gives the formula, the figure (the function and its derivative,
+kinks marked, drawn by `jrelu plot`), the kink convention, what the backward pass keeps, and how
+jax.nn, PyTorch, Flax and Equinox differ.
 
-| function | family | hyperparameters (defaults, or required) | kinks |
+| function | family | parameters | kink convention |
 |---|---|---|---|
 {rows}
 
@@ -74,14 +81,20 @@ convention, what the backward pass keeps, and how jax.nn, PyTorch, Flax and Equi
 
 
 def _params(spec: jrelu.Spec) -> str:
-    shown = []
-    for k, v in spec.params.items():
-        shown.append(f"`{k}` (required; e.g. {v:g})" if k in spec.required else f"`{k}={v:g}`")
-    if spec.needs_key:
-        shown.append("`key` (a PRNG key, required)")
-    elif spec.random:
-        shown.append("`key` (a PRNG key; without one, the deterministic mean slope)")
-    return ", ".join(shown) or "none"
+    """The parameters as ``jrelu list`` prints them (its own function), each in code."""
+    text = _list.parameters(spec)
+    return "none" if text == "-" else ", ".join(f"`{p}`" for p in _split(text))
+
+
+def _split(text: str) -> list[str]:
+    """``"a=1, b (required, e.g. 2)"`` -> its parameters (commas inside parentheses kept)."""
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            out.append(text[start:i].strip())
+            start = i + 1
+    return [*out, text[start:].strip()]
 
 
 def _modules(name: str) -> str:
@@ -148,6 +161,27 @@ def main(docs: Path) -> None:
         png = figures / f"{name}.png"
         fig = _plot.draw([name])
         fig.savefig(png, dpi=200)  # about 1.5x the shown width: sharp text
-        rows.append(f"| [`{name}`]({name}.md) | {spec.family} | {_params(spec)} | {kinks} |")
+        rule = spec.kink_rule.replace("|", "\\|")
+        rows.append(f"| [`{name}`]({name}.md) | {spec.family} | {_params(spec)} | {rule} |")
         toc.append(name)
     _write(pages / "index.md", INDEX.format(rows="\n".join(rows), toc="\n".join(toc)))
+    compare_page(docs)
+
+
+COMPARE = "_generated/compare.md"  # included by guides/benchmarks.md
+COMPARE_FIGURE = "_static/compare/bench-compare-float32-fwd.png"
+
+
+def compare_page(docs: Path) -> None:
+    """Every committed run of ``jrelu bench`` (benchmarks/results/bench-*.json) side by side, through
+    ``jrelu compare`` itself: its Markdown tables and its figure, included by the benchmarks page."""
+    runs = sorted(str(p) for p in (ROOT / "benchmarks" / "results").glob("bench-*.json"))
+    md, png = docs / COMPARE, docs / COMPARE_FIGURE
+    for path in (md, png):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["compare", *runs, "--markdown", str(md), "--plot", str(png)]
+    with contextlib.redirect_stdout(io.StringIO()):  # the terminal tables: not in the build's log
+        if _jrelu(argv) != 0:
+            raise RuntimeError(f"docs/_generate.py: jrelu {' '.join(argv)} failed")
+    figure = f"\n![Throughput against size, one line per run](../{COMPARE_FIGURE})\n"
+    md.write_text(md.read_text() + figure)

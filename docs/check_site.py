@@ -9,7 +9,9 @@ built site), say what the backward pass keeps (the docstring's Memory paragraph)
 (from ``docs/peers.py``, which must have an entry for it and none for a function the library lacks),
 render math with the MathJax copy served by the site, and be linked from the function index. No page
 may show a MyST directive that was not parsed (a fenced block's ``{name}`` left in the text) or an
-image that is not in the built site.
+image that is not in the built site. And the site as a whole (:func:`site_problems`): its navigation,
+the function index as ``jrelu list`` prints it, the repository link, the version and the changelog,
+every committed bench run on the benchmarks page, code lines that fit the column.
 """
 
 from __future__ import annotations
@@ -76,12 +78,110 @@ def main(site: Path) -> int:
         if found and "_modules" not in page.parts and page.name != "search.html":
             where = page.relative_to(site)
             problems.append(f"{where}: unparsed markup {found[0]!r} in the text")
+    problems += site_problems(site)
     for p in problems:
         print(f"docs/check_site.py: {p}")
     print(
         f"docs/check_site.py: {len(jrelu.FUNCTIONS)} function pages checked, {len(problems)} problems"
     )
     return 1 if problems else 0
+
+
+# The navigation, as Equinox's and optax's sites have it: a getting-started page first, the user's
+# guides apart from the notes for whoever changes jrelu.
+CAPTIONS = ["Getting started", "User guides", "Reference", "Developer notes"]
+DEVELOPER_PAGES = ("guides/design.html", "guides/examples.html")
+# The longest code line that fits its block with the site's CSS (code at 0.8em) in a 1400-pixel
+# window, measured with headless Chromium: 95 characters in a guide's block (770 px), 91 in a
+# docstring's (738 px). Terminal transcripts (```console) are shown as the terminal printed them.
+CODE_WIDTH = {"guide": 95, "docstring": 91}
+_BLOCK = re.compile(
+    r'<div class="([^"]*)highlight-([\w-]+)[^"]*"[^>]*><div class="highlight"><pre>(.*?)</pre>',
+    re.S,
+)
+
+
+def site_problems(site: Path) -> list[str]:
+    """What the site promises besides the function pages: its navigation, the function index as
+    ``jrelu list`` prints it, the repository link, the version and the changelog, every committed
+    bench run on the benchmarks page, and code lines that fit the column."""
+    from importlib.metadata import metadata
+
+    from jrelu._cli import list_
+
+    problems = []
+    index = (site / "index.html").read_text()
+    nav = index.split('class="bd-sidebar-primary', 1)[-1].split("</nav>", 1)[0]
+    captions = re.findall(r'<span class="caption-text">(.*?)</span>', nav)
+    if captions != CAPTIONS:
+        problems.append(f"navigation captions {captions}, expected {CAPTIONS}")
+    groups = dict(
+        zip(captions, re.split(r'<span class="caption-text">.*?</span>', nav)[1:], strict=False)
+    )
+    if "getting_started.html" not in groups.get("Getting started", ""):
+        problems.append("the Getting started page is not first in the navigation")
+    for page in DEVELOPER_PAGES:
+        if page not in groups.get("Developer notes", "") or page in groups.get("User guides", ""):
+            problems.append(f"{page} is not under Developer notes (only)")
+    # the findings page is named as the README names it
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    further = readme.split("## Further reading", 1)[1]
+    name = re.search(r"\[([^\]]+)\]\(examples/README\.md\)", further)[1]
+    findings = (site / "guides" / "findings.html").read_text()
+    if f"<title>{html_lib.escape(name)}" not in findings.replace("&#8217;", "'"):
+        problems.append(f"guides/findings.html is not titled {name!r}, as the README names it")
+    # the function index shows what jrelu list prints
+    table = " ".join(_text((site / "functions" / "index.html").read_text()).split())
+    table = table.replace("\u2019", "'")
+    for fname, spec in jrelu.FUNCTIONS.items():
+        row = table.split(f" {fname} ", 1)[-1]
+        parts = (
+            []
+            if list_.parameters(spec) == "-"
+            else [p.strip() for p in re.split(r",\s(?![^(]*\))", list_.parameters(spec))]
+        )
+        missing = [p for p in [*parts, spec.kink_rule] if p not in row[:400]]
+        if missing:
+            problems.append(f"functions/index.html: {fname}'s row lacks {missing} (jrelu list)")
+    # the repository, the version and the changelog
+    urls = dict(
+        u.split(", ", 1) for u in metadata("jrelu").get_all("Project-URL") or [] if ", " in u
+    )
+    repo = urls.get("Repository")
+    if not repo:
+        problems.append("pyproject.toml names no Repository URL")
+    for page in ("index.html", "guides/getting_started.html", "api.html"):
+        if repo and f'href="{repo}"' not in (site / page).read_text():
+            problems.append(f"{page} has no link to the repository {repo}")
+    if f"jrelu {jrelu.__version__}" not in index:
+        problems.append(f"index.html does not show the version {jrelu.__version__}")
+    if not (site / "changelog.html").exists() or "changelog.html" not in nav:
+        problems.append("no changelog page in the navigation")
+    # every committed bench run, side by side on the benchmarks page, and the figure
+    bench = (site / "guides" / "benchmarks.html").read_text()
+    for run in sorted(
+        (Path(__file__).resolve().parent.parent / "benchmarks" / "results").glob("bench-*.json")
+    ):
+        if run.name not in bench:
+            problems.append(f"guides/benchmarks.html does not compare {run.name}")
+    if "bench-compare-float32-fwd.png" not in bench:
+        problems.append("guides/benchmarks.html lacks the figure of jrelu compare")
+    # code lines that fit the column
+    for page in sorted(site.rglob("*.html")):
+        if "_modules" in page.parts or page.name in ("genindex.html", "search.html"):
+            continue
+        body = page.read_text().split('<article class="bd-article"', 1)[-1]
+        for m in _BLOCK.finditer(body):
+            if m[2] == "console":
+                continue
+            kind = "docstring" if "doctest" in m[1] else "guide"
+            for line in html_lib.unescape(re.sub(r"<[^>]+>", "", m[3])).splitlines():
+                if len(line) > CODE_WIDTH[kind]:
+                    where = page.relative_to(site)
+                    problems.append(
+                        f"{where}: a code line of {len(line)} characters (> {CODE_WIDTH[kind]}): {line.strip()[:60]}"
+                    )
+    return problems
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import inspect
 import os
 import re
 import sys
+from importlib.metadata import metadata
 from pathlib import Path
 
 from sphinx.errors import PycodeError
@@ -30,6 +31,14 @@ project = "jrelu"
 author = "the jrelu authors"
 release = jrelu.__version__
 copyright = "2026, the jrelu authors"
+# The repository's address, from the package's metadata (pyproject.toml's [project.urls]): one place.
+REPOSITORY = dict(
+    u.split(", ", 1) for u in metadata("jrelu").get_all("Project-URL") or [] if ", " in u
+).get("Repository", "")
+if not REPOSITORY:  # an install made before pyproject.toml named it
+    raise RuntimeError(
+        "docs/conf.py: jrelu's metadata has no Repository URL: pip install -e . again"
+    )
 
 extensions = [
     "myst_parser",
@@ -40,8 +49,8 @@ extensions = [
     "sphinx-mathjax-offline",  # MathJax served from the built site: math renders with no network
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_generate.py"]
-myst_enable_extensions = ["dollarmath", "colon_fence"]
+exclude_patterns = ["_build", "_generate.py", "_generated"]
+myst_enable_extensions = ["dollarmath", "colon_fence", "substitution"]
 myst_heading_anchors = 3
 
 autodoc_typehints = "signature"
@@ -55,12 +64,18 @@ napoleon_use_ivar = (
 # The guides include README sections, whose headings start at "###" under the page's "#".
 suppress_warnings = ["myst.header"]
 
+myst_substitutions = {"version": release, "repository": f"[the repository]({REPOSITORY})"}
+
 html_theme = "sphinx_book_theme"
 html_title = f"jrelu {release}"
 html_static_path = ["_static"]
+html_css_files = ["jrelu.css"]
 html_theme_options = {
     "show_toc_level": 2,
     "home_page_in_toc": True,
+    "repository_url": REPOSITORY,  # a link to it in every page's header
+    "use_repository_button": True,
+    "extra_footer": f'<a href="{REPOSITORY}">Source code</a> · jrelu {release}',
 }
 
 
@@ -77,6 +92,7 @@ _PAGES = {
     "jrelu/README.md": "/guides/design",
     "benchmarks/README.md": "/guides/benchmarks",
     "examples/README.md": "/guides/findings",
+    "CHANGELOG.md": "/changelog",
 }
 
 

@@ -194,7 +194,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array
       Array([-0.63212055,  0.        ,  2.        ], dtype=float32)
       >>> print(jax.grad(jrelu.elu)(0.0, 0.5))
       0.5
-      >>> print(jax.grad(jrelu.elu)(-20.0), jax.grad(lambda v: jrelu.elu(v, precise=True))(-20.0))
+      >>> precise = jax.grad(lambda v: jrelu.elu(v, precise=True))
+      >>> print(jax.grad(jrelu.elu)(-20.0), precise(-20.0))
       0.0 2.0611537e-09
 
     References:

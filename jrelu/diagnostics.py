@@ -246,7 +246,8 @@ def summary(
       >>> from jrelu import diagnostics
       >>> s = diagnostics.summary(jnp.array([[-1.0, 0.0], [1.0, 0.0]]))
       >>> {k: round(float(v), 3) for k, v in s.items()}
-      {'mean': 0.0, 'std': 0.707, 'negative_fraction': 0.25, 'sparsity': 0.5, 'dead_fraction': 0.5}
+      {'mean': 0.0, 'std': 0.707, 'negative_fraction': 0.25,
+       'sparsity': 0.5, 'dead_fraction': 0.5}
     """
     x = _as_float("summary", activations)
     return {

@@ -400,7 +400,8 @@ class RReLU(nn.Module):
       >>> x = -jnp.ones(4)
       >>> jnn.RReLU(0.1, 0.3, deterministic=True).apply({}, x)
       Array([-0.2, -0.2, -0.2, -0.2], dtype=float32)
-      >>> y = jnn.RReLU(0.1, 0.3).apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)})
+      >>> rngs = {"dropout": jax.random.key(0)}
+      >>> y = jnn.RReLU(0.1, 0.3).apply({}, x, deterministic=False, rngs=rngs)
       >>> bool(jnp.all((-y >= 0.1) & (-y <= 0.3)))
       True
 

@@ -907,7 +907,9 @@ def partial_psum(axis: str) -> Callable[[Any], Any]:
 
 def readme_section() -> dict[str, Any]:
     """The sharding guide's code (docs/guides/sharding.md), run as the files it is spliced from
-    (examples/snippets/sharding_*.py, each on its own), and what the guide claims of the results."""
+    (examples/snippets/sharding_*.py, each on its own), and what the guide claims of the results.
+    The first block sets up its own 8 devices, so it runs in a fresh process of one device instead
+    (tests/test_sharding.py::test_readme_sharding_first_example_runs_on_one_device)."""
     import pathlib
     import runpy
 
@@ -918,12 +920,7 @@ def readme_section() -> dict[str, Any]:
     from jax.sharding import PartitionSpec as P
 
     snippets = pathlib.Path(__file__).parents[1] / "examples" / "snippets"
-    files = [
-        "sharding_elementwise.py",
-        "sharding_data_parallel.py",
-        "sharding_shard_map.py",
-        "sharding_replicated.py",
-    ]
+    files = ["sharding_data_parallel.py", "sharding_shard_map.py", "sharding_replicated.py"]
     ns: list[dict[str, Any]] = []
     try:
         for name in files:
@@ -933,18 +930,13 @@ def readme_section() -> dict[str, Any]:
                 ns.append(runpy.run_path(str(snippets / name)))
     except Exception as e:
         return {"blocks": len(ns), "error": f"{type(e).__name__}: {e}"}
-    first, train, shard_map, replicated = ns
-    x = first["x"]
-    same = {k: first[k].sharding.is_equivalent_to(x.sharding, 2) for k in ("y", "g", "r", "d")}
+    train, shard_map, replicated = ns
     mesh8 = shard_map["mesh"]
     z = jax.device_put(-np.ones((16, 64), np.float32), NamedSharding(mesh8, P("data")))
     rows = np.asarray(shard_map["per_device"](z)).reshape(8, -1)  # one block of 2 rows per device
     return {
         "blocks": len(ns),
         "error": None,
-        "sharding_kept": same,
-        # As a list: the PartitionSpec's repr changed between jax releases (P(...) / PartitionSpec(...)).
-        "dslope_spec": list(first["dslope"].sharding.spec),
         "loss_finite": bool(np.isfinite(float(train["loss"]))),
         "per_device_blocks_distinct": len({r.tobytes() for r in rows}) == 8,
         # d/da of the sum of prelu over every block: the peer's jnp.where on one device

@@ -34,7 +34,14 @@ def test_python_dash_m_and_no_flax_on_import():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-HEAVY = ("matplotlib", "flax", "optax", "jrelu._cli.bench.driver", "jrelu._cli.bench.models")
+HEAVY = (
+    "matplotlib",
+    "flax",
+    "optax",
+    "jrelu._cli.bench.driver",
+    "jrelu._cli.bench.models",
+    "jrelu._cli.bench.compare",
+)
 
 
 def test_help_builds_every_parser_without_the_heavy_modules():
@@ -49,7 +56,7 @@ def test_help_builds_every_parser_without_the_heavy_modules():
         "    assert 'usage: jrelu' in out.getvalue(), argv\n"
         f"loaded = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "assert not loaded, f'jrelu --help imported {loaded}'\n"
-        "assert set(cli.COMMANDS) == {'bench', 'check', 'plot', 'list'}\n"
+        "assert set(cli.COMMANDS) == {'bench', 'check', 'plot', 'list', 'compare'}\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     # and the real entry point, end to end

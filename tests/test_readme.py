@@ -9,6 +9,7 @@ import pathlib
 import re
 import runpy
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -84,3 +85,72 @@ def test_readme_why_table_figures_are_the_committed_core_figures():
         f"{half['jrelu:bfloat16']:.2%}",
         f"{half['jax.nn:bfloat16']:.2%}",
     ]
+    # the footnote says what the share counts, and gives it without the subnormal inputs
+    note = " ".join(README.split("⁴ Share", 1)[1].split("⁵", 1)[0].split())
+    assert "subnormal inputs included" in note
+    assert (
+        f"jrelu rounds {half['jrelu:bfloat16:normal']:.2%} correctly "
+        f"(jax.nn {half['jax.nn:bfloat16:normal']:.2%})" in note
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The docs' Getting started page: its code is examples/snippets/getting_started_*.py (spliced), and
+# its shell lines are commands this jrelu parses
+# --------------------------------------------------------------------------------------------------
+
+GETTING_STARTED = ROOT / "docs" / "guides" / "getting_started.md"
+
+
+def test_getting_started_first_function_runs():
+    ns = runpy.run_path(str(SNIPPETS / "getting_started_function.py"))
+    spec = jrelu.FUNCTIONS["leaky_relu"]
+    x = np.asarray(ns["x"], np.float64)
+    np.testing.assert_allclose(ns["y"], spec.value(x, negative_slope=0.01), rtol=1e-6)
+    np.testing.assert_array_equal(ns["dy"], np.float32([0.01, 0.01, 1.0]))  # the comment's values
+    np.testing.assert_allclose(ns["y2"], jax.nn.elu(ns["x"]), rtol=1e-6)
+
+
+def test_getting_started_first_model_trains_as_the_jnp_where_prelu_does():
+    """The page's model, trained 100 steps, and the same model with Flax's PReLU formulation
+    (jnp.where, one slope per channel from 0.25): the same losses, step by step."""
+    import optax
+    from flax import nnx
+
+    # user code runs under JAX's default promotion (optax's Adam is not dtype-strict)
+    with jax.numpy_dtype_promotion("standard"):
+        ns = runpy.run_path(str(SNIPPETS / "getting_started_model.py"))
+
+    class WherePReLU(nnx.Module):
+        def __init__(self, n: int):
+            self.negative_slope = nnx.Param(jnp.full((n,), 0.25))
+
+        def __call__(self, x):
+            return jnp.where(x > 0, x, self.negative_slope[...][None, :] * x)
+
+    model = ns["MLP"](nnx.Rngs(0))
+    model.act = WherePReLU(64)
+    optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+    with jax.numpy_dtype_promotion("standard"):
+        peer = [float(ns["step"](model, optimizer, ns["x"], ns["y"])) for _ in range(100)]
+    np.testing.assert_allclose(ns["losses"], peer, rtol=1e-5)
+    assert ns["losses"][-1] < 0.5 * ns["losses"][0]
+
+
+def test_getting_started_commands_parse():
+    """Every `jrelu ...` line of the page's shell blocks is a command line this jrelu accepts, and
+    the files it names are in the repository."""
+    import shlex
+
+    from jrelu._cli import build_parser
+
+    text = GETTING_STARTED.read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    lines = [ln.split("#")[0].strip() for b in blocks for ln in b.splitlines()]
+    commands = [ln for ln in lines if ln.startswith("jrelu ")]
+    assert {c.split()[1] for c in commands} == {"bench", "compare", "check"}
+    for line in commands:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        for path in getattr(args, "runs", []):
+            if path != "mine.json":  # the run the page makes the line before
+                assert sorted(ROOT.glob(path)), path

@@ -20,7 +20,7 @@ model = eqx.nn.Sequential(
 x = jax.random.normal(jax.random.key(1), (32, 3, 8, 8))  # a batch: vmapped below
 y = jnp.sin(x).sum(1, keepdims=True)
 
-# He et al. put no weight decay on the slopes: weight_decay_mask leaves the negative_slope field out.
+# He et al. put no weight decay on the slopes: weight_decay_mask leaves negative_slope out.
 tx = optax.adamw(1e-2, weight_decay=1e-4, mask=jrelu.weight_decay_mask)
 opt_state = tx.init(eqx.filter(model, eqx.is_array))
 

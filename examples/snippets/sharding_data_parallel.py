@@ -35,4 +35,5 @@ with jax.set_mesh(mesh):
     opt_state = tx.init(params)
     x = jax.device_put(jax.random.normal(jax.random.key(1), (256, 32)), P("data"))
     y = jax.device_put(jnp.sin(x.sum(axis=1, keepdims=True)), P("data"))
-    params, opt_state, loss = step(params, opt_state, x, y, jax.random.key(2))  # one all-reduce
+    # one all-reduce: the gradients' sum over the data axis
+    params, opt_state, loss = step(params, opt_state, x, y, jax.random.key(2))

@@ -1,7 +1,7 @@
 """The ``jrelu`` command line: ``jrelu --version``, ``jrelu --help`` and the subcommands.
 
 Each subcommand is a module of this package exposing ``HELP`` (one line), ``configure(parser)`` and
-``run(args) -> int``: ``list_`` (``jrelu list``), ``check``, ``plot`` and ``bench``. They are imported to build the parser,
+``run(args) -> int``: ``list_`` (``jrelu list``), ``check``, ``plot``, ``bench`` and ``compare``. They are imported to build the parser,
 so their module-level imports are cheap ones -- jrelu itself (jax, numpy), rich, and
 :mod:`jrelu.testing` behind ``check``. What is heavy stays out of the parser: the benchmark (flax, optax,
 its models and timers) lives in :mod:`jrelu._cli.bench`, whose ``__init__`` holds only the options and
@@ -26,6 +26,7 @@ from jrelu._version import __version__
 # command -> module; the module provides HELP, configure(parser) and run(args).
 COMMANDS = {
     "bench": "jrelu._cli.bench",
+    "compare": "jrelu._cli.compare",
     "check": "jrelu._cli.check",
     "plot": "jrelu._cli.plot",
     "list": "jrelu._cli.list_",  # list_: a submodule named list would shadow list() in this package
@@ -35,6 +36,12 @@ COMMANDS = {
 def plural(n: int, word: str) -> str:
     """``1 function``, ``2 functions``."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def fail(command: str, message: str) -> int:
+    """Say on stderr what is wrong with the options of ``jrelu <command>``; the exit status, 2."""
+    print(f"jrelu {command}: {message}", file=sys.stderr)
+    return 2
 
 
 def add_fns_argument(parser: argparse.ArgumentParser, what: str, note: str = "") -> None:

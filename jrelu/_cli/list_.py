@@ -15,9 +15,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """``jrelu list`` takes no options."""
 
 
-def _parameters(s: Spec) -> str:
-    """A Spec's parameters as ``jrelu list`` shows them: defaults as ``k=v``; required ones as
-    required, with an example value (there is no default to show)."""
+def parameters(s: Spec) -> str:
+    """A Spec's parameters as ``jrelu list`` shows them (and the docs' function index, from here):
+    defaults as ``k=v``; required ones as required, with an example value (there is no default to
+    show); the static options; the key."""
     out = []
     for k, v in s.params.items():
         out.append(f"{k} (required, e.g. {v:.6g})" if k in s.required else f"{k}={v:.6g}")
@@ -29,7 +30,7 @@ def _parameters(s: Spec) -> str:
 
 def run(args: argparse.Namespace) -> int:
     header = ("function", "family", "parameters", "kink convention")
-    rows = [(n, s.family, _parameters(s), s.kink_rule) for n, s in _registry.FUNCTIONS.items()]
+    rows = [(n, s.family, parameters(s), s.kink_rule) for n, s in _registry.FUNCTIONS.items()]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for r in [header, tuple("-" * len(h) for h in header), *rows]:
         print("  ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=False)) + "  " + r[3])

@@ -218,7 +218,8 @@ def reference(
 
     >>> import numpy as np
     >>> from jrelu.testing import reference
-    >>> value, derivative = reference("leaky_relu", np.array([-2.0, 0.0, np.inf]), negative_slope=0.1)
+    >>> x = np.array([-2.0, 0.0, np.inf])
+    >>> value, derivative = reference("leaky_relu", x, negative_slope=0.1)
     >>> value, derivative
     (array([-0.2,  0. ,  inf]), array([0.1, 0.1, 1. ]))
     """

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 from pathlib import Path
 
-from jrelu._cli import add_fns_argument, fn_names
+from jrelu._cli import add_fns_argument, fail, fn_names
 
 HELP = "benchmark jrelu against jax.nn, PyTorch and the device's copy bandwidth"
 
@@ -29,7 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "plain `jrelu bench` (sized for at most 4 minutes on 2 CPU cores) ends with verdicts: where jrelu is\n"
-        "faster, at parity or slower than jax.nn beyond this run's noise, and the memory it saves.\n\n"
+        "faster, at parity or slower than its peer on consistent evidence (inconclusive otherwise, as on a\n"
+        "busy machine), and the memory it saves. `jrelu compare` puts runs of --json side by side.\n\n"
         "examples:\n"
         "  jrelu bench --quick\n"
         "  jrelu bench --fns relu elu --dtypes float32 --sizes 20 24 --json out.json --plot out.png\n"
@@ -118,8 +118,7 @@ def parse_size(text: str) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"jrelu bench: {message}", file=sys.stderr)
-    return 2
+    return fail("bench", message)
 
 
 def run(args: argparse.Namespace) -> int:

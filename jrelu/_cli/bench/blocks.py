@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrelu._cli.bench.models import program_cost
-from jrelu._cli.bench.speed import Case, Plan, Program, sync_jax, time_interleaved
+from jrelu._cli.bench.models import time_sgd_steps
+from jrelu._cli.bench.speed import Case, Plan, Program
 from jrelu._testing import memory as _memory
 
 MODEL = "transformer"
@@ -174,24 +174,7 @@ def time_rows(
     bc: BlockCase, dims: BlockDims, dtype: str, programs: dict[str, Program], plan: Plan
 ) -> list[dict[str, Any]]:
     """Median seconds of one block training step for each impl (timed interleaved, params carried)."""
-    calls = []
-    for p in programs.values():
-        state = [p.args[0]]
-
-        def call(p: Program = p, state: list = state) -> Any:
-            state[0], loss = p.fn(state[0], p.args[1])
-            return loss
-
-        calls.append(call)
-    timings = time_interleaved(calls, sync_jax, plan)
-    rows = []
-    for (impl, p), timing, call in zip(programs.items(), timings, calls, strict=True):
-        row = _row(bc, impl, dims, dtype, "time")
-        row.update(timing.as_dict())
-        row.update(
-            compile_seconds=p.compile_seconds,
-            loss_finite=bool(np.isfinite(float(call()))),
-            **program_cost(p),
-        )
-        rows.append(row)
-    return rows
+    return [
+        {**_row(bc, impl, dims, dtype, "time"), **measured}
+        for impl, measured in time_sgd_steps(programs, plan).items()
+    ]

@@ -36,7 +36,6 @@ import contextlib
 import dataclasses
 import datetime
 import json
-import os
 import platform
 import sys
 import time
@@ -62,6 +61,7 @@ from jrelu._cli.bench import MODES, report
 from jrelu._cli.bench import blocks as bb
 from jrelu._cli.bench import models as bm
 from jrelu._cli.bench import speed as bs
+from jrelu._cli.bench import verdicts as bv
 from jrelu._version import __version__
 
 # --------------------------------------------------------------------------------------------------
@@ -85,9 +85,11 @@ def _device_info() -> dict[str, Any]:
                         break
         except OSError:
             pass
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        detail = f"{model}, {cores} cores"
+        detail = f"{model}, {bs.cores()} cores"
     info["device_detail"] = detail
+    # the last-level cache, where the bench can read it (a CPU's): a pass whose bytes fit in it is not
+    # a bandwidth measurement, and the report does not show its share of copy as one
+    info["cache_bytes"] = bs.cache_bytes() if d.platform == "cpu" else None
     try:
         info["platform_version"] = str(d.client.platform_version)
     except Exception:
@@ -222,9 +224,13 @@ def collect(
     dims = bm.train_dims(mode)
     workers = bs.compile_workers(backend)
 
+    # How busy the machine is, before anything runs: the verdicts do not call a difference that
+    # the repeats do not settle on a busy machine (report.judge), and the header shows it.
+    machine: dict[str, Any] = {"cores": bs.cores(), "start": bs.machine_state(), "sections": {}}
     results: dict[str, Any] = {**_device_info(), **_versions()}
     results.update(
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        machine=machine,
         quick=quick,
         mode=mode,
         torch_version=tch.version if tch else None,
@@ -254,11 +260,15 @@ def collect(
 
     @contextlib.contextmanager
     def section(name: str) -> Any:
-        """A section that raises is recorded and the run goes on; the results are kept after each."""
+        """A section that raises is recorded and the run goes on; the results are kept after each,
+        with how busy the machine was at its end (drift between sections shows there)."""
+        t0 = time.perf_counter()
         try:
             yield
         except Exception as e:  # keep the other sections; say what failed
             _record_error(results, name, e)
+        machine["sections"][name] = bs.machine_state()
+        say(f"{name}: {time.perf_counter() - t0:.1f} s")
         if checkpoint:
             checkpoint(results)
 
@@ -291,7 +301,14 @@ def collect(
     if "blocks" in sections:
         total += len(block_dims) * len(block_dtypes) * len(block_cases) * 2 * len(impls)
 
-    console = Console(stderr=True)
+    # Progress: a bar in a terminal, and a line per section and per speed block (also in a log).
+    console = Console(stderr=True, log_path=False)
+
+    def say(text: str) -> None:
+        console.print(escape(text), highlight=False, soft_wrap=True)
+
+    for line in report.start_lines(results):  # at once: the first section compiles for a while
+        say(line)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -310,7 +327,10 @@ def collect(
         # Compile-only, in parallel on the CPU: nothing is being timed yet.
         if "memory" in sections:
             with section("memory"):
-                t0 = time.perf_counter()
+                say(
+                    f"memory: compiling {len(bm.MODELS) * (1 + 2 * len(cases)) + 1} training "
+                    f"steps ({workers} at a time; compile only, nothing timed)"
+                )
                 step(f"memory: compiling training steps ({workers} at a time)")
                 jobs: list[tuple[Any, str, str, Any]] = [(None, "probe", "mlp", bm.relu_probe)]
                 for model in bm.MODELS:
@@ -355,13 +375,12 @@ def collect(
                         row = bm.memory_row(case, impl, model, value)
                         row["available"] = bool(row["available"] and ok)
                         results["memory"].append(row)
-                console.log(f"memory: {time.perf_counter() - t0:.1f} s (compile only)")
 
         if "speed" in sections:
             with section("speed"):
-                t0 = time.perf_counter()
                 for dt in dtypes:
                     for n in sizes:
+                        t0 = time.perf_counter()
                         _speed_block(
                             results,
                             cases,
@@ -379,17 +398,13 @@ def collect(
                         )
                         if checkpoint:  # a timeout mid-section still leaves every finished size
                             checkpoint(results)
-                        console.log(
-                            f"speed {dt} {bs.size_text(n)}: {time.perf_counter() - t0:.1f} s"
-                        )
-                console.log(f"speed: {time.perf_counter() - t0:.1f} s")
+                        say(f"  speed {dt} {bs.size_text(n)}: {time.perf_counter() - t0:.1f} s")
             results["compile"] = report.compile_summary(
                 {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
             )
 
         if "train" in sections:
             with section("train"):
-                t0 = time.perf_counter()
                 step(f"train: compiling ({workers} at a time)")
                 tprogs = {
                     (model, case.label, impl): bm.train_program(case, impl, model, dims[model])
@@ -410,7 +425,7 @@ def collect(
                     for case in cases:
                         step(f"train {model} {case.label}")
                         keys = [(model, case.label, impl) for impl in impls]
-                        pair = {k[2]: tprogs.pop(k) for k in keys}
+                        pair = {k[2]: tprogs[k] for k in keys}
                         if not failed.intersection(keys):
                             try:
                                 results["train_step"].extend(
@@ -420,14 +435,28 @@ def collect(
                                 row_error("train", e, model=model, label=case.label)
                         for _ in impls:
                             done()
-                console.log(f"train: {time.perf_counter() - t0:.1f} s")
+                # Before a verdict rests on one model's step, or on repeats whose interval reaches 1,
+                # those steps are timed again and the new repeats join the old (bv.remeasure): a
+                # burst of load on a busy machine hits one pair, not the next measurement.
+                by_label = {c.label: c for c in cases}
+                for ident in bv.remeasure(results, "train_step"):
+                    model, label = ident["model"], ident["label"]
+                    step(f"train {model} {label}: measuring again")
+                    pair = {impl: tprogs[(model, label, impl)] for impl in impls}
+                    try:
+                        again = bm.train_step_rows(
+                            by_label[label], model, dims[model], pair, train_plan
+                        )
+                        bv.pool_repeats(results["train_step"], again)
+                    except Exception as e:
+                        row_error("train", e, model=model, label=label, kind="again")
+                del tprogs
             results["compile"] = report.compile_summary(
                 {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
             )
 
         if "dispatch" in sections:
             with section("dispatch"):
-                t0 = time.perf_counter()
                 for case in cases:
                     step(f"dispatch {case.label}")
                     try:
@@ -438,11 +467,9 @@ def collect(
                         row_error("dispatch", e, label=case.label)
                     for _ in impls:
                         done()
-                console.log(f"dispatch: {time.perf_counter() - t0:.1f} s")
 
         if "ffn" in sections and ffn_specs:
             with section("ffn"):
-                t0 = time.perf_counter()
                 fdims = bm.ffn_dims(mode)
                 results["config"]["ffn_dims"] = dataclasses.asdict(fdims)
                 ok = results.get("memory_status", {}).get("available", True)
@@ -471,7 +498,6 @@ def collect(
                             row_error("ffn", e, fn=spec.name, dtype=dt, kind="time")
                         for _ in impls:
                             done()
-                console.log(f"ffn: {time.perf_counter() - t0:.1f} s")
 
         if "blocks" in sections and block_cases:
             with section("blocks"):
@@ -497,7 +523,7 @@ def collect(
                     else:
                         value["available"] = bool(value["available"] and ok)
                         results["blocks"].append(value)
-                console.log(f"blocks memory: {time.perf_counter() - t0:.1f} s (compile only)")
+                say(f"  blocks memory: {time.perf_counter() - t0:.1f} s (compile only)")
                 for d, dt, bc in grid:
                     step(f"blocks d_model {d.d_model} {dt} {bc.label}: training step")
                     bprogs = {i: bb.step_program(bc, i, d, dt) for i in impls}
@@ -515,11 +541,11 @@ def collect(
                         done()
                     if checkpoint:
                         checkpoint(results)
-                console.log(f"blocks: {time.perf_counter() - t0:.1f} s")
 
     results["compile"] = report.compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
     )
+    machine["end"] = bs.machine_state()
     results["wall_seconds"] = time.perf_counter() - t_start
     return results
 
@@ -618,24 +644,23 @@ def _speed_block(
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One results dict from several runs' (e.g. ``gpu_run.sh``'s one run per section group): the
-    first's header, every part's rows and errors, the union of the sections."""
+    first's header, every part's rows and errors (every list of rows, whatever the section), the
+    union of the sections."""
     out = json.loads(json.dumps(parts[0]))
     for part in parts[1:]:
-        for key in (
-            "copy",
-            "speed",
-            "memory",
-            "train_step",
-            "dispatch",
-            "ffn",
-            "blocks",
-            "skipped",
-            "errors",
-        ):
-            out.setdefault(key, []).extend(part.get(key, []))
+        for key, rows in part.items():
+            if isinstance(rows, list):
+                out.setdefault(key, []).extend(rows)
         for key in ("memory_status", "torch_version", "torch_device", "torch_threads"):
             if part.get(key) is not None:
                 out[key] = part[key]
+        m = part.get("machine")
+        if (
+            m
+        ):  # how busy the machine was: the first part's start, every section, the last part's end
+            merged = out.setdefault("machine", {k: m.get(k) for k in ("cores", "start")})
+            merged.setdefault("sections", {}).update(m.get("sections") or {})
+            merged["end"] = m.get("end")
         cfg = out.setdefault("config", {})
         for k, v in part.get("config", {}).items():
             if k == "sections":

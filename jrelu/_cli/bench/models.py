@@ -394,10 +394,10 @@ def ffn_step_program(spec: Any, impl: str, dims: FFNDims, dtype: str, seed: int 
     return Program.lower(jax.jit(step), params, x)
 
 
-def ffn_time_rows(
-    spec: Any, dims: FFNDims, dtype: str, programs: dict[str, Program], plan: Plan
-) -> list[dict[str, Any]]:
-    """Median seconds of one FFN training step for each impl (timed interleaved, params carried)."""
+def time_sgd_steps(programs: dict[str, Program], plan: Plan) -> dict[str, dict[str, Any]]:
+    """Per impl, the timing of ``params, loss = p.fn(params, x)`` (timed interleaved, the parameters
+    carried from step to step as in training), with the compile time, whether a further step's loss
+    is finite, and XLA's bytes and flops of the program."""
     calls = []
     for p in programs.values():
         state = [p.args[0]]
@@ -408,17 +408,25 @@ def ffn_time_rows(
 
         calls.append(call)
     timings = time_interleaved(calls, sync_jax, plan)
+    return {
+        impl: {
+            **timing.as_dict(),
+            "compile_seconds": p.compile_seconds,
+            "loss_finite": bool(np.isfinite(float(call()))),
+            **program_cost(p),
+        }
+        for (impl, p), timing, call in zip(programs.items(), timings, calls, strict=True)
+    }
+
+
+def ffn_time_rows(
+    spec: Any, dims: FFNDims, dtype: str, programs: dict[str, Program], plan: Plan
+) -> list[dict[str, Any]]:
+    """Median seconds of one FFN training step for each impl (timed interleaved, params carried)."""
     rows = []
-    for (impl, p), timing, call in zip(programs.items(), timings, calls, strict=True):
+    for impl, measured in time_sgd_steps(programs, plan).items():
         row: dict[str, Any] = {"fn": spec.name, "impl": impl, "dtype": dtype, "kind": "time"}
         if impl == "jax.nn":
             row["peer"] = ffn_peer_text(spec)
-        row.update(timing.as_dict())
-        row.update(
-            compile_seconds=p.compile_seconds,
-            dims=dataclasses.asdict(dims),
-            loss_finite=bool(np.isfinite(float(call()))),
-            **program_cost(p),
-        )
-        rows.append(row)
+        rows.append({**row, **measured, "dims": dataclasses.asdict(dims)})
     return rows

@@ -2,15 +2,15 @@
 a plot.
 
 The verdicts are what a user acts on: for each timed section, the functions where jrelu is faster than
-jax.nn, at parity, or slower *beyond this run's own noise*, and the memory it saves. The noise band of a
-section is the median, over its measured pairs, of half the interquartile range of the per-repeat time
-ratios jrelu ÷ jax.nn (the two are timed interleaved, repeat by repeat, so each ratio compares calls
-made next to each other). A function's ratio is the median of its pairs' median-time ratios; below
-``1 - band`` is faster, above ``1 + band`` slower, in between parity. The project's internal goals
-(:func:`goal_lines`) are printed only for ``--full``, the kept run.
+its peer, at parity, or slower, made from consistent evidence only, and otherwise inconclusive
+(:mod:`jrelu._cli.bench.verdicts` has the rules), and the memory it saves. The project's internal
+goals (:func:`goal_lines`) are printed only for ``--full``, the kept run. Every table names each
+function's peer (jax.nn's function, the ``jnp.where`` formulation, or with a key ``jax.random``
+draws), and shows a share of the copy ceiling only where it is a bandwidth figure (:func:`copy_cell`).
 
 Everything here reads only the JSON-shaped results dict, so the README table
-(``benchmarks/update_readme.py``) and the terminal tables are rendered from the same figures.
+(``benchmarks/update_readme.py``), the terminal tables and ``jrelu compare`` are rendered from the same
+figures.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
@@ -32,6 +31,7 @@ from jrelu._cli.bench.speed import (
     ratios,
     size_text,
 )
+from jrelu._cli.bench.verdicts import busy, machine_text, verdicts
 
 # reglu's y and g have half of x's elements
 GATED_BYTES = f"gated: {TRAFFIC_GATED['fwd']:g}·n·b and {TRAFFIC_GATED['fwd+bwd']:g}·n·b"
@@ -119,17 +119,58 @@ def _train(results: dict[str, Any]) -> dict[tuple, float]:
     }
 
 
+def run_mode(results: dict[str, Any]) -> str:
+    """``quick``, ``default`` or ``full``. Runs from before the mode was recorded had two modes,
+    ``--quick`` and the kept one, so a file without it is ``quick`` or ``full``."""
+    return str(results.get("mode") or ("quick" if results.get("quick") else "full"))
+
+
+def backend_text(results: dict[str, Any]) -> str:
+    """``cpu``, or ``gpu (cuda 12.8)``: the platform's version where it says more than the backend."""
+    version = str(results.get("platform_version") or "")
+    backend = str(results.get("backend", "?"))
+    return backend if version in ("", backend) else f"{backend} ({version})"
+
+
+def start_lines(results: dict[str, Any]) -> list[str]:
+    """What a run is about to do and on what, printed before its first section (which compiles for a
+    while): the device, the versions, the plan and how busy the machine is."""
+    cfg = results.get("config", {})
+    sizes = cfg.get("sizes") or []
+    shown = " ".join(size_text(n) for n in sizes)
+    m = results.get("machine") or {}
+    return [
+        f"jrelu bench: {run_mode(results)} run on {results['device']} "
+        f"({results.get('device_detail', '')}), backend {backend_text(results)}, "
+        f"jax {results['jax_version']}, jrelu {results.get('jrelu_version', '?')}",
+        f"sections {' '.join(cfg.get('sections', []))}; sizes {shown}; "
+        f"{len(cfg.get('fns', []))} functions; {cfg.get('repeats', '?')} repeats",
+        f"machine: {m.get('cores', '?')} cores, at the start {machine_text(m.get('start'))}",
+    ]
+
+
 def header_lines(results: dict[str, Any]) -> list[str]:
     r = results
     torch = r.get("torch_version") or "not importable"
-    return [
-        f"device: {r['device']} ({r.get('device_detail', '')}), backend {r['backend']}"
-        + (f", {r['platform_version']}" if r.get("platform_version") else ""),
+    lines = [
+        f"device: {r['device']} ({r.get('device_detail', '')}), backend {backend_text(r)}",
         f"jax {r['jax_version']}, jaxlib {r.get('jaxlib_version', '?')}, jrelu {r.get('jrelu_version', '?')}, "
         f"flax {r.get('flax_version', '?')}, optax {r.get('optax_version', '?')}, torch {torch}",
-        f"date {r.get('date', '?')}, {'quick' if r.get('quick') else 'full'} run, "
-        f"{r.get('wall_seconds', math.nan):.0f} s",
+        f"date {r.get('date', '?')}, {run_mode(r)} run, {r.get('wall_seconds', math.nan):.0f} s",
     ]
+    m = r.get("machine")
+    if m:
+        state = busy(r)
+        lines.append(
+            f"machine: {m.get('cores', '?')} cores; at the start {machine_text(m.get('start'))}; "
+            f"at the end {machine_text(m.get('end'))}"
+            + (
+                "; busy: a verdict the repeats do not settle is inconclusive"
+                if state
+                else "; quiet"
+            )
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,8 +179,9 @@ def header_lines(results: dict[str, Any]) -> list[str]:
 
 
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per function: median-over-sizes time ratios to jax.nn, share of copy bandwidth at the largest
-    size, backward memory (jrelu, jax.nn) and training-step ratios."""
+    """Per function: its peer, median-over-sizes time ratios to it, share of copy bandwidth at the
+    largest size (as :func:`copy_cell` shows it), backward memory (jrelu, peer) and training-step
+    ratios."""
     speed = results.get("speed", [])
     rat = ratios(speed)
     sizes = _sizes(results)
@@ -155,8 +197,10 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 ]
                 row[f"ratio {pass_} {dt}"] = median(vals) if vals else None
                 row[f"worst {pass_} {dt}"] = max(vals) if vals else None
-                r = sp.get((label, dt, pass_, top, "jrelu"))
-                row[f"copy {pass_} {dt}"] = r.get("fraction_of_copy") if r else None
+                row[f"copy {pass_} {dt}"] = copy_cell(
+                    sp.get((label, dt, pass_, top, "jrelu")), results
+                )
+        row["peer"] = peer_names(results).get(label, "–")
         for model in ("mlp", "cnn"):
             for impl in ("jrelu", "jax.nn"):
                 row[f"mem {model} {impl}"] = mem.get((label, model, impl))
@@ -185,18 +229,19 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         + (f"; from `{source}`" if source else "")
         + ").",
         "",
-        f"| function | fwd time ÷ jax.nn ({dt_names}) | fwd+bwd time ÷ jax.nn ({dt_names}) "
-        f"| fwd, share of copy bandwidth at {top} ({dt_names}) "
-        f"| extra tensors/layer, MLP: jrelu / jax.nn | CNN: jrelu / jax.nn "
-        f"| train step ÷ jax.nn (MLP / CNN) |",
-        "|---|---|---|---|---|---|---|",
+        f"Two figures in a cell: {dt_names}; kept: jrelu / peer; train step: MLP / CNN.",
+        "",
+        f"| function | peer | fwd time ÷ peer | fwd+bwd time ÷ peer | fwd, share of copy at {top} "
+        "| kept per layer, MLP | kept, CNN | train step ÷ peer |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cells = [
             f"`{r['label']}`",
+            f"`{r['peer']}`",
             " / ".join(fmt_ratio(r.get(f"ratio fwd {dt}")) for dt in dts),
             " / ".join(fmt_ratio(r.get(f"ratio fwd+bwd {dt}")) for dt in dts),
-            " / ".join(fmt_copy(r.get(f"copy fwd {dt}")) for dt in dts),
+            " / ".join(r[f"copy fwd {dt}"] for dt in dts),
             f"{fmt_tensors(r['mem mlp jrelu'])} / {fmt_tensors(r['mem mlp jax.nn'])}",
             f"{fmt_tensors(r['mem cnn jrelu'])} / {fmt_tensors(r['mem cnn jax.nn'])}",
             f"{fmt_ratio(r['train mlp'])} / {fmt_ratio(r['train cnn'])}",
@@ -209,12 +254,12 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
     }
     lines += [
         "",
-        "Time ratios are jrelu's median time over jax.nn's (or the `jnp.where` formulation for prelu and "
-        "rrelu), the median over sizes "
+        "Time ratios are jrelu's median time over its peer's (the column before them: jax.nn's "
+        "function, the `jnp.where` formulation, with a key `jax.random` draws), the median over sizes "
         + (f"{size_text(sizes[0])}–{size_text(sizes[-1])}" if sizes else "")
         + " elements; below 1 is faster. "
         f"Copy ceiling at {top}: {ceil or '–'}. Bytes counted: fwd {TRAFFIC_TEXT['fwd']}, fwd+bwd "
-        f"{TRAFFIC_TEXT['fwd+bwd']} ({GATED_BYTES}). Extra tensors: activation-sized tensors per layer a compiled "
+        f"{TRAFFIC_TEXT['fwd+bwd']} ({GATED_BYTES}). Kept: activation-sized tensors per layer a compiled "
         "training step keeps beyond the identity network"
         + (
             f" (which itself keeps {fmt_tensors(floor.get('mlp'))} (MLP) and "
@@ -224,195 +269,80 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
         )
         + "; prelu's slope is learned per channel there.",
     ]
-    if any("†" in line for line in lines[4:]):
-        lines[-1] += " " + OVER_COPY_NOTE
+    lines[-1] += "".join(" " + note for note in copy_notes(results, "\n".join(lines[6:])))
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------
-# Verdicts
+# Verdicts (the logic: jrelu._cli.bench.verdicts)
 # --------------------------------------------------------------------------------------------------
 
 
-def _pairs(rows: Sequence[dict[str, Any]], key: Any) -> dict[tuple, dict[str, dict[str, Any]]]:
-    """``key(row) -> {impl: row}`` for the rows measured as both jrelu and jax.nn."""
-    by: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for r in rows:
-        if r.get("impl") in ("jrelu", "jax.nn") and "seconds" in r:
-            by[key(r)][r["impl"]] = r
-    return {k: v for k, v in by.items() if len(v) == 2}
-
-
-def pair_spread(a: dict[str, Any], b: dict[str, Any]) -> float | None:
-    """Half the interquartile range of the per-repeat ratios ``a_i / b_i`` (None without repeats)."""
-    ra, rb = a.get("seconds_repeats") or [], b.get("seconds_repeats") or []
-    if not ra or len(ra) != len(rb):
-        return None
-    q1, q3 = np.percentile(np.asarray(ra) / np.asarray(rb), [25, 75])
-    return float(q3 - q1) / 2
-
-
-def verdict(
-    pairs: dict[tuple, dict[str, dict[str, Any]]], label_of: Any = lambda k: k[0]
-) -> dict[str, Any]:
-    """Classify each function of one section against the section's noise band (module docstring)."""
-    spreads = [pair_spread(p["jrelu"], p["jax.nn"]) for p in pairs.values()]
-    known = [v for v in spreads if v is not None]
-    band = float(np.median(known)) if known else 0.0
-    per: dict[str, list[float]] = defaultdict(list)
-    for k, p in pairs.items():
-        per[label_of(k)].append(p["jrelu"]["seconds"] / p["jax.nn"]["seconds"])
-    out: dict[str, Any] = {"band": band, "faster": [], "parity": [], "slower": []}
-    for label, vals in per.items():
-        r = median(vals)
-        kind = "faster" if r < 1 - band else "slower" if r > 1 + band else "parity"
-        out[kind].append((label, r))
-    out["bytes"] = bytes_ratios(pairs, label_of)
-    return out
-
-
-def bytes_ratios(
-    pairs: dict[tuple, dict[str, dict[str, Any]]], label_of: Any = lambda k: k[0]
-) -> list[tuple[str, float]]:
-    """Per function, the median of jrelu's bytes accessed ÷ its peer's over the pairs whose rows carry
-    XLA's ``bytes_accessed`` (a deterministic figure of the compiled programs: no noise band)."""
-    per: dict[str, list[float]] = defaultdict(list)
-    for k, p in pairs.items():
-        a, b = p["jrelu"].get("bytes_accessed"), p["jax.nn"].get("bytes_accessed")
-        if a is not None and b is not None and a > 0 and b > 0:
-            per[label_of(k)].append(a / b)
-    return [(label, median(v)) for label, v in per.items()]
-
-
-def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One verdict per timed section (``name``, ``scope``, ``band``, ``faster``/``parity``/``slower``
-    lists of ``(label, ratio)``), plus the memory verdict (``name == "memory"``)."""
-    out = []
-    speed = [r for r in results.get("speed", []) if "label" in r]
-    sizes = _sizes(results)
-    span = size_text(sizes[0]) if len(sizes) == 1 else ""
-    if len(sizes) > 1:
-        span = f"{size_text(sizes[0])}–{size_text(sizes[-1])}"
-    for pass_ in PASSES:
-        rows = [r for r in speed if r["pass"] == pass_]
-        pairs = _pairs(rows, lambda r: (r["label"], r["dtype"], r["size"]))
-        if pairs:
-            scope = f"{span} elements, {' / '.join(_dtypes(results))}"
-            out.append({"name": f"speed {pass_}", "scope": scope, **verdict(pairs)})
-    pairs = _pairs(results.get("train_step", []), lambda r: (r["label"], r["model"]))
-    if pairs:
-        out.append({"name": "training step", "scope": "MLP and CNN", **verdict(pairs)})
-    ffn = [r for r in results.get("ffn", []) if r.get("kind") == "time"]
-    pairs = _pairs(ffn, lambda r: (r["fn"], r["dtype"]))
-    if pairs:
-        out.append({"name": "FFN training step", "scope": "float32 / bfloat16", **verdict(pairs)})
-    blocks = [r for r in results.get("blocks", []) if r.get("kind") == "time"]
-    pairs = _pairs(blocks, lambda r: (r["label"], r["dtype"], r["d_model"]))
-    if pairs:
-        widths = sorted({k[2] for k in pairs})
-        scope = (
-            f"d_model {', '.join(map(str, widths))}, {' / '.join(sorted({k[1] for k in pairs}))}"
-        )
-        out.append({"name": "transformer block step", "scope": scope, **verdict(pairs)})
-    pairs = _pairs(results.get("dispatch", []), lambda r: (r["label"],))
-    if pairs:
-        out.append({"name": "eager call", "scope": "1024 float32 elements", **verdict(pairs)})
-    mem = memory_verdict(results)
-    if mem:
-        out.append(mem)
-    return out
-
-
-def memory_verdict(results: dict[str, Any]) -> dict[str, Any] | None:
-    """Per function and model: activation tensors per layer jrelu keeps fewer than jax.nn (> 0: saves)
-    and those bytes per layer at the measured sizes; or why the figures are unavailable."""
-    rows = [r for r in results.get("memory", []) if r.get("impl") in ("jrelu", "jax.nn")]
-    status = results.get("memory_status", {"available": True, "reason": ""})
-    if not rows and not results.get("ffn") and not results.get("blocks"):
-        return None
-    if not status.get("available", True):
-        return {"name": "memory", "available": False, "reason": status.get("reason", "")}
-    by = {(r["label"], r["model"], r["impl"]): r for r in rows}
-    saves: dict[str, list[tuple[str, float, float | None]]] = defaultdict(list)
-    for (label, model, impl), r in by.items():
-        b = by.get((label, model, "jax.nn"))
-        if impl != "jrelu" or b is None:
-            continue
-        d = b["extra_tensors_per_layer"] - r["extra_tensors_per_layer"]
-        size = r.get("tensor_bytes")
-        saves[label].append((model, d, d * size if size else None))
-    for r in results.get("ffn", []):
-        if r.get("kind") == "memory" and r["impl"] == "jrelu":
-            (b,) = [
-                x
-                for x in results["ffn"]
-                if x.get("kind") == "memory"
-                and x["impl"] == "jax.nn"
-                and (x["fn"], x["dtype"]) == (r["fn"], r["dtype"])
-            ] or [None]
-            if b is not None:
-                d = b["extra_hidden_tensors_per_layer"] - r["extra_hidden_tensors_per_layer"]
-                size = r.get("tensor_bytes")
-                saves[r["fn"]].append((f"ffn {r['dtype']}", d, d * size if size else None))
-    bmem = {
-        (r["label"], r["dtype"], r["d_model"], r["impl"]): r
-        for r in results.get("blocks", [])
-        if r.get("kind") == "memory"
-    }
-    for (label, dt, width, impl), r in bmem.items():
-        b = bmem.get((label, dt, width, "jax.nn"))
-        if impl == "jrelu" and b is not None:
-            d = b["extra_tensors_per_layer"] - r["extra_tensors_per_layer"]
-            size = r.get("tensor_bytes")
-            saves[label].append((f"block d={width} {dt}", d, d * size if size else None))
-    return {"name": "memory", "available": True, "saves": dict(saves)}
-
-
 def verdict_lines(results: dict[str, Any]) -> list[str]:
-    """The verdicts as plain lines (the end of the terminal report)."""
+    """The verdicts (:mod:`jrelu._cli.bench.verdicts`) as plain lines: the end of the terminal report."""
     lines = []
     dims = results.get("config", {}).get("memory_dims", {})
     for v in verdicts(results):
         if v["name"] == "memory":
-            if not v["available"]:
-                lines.append(f"memory: unavailable on this backend ({v['reason']})")
-                continue
-            saved: list[str] = []
-            same: list[str] = []
-            more: list[str] = []
-            for label, items in v["saves"].items():
-                for model, d, nbytes in items:
-                    if abs(d) <= 1e-3:
-                        same.append(f"{label} {model}")
-                        continue
-                    text = f"{label} {model} {fmt_tensors(abs(d))} ({fmt_bytes(abs(nbytes or 0))})"
-                    (saved if d > 0 else more).append(text)
-            if dims:
-                lines.append(
-                    "memory per layer of a training step, jrelu against jax.nn, in activation "
-                    f"tensors (bytes at the measured sizes: MLP {dims.get('batch')}×{dims.get('width')}, "
-                    f"CNN {dims.get('batch')}×{dims.get('cnn_side')}²×{dims.get('width')} float32, FFN "
-                    "tokens×hidden; for your model: tensors × batch × features × bytes per element):"
-                )
-            lines.append("  saves: " + (", ".join(saved) or "nothing"))
-            if same:
-                lines.append("  the same: " + ", ".join(same))
-            if more:
-                lines.append("  keeps more: " + ", ".join(more))
+            lines += _memory_lines(v, dims)
             continue
         parts = []
-        for kind in ("faster", "parity", "slower"):
-            items = sorted(v[kind], key=lambda t: t[1])
-            if items:
-                shown = ", ".join(lb if kind == "parity" else f"{lb} {r:.2f}×" for lb, r in items)
-                parts.append(f"{kind}: {shown}")
+        for kind in ("faster", "parity", "slower", "inconclusive"):
+            calls = sorted((v["calls"][lb] for lb, _ in v[kind]), key=lambda c: c.ratio)
+            if not calls:
+                continue
+            if kind == "parity":
+                shown = ", ".join(c.label for c in calls)
+            elif kind == "inconclusive":
+                shown = ", ".join(_inconclusive_text(c) for c in calls)
+            else:
+                shown = ", ".join(
+                    f"{c.label} {c.ratio:.2f}× ({c.low:.2f}–{c.high:.2f})" for c in calls
+                )
+            head = "inconclusive (machine busy)" if kind == "inconclusive" and v["busy"] else kind
+            parts.append(f"{head}: {shown}")
         lines.append(
-            f"{v['name']} ({v['scope']}; time ÷ jax.nn, noise band ±{100 * v['band']:.1f}%): "
+            f"{v['name']} ({v['scope']}; time ÷ peer, noise band ±{100 * v['band']:.1f}%): "
             + "; ".join(parts)
         )
         if v.get("bytes"):
             shown = ", ".join(f"{lb} {r:.2f}×" for lb, r in sorted(v["bytes"], key=lambda t: t[1]))
             lines.append(f"  {v['name']}, XLA's bytes accessed ÷ the peer's: {shown}")
+    return lines
+
+
+def _inconclusive_text(c: Any) -> str:
+    """``prelu 1.29× (mlp 1.58, cnn 1.00; one pair carries it)``: the ratio, its pairs, the reason."""
+    each = ", ".join(f"{n} {x:.2f}" for n, x in c.pairs) if len(c.pairs) > 1 else ""
+    return f"{c.label} {c.ratio:.2f}× ({'; '.join(t for t in (each, c.reason) if t)})"
+
+
+def _memory_lines(v: dict[str, Any], dims: dict[str, Any]) -> list[str]:
+    if not v["available"]:
+        return [f"memory: unavailable on this backend ({v['reason']})"]
+    saved: list[str] = []
+    same: list[str] = []
+    more: list[str] = []
+    for label, items in v["saves"].items():
+        for where, d, nbytes in items:
+            if abs(d) <= 1e-3:
+                same.append(f"{label} {where}")
+                continue
+            text = f"{label} {where} {fmt_tensors(abs(d))} ({fmt_bytes(abs(nbytes or 0))})"
+            (saved if d > 0 else more).append(text)
+    lines = []
+    if dims:
+        lines.append(
+            "memory per layer of a training step, jrelu against its peer, in activation "
+            f"tensors (bytes at the measured sizes: MLP {dims.get('batch')}×{dims.get('width')}, "
+            f"CNN {dims.get('batch')}×{dims.get('cnn_side')}²×{dims.get('width')} float32, FFN "
+            "tokens×hidden; for your model: tensors × batch × features × bytes per element):"
+        )
+    lines.append("  saves: " + (", ".join(saved) or "nothing"))
+    if same:
+        lines.append("  the same: " + ", ".join(same))
+    if more:
+        lines.append("  keeps more: " + ", ".join(more))
     return lines
 
 
@@ -505,6 +435,7 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
     sizes, dts = _sizes(results), _dtypes(results)
     sp, copy = _speed(results), _copy(results)
     has_torch = any(r["impl"] == "torch" for r in results.get("speed", []))
+    peers = peer_names(results)
 
     if copy:
         t = Table(
@@ -527,17 +458,19 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
             title_justify="left",
         )
         t.add_column("function")
+        t.add_column("peer")
         t.add_column("dtype")
         for pass_ in PASSES:
             t.add_column(f"{pass_} jrelu", justify="right")
             t.add_column("GB/s", justify="right")
             t.add_column("% copy", justify="right")
-            t.add_column("÷ jax.nn", justify="right")
+            t.add_column("÷ peer", justify="right")
             if has_torch:
                 t.add_column("÷ torch", justify="right")
+        shares = []
         for label in _labels(results):
             for dt in dts:
-                cells = [escape(label), dt]
+                cells = [escape(label), escape(peers.get(label, "–")), dt]
                 for pass_ in PASSES:
                     r = sp.get((label, dt, pass_, top, "jrelu"))
                     b = sp.get((label, dt, pass_, top, "jax.nn"))
@@ -545,28 +478,25 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
                     if r is None:
                         cells += ["–"] * (5 if has_torch else 4)
                         continue
+                    shares.append(copy_cell(r, results))
                     cells += [
                         f"{fmt_time(r['seconds'])} ±{100 * _spread(r):.0f}%",
                         f"{r['gbps']:.1f}",
-                        fmt_copy(r.get("fraction_of_copy")),
+                        shares[-1],
                         _ratio_cell(r, b),
                     ]
                     if has_torch:
                         cells.append(_ratio_cell(r, c, colour=False))
                 t.add_row(*cells)
         _show(console, t)
-        if any(
-            (r.get("fraction_of_copy") or 0) > 1
-            for r in results.get("speed", [])
-            if r["size"] == top
-        ):
-            console.print(OVER_COPY_NOTE, highlight=False)
+        for note in copy_notes(results, " ".join(shares)):
+            console.print(note, highlight=False)
 
         rat = ratios(results.get("speed", []))
         t = Table(
-            title="Time ratio jrelu ÷ jax.nn by size (below 1: jrelu faster)", title_justify="left"
+            title="Time ratio jrelu ÷ peer by size (below 1: jrelu faster)", title_justify="left"
         )
-        for col in ("function", "dtype", "pass"):
+        for col in ("function", "peer", "dtype", "pass"):
             t.add_column(col)
         for n in sizes:
             t.add_column(size_text(n), justify="right")
@@ -576,7 +506,8 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
                     vals = [rat.get((label, dt, pass_, n)) for n in sizes]
                     if all(v is None for v in vals):
                         continue
-                    t.add_row(escape(label), dt, pass_, *(_colour(v) for v in vals))
+                    peer = escape(peers.get(label, "–"))
+                    t.add_row(escape(label), peer, dt, pass_, *(_colour(v) for v in vals))
         _show(console, t)
 
     mem = _memory(results)
@@ -598,19 +529,21 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
             title_justify="left",
         )
         t.add_column("function")
+        t.add_column("peer")
         for model in ("mlp", "cnn"):
             t.add_column(f"{model} jrelu", justify="right")
-            t.add_column(f"{model} jax.nn", justify="right")
+            t.add_column(f"{model} peer", justify="right")
         cells = []
         for m in ("mlp", "cnn"):
             keeps = f"0 (keeps {fmt_tensors(floor[m])})" if m in floor else "–"
             cells += [keeps, keeps]
-        t.add_row("identity (floor)", *cells)
+        t.add_row("identity (floor)", "", *cells)
         for label in _labels(results):
             if not any(k[0] == label for k in mem):
                 continue
             t.add_row(
                 escape(label),
+                escape(peers.get(label, "–")),
                 *(
                     fmt_tensors(mem.get((label, m, i)))
                     for m in ("mlp", "cnn")
@@ -628,12 +561,13 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
             title_justify="left",
         )
         t.add_column("function")
+        t.add_column("peer")
         for model in ("mlp", "cnn"):
             t.add_column(f"{model} jrelu", justify="right")
-            t.add_column(f"{model} jax.nn", justify="right")
+            t.add_column(f"{model} peer", justify="right")
             t.add_column("ratio", justify="right")
         for label in _labels(results):
-            cells = [escape(label)]
+            cells = [escape(label), escape(peers.get(label, "–"))]
             for m in ("mlp", "cnn"):
                 ta, tb = train.get((label, m, "jrelu")), train.get((label, m, "jax.nn"))
                 cells += [fmt_time(ta), fmt_time(tb), _colour(ta / tb if ta and tb else None)]
@@ -649,13 +583,16 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
             "elements, no outer jit",
             title_justify="left",
         )
-        for col in ("function", "jrelu", "jax.nn", "ratio"):
-            t.add_column(col, justify="left" if col == "function" else "right")
+        for col in ("function", "peer", "jrelu", "peer time", "ratio"):
+            t.add_column(col, justify="left" if col in ("function", "peer") else "right")
         for label in _labels(results):
             a, b = d.get((label, "jrelu")), d.get((label, "jax.nn"))
             if a is None and b is None:
                 continue
-            t.add_row(escape(label), fmt_time(a), fmt_time(b), _colour(a / b if a and b else None))
+            peer = escape(peers.get(label, "–"))
+            t.add_row(
+                escape(label), peer, fmt_time(a), fmt_time(b), _colour(a / b if a and b else None)
+            )
         _show(console, t)
 
     _ffn_table(console, results)
@@ -673,7 +610,7 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
                 )
         _show(console, t)
 
-    if results.get("mode", "full") == "full":  # the kept run: the project's own targets
+    if run_mode(results) == "full":  # the kept run: the project's own targets
         for met, text in goal_lines(results):
             console.print(
                 ("internal goal met: " if met else "internal goal not met: ") + escape(text),
@@ -682,8 +619,10 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
     lines = verdict_lines(results)
     if lines:
         console.print(
-            "\n[bold]Verdicts[/] (faster / parity / slower: beyond or inside this run's own noise band, "
-            "from the interleaved repeats; ratios are time ÷ jax.nn, below 1 is faster)"
+            "\n[bold]Verdicts[/] (ratios are time ÷ the function's peer, named in the tables above; below 1 "
+            "is faster. Faster or slower: beyond this run's noise band, with the 90% bootstrap interval "
+            "of the interleaved repeats on that side of 1, CPU time agreeing and no single pair "
+            "carrying it; parity: inside the band; otherwise inconclusive)"
         )
         for line in lines:
             console.print("  " + escape(line), highlight=False)
@@ -700,15 +639,55 @@ OVER_COPY_NOTE = (
     "† above 100% of copy: the pass beat the copy kernel measured at the same size. Where the data "
     "(partly) sits in cache a single XLA copy is not the fastest way to move it (XLA:CPU runs a bare "
     "copy on one thread), and on a busy machine the two are timed at different moments; either way "
-    "this is not a bandwidth figure. Bandwidth-bound sizes are those whose bytes exceed the "
-    "last-level cache, on a quiet machine."
+    "this is not a bandwidth figure, and its value is not shown."
 )
+IN_CACHE = "in cache"
 
 
-def fmt_copy(f: float | None) -> str:
-    """A share of the copy ceiling; above 100% marked † (see OVER_COPY_NOTE)."""
-    text = fmt_pct(f)
-    return text + "†" if f is not None and math.isfinite(f) and f > 1 else text
+def in_cache_note(results: dict[str, Any]) -> str:
+    return (
+        f"{IN_CACHE}: the bytes the pass moves fit in this machine's last-level cache "
+        f"({fmt_bytes(results.get('cache_bytes'))}), so its share of copy bandwidth is no bandwidth "
+        "figure and is not shown."
+    )
+
+
+def copy_cell(row: dict[str, Any] | None, results: dict[str, Any]) -> str:
+    """A pass's share of the copy ceiling as the tables show it: a percentage where it is a bandwidth
+    figure; ``in cache`` where the pass's bytes fit in the last-level cache the run recorded
+    (``cache_bytes``; a CPU's), ``>100%†`` where the pass beat the copy (:data:`OVER_COPY_NOTE`)."""
+    f = None if row is None else row.get("fraction_of_copy")
+    if f is None or not math.isfinite(f):
+        return "–"
+    cache = results.get("cache_bytes")
+    if cache and row is not None and row.get("bytes", math.inf) <= cache:
+        return IN_CACHE
+    return ">100%†" if f > 1 else fmt_pct(f)
+
+
+def copy_notes(results: dict[str, Any], text: str) -> list[str]:
+    """The notes that the marks in ``text`` (table cells made by :func:`copy_cell`) need."""
+    return [
+        note
+        for mark, note in ((IN_CACHE, in_cache_note(results)), ("†", OVER_COPY_NOTE))
+        if mark in text
+    ]
+
+
+def peer_names(results: dict[str, Any]) -> dict[str, str]:
+    """Each function's peer, by label: what the bench runs for it (:attr:`Case.peer_name`), or for a
+    label the table does not know, what its rows name (``peer``)."""
+    from jrelu._cli.bench.speed import build_cases
+
+    out = {}
+    for section in ("speed", "train_step", "dispatch", "memory"):
+        for r in results.get(section, []):
+            if r.get("peer") and r.get("label"):
+                out[r["label"]] = r["peer"]
+    # The table's own naming where it knows the label: older files named rrelu[train]'s and
+    # alpha_dropout's peer "jnp.where" alone, though it drew its numbers with jax.random.
+    out.update({c.label: c.peer_name for c in build_cases()})
+    return out
 
 
 def _ffn_table(console: Any, results: dict[str, Any]) -> None:
@@ -863,7 +842,11 @@ _STYLE = {"jrelu": "#d62728", "jax.nn": "#1f77b4", "torch": "#7f7f7f"}
 
 
 def plot(results: dict[str, Any], path: str) -> None:
-    """Throughput (GB/s) against size, one panel per function and dtype, the copy ceiling drawn in."""
+    """Throughput (GB/s) against size, one panel per function and dtype, the copy ceiling drawn in.
+
+    Laid out for a page's width: 7.8 inches (780 pixels at 100 dpi, the article column of the docs
+    site at a 1400-pixel window), four panels a row (two functions in two dtypes), saved at 150 dpi
+    so that it stays sharp when zoomed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -876,69 +859,75 @@ def plot(results: dict[str, Any], path: str) -> None:
             "jrelu bench --plot: no speed results to plot (was the speed section run?)."
         )
     copy = _copy(results)
+    panels = [(label, dt) for label in labels for dt in dts]
+    cols = min(len(panels), 4 if len(dts) == 2 else 3)
+    nrows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(
-        len(labels),
-        len(dts),
-        figsize=(5.2 * len(dts), 2.4 * len(labels) + 0.8),
-        sharex=True,
-        squeeze=False,
+        nrows, cols, figsize=(7.8, 1.75 * nrows + 1.2), sharex=True, squeeze=False
     )
-    for i, label in enumerate(labels):
-        for j, dt in enumerate(dts):
-            ax = axes[i][j]
-            ns = [n for n in sizes if (dt, n) in copy]
-            if ns:
-                ax.plot(
-                    ns,
-                    [copy[(dt, n)]["gbps"] for n in ns],
-                    color="black",
-                    ls=":",
-                    lw=1.5,
-                    marker="_",
-                    ms=10,
-                    label="copy ceiling",
+    for ax, (label, dt) in zip(axes.flat, panels, strict=False):
+        ns = [n for n in sizes if (dt, n) in copy]
+        if ns:
+            ax.plot(
+                ns,
+                [copy[(dt, n)]["gbps"] for n in ns],
+                color="black",
+                ls=":",
+                lw=1.2,
+                label="copy ceiling",
+            )
+        for impl, colour in _STYLE.items():
+            for pass_, ls in zip(PASSES, ("-", "--"), strict=True):
+                pts = sorted(
+                    (r["size"], r["gbps"])
+                    for r in results["speed"]
+                    if r["label"] == label
+                    and r["dtype"] == dt
+                    and r["impl"] == impl
+                    and r["pass"] == pass_
                 )
-            for impl, colour in _STYLE.items():
-                for pass_, ls in zip(PASSES, ("-", "--"), strict=True):
-                    pts = sorted(
-                        (r["size"], r["gbps"])
-                        for r in results["speed"]
-                        if r["label"] == label
-                        and r["dtype"] == dt
-                        and r["impl"] == impl
-                        and r["pass"] == pass_
+                if pts:
+                    ax.plot(
+                        *zip(*pts, strict=True),
+                        color=colour,
+                        ls=ls,
+                        marker="o",
+                        ms=2,
+                        lw=1.2,
+                        label=f"{'peer' if impl == 'jax.nn' else impl} {pass_}",
                     )
-                    if pts:
-                        ax.plot(
-                            *zip(*pts, strict=True),
-                            color=colour,
-                            ls=ls,
-                            marker="o",
-                            ms=3,
-                            label=f"{impl} {pass_}",
-                        )
-            ax.set_xscale("log", base=2)
-            ax.set_ylim(bottom=0)
-            ax.set_title(f"{label}, {dt}", fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=7)
-            if j == 0:
-                ax.set_ylabel("GB/s", fontsize=8)
-            if i == len(labels) - 1:
-                ax.set_xlabel("elements", fontsize=8)
+    finish_panels(axes, [f"{label}, {dt}" for label, dt in panels], size=7)
     handles, names = axes[0][0].get_legend_handles_labels()
     height = fig.get_figheight()
     fig.suptitle(
-        f"jrelu bench: {results['device']} ({results.get('device_detail', '')}; {results['backend']}), "
-        f"jax {results['jax_version']}, {results.get('date', '')[:10]}. "
-        "Throughput = bytes the pass must move / median time",
-        fontsize=10,
-        y=1 - 0.12 / height,
+        f"jrelu bench: {results['device']} ({results.get('device_detail', '')}; "
+        f"{backend_text(results)}), jax {results['jax_version']}, {results.get('date', '')[:10]}\n"
+        "throughput = bytes the pass must move / median time; peer: jax.nn's function, the "
+        "jnp.where formulation or jax.random draws",
+        fontsize=8,
+        y=1 - 0.08 / height,
         va="top",
     )
     fig.legend(
-        handles, names, loc="lower center", ncol=min(len(names), 7), fontsize=8, frameon=False
+        handles, names, loc="lower center", ncol=min(len(names), 4), fontsize=7, frameon=False
     )
-    fig.tight_layout(rect=(0, 0.45 / height, 1, 1 - 0.45 / height))
-    fig.savefig(path, dpi=110)
+    fig.tight_layout(rect=(0, 0.5 / height, 1, 1 - 0.36 / height))
+    fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def finish_panels(axes: Any, titles: Sequence[str], size: float = 7) -> None:
+    """Throughput panels, once drawn: sizes on a log2 axis, GB/s from 0, the titles (font ``size``
+    + 1), the axis labels on the outer panels, the panels left over in the grid hidden."""
+    for ax, title in zip(axes.flat, titles, strict=False):
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=size + 1)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=size - 1)
+    for ax in axes.flat[len(titles) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("GB/s", fontsize=size)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("elements", fontsize=size)

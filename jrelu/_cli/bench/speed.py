@@ -29,6 +29,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -75,8 +76,12 @@ class Case:
 
     @property
     def peer_name(self) -> str:
-        """``jax.nn.<name>`` or ``jnp.where``: what the ``"jax.nn"`` rows actually ran."""
-        if self.key or self.spec.baseline_name != "jax.nn":
+        """What the ``"jax.nn"`` rows actually ran: ``jax.nn.<name>``, ``jnp.where`` (prelu, rrelu
+        without a key) or, with a key, ``jax.random + jnp.where`` (the slopes or the mask drawn by
+        ``jax.random``)."""
+        if self.key:
+            return "jax.random + jnp.where"
+        if self.spec.baseline_name != "jax.nn":
             return "jnp.where"
         if self.spec.family == "transformer":  # compositions of jax.nn.relu
             return "a * jax.nn.relu(b)" if self.spec.gated else "jnp.square(jax.nn.relu(x))"
@@ -175,6 +180,9 @@ class Timing:
     # time_interleaved ran next to each other, so their ratios give the run's own noise
     samples: tuple[float, ...] = ()
     iterations: int = 1  # passes per call (in_jit_loop); the figures are per pass
+    # the process's CPU time per call of every repeat (all its threads, time.process_time): on a busy
+    # machine wall time also counts the moments the process waited for a core, CPU time does not
+    cpu_samples: tuple[float, ...] = ()
 
     def per_pass(self, iterations: int) -> Timing:
         k = float(iterations)
@@ -186,6 +194,7 @@ class Timing:
             self.inner,
             tuple(t / k for t in self.samples),
             iterations,
+            tuple(t / k for t in self.cpu_samples),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -196,6 +205,7 @@ class Timing:
             "repeats": self.repeats,
             "calls_per_repeat": self.inner,
             "seconds_repeats": list(self.samples),
+            "cpu_seconds_repeats": list(self.cpu_samples),
         }
         if self.iterations > 1:
             out["passes_per_call"] = self.iterations
@@ -220,11 +230,12 @@ def time_interleaved(
         fit = int(plan.budget / len(calls) / (est * inner[-1]))
         repeats = min(repeats, max(plan.min_repeats, fit))
     times: list[list[float]] = [[] for _ in calls]
+    cpu: list[list[float]] = [[] for _ in calls]
     for r in range(repeats):
         order = range(len(calls)) if r % 2 == 0 else reversed(range(len(calls)))
         for i in order:
             call, n = calls[i], inner[i]
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             if plan.sync_each:
                 for _ in range(n):
                     sync(call())
@@ -233,11 +244,25 @@ def time_interleaved(
                     out = call()
                 sync(out)
             times[i].append((time.perf_counter() - t0) / n)
+            cpu[i].append((time.process_time() - c0) / n)
     out = []
-    for t, n in zip(times, inner, strict=True):
+    for t, c, n in zip(times, cpu, inner, strict=True):
         q1, med, q3 = np.percentile(t, [25, 50, 75])
-        out.append(Timing(float(med), float(q1), float(q3), repeats, n, tuple(t)))
+        out.append(Timing(float(med), float(q1), float(q3), repeats, n, tuple(t), 1, tuple(c)))
     return out
+
+
+def machine_state(spin: float = 0.2) -> dict[str, Any]:
+    """How busy the machine is now: the load average (1, 5, 15 min) and the share of a core this
+    process gets -- the thread CPU time over the wall time of a ``spin``-second busy loop on one
+    thread (about 1.0 on a quiet machine; on a machine whose cores are all taken, the share the
+    scheduler gives it)."""
+    start, cpu = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - start < spin:
+        pass
+    wall = time.perf_counter() - start
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return {"load": load, "cpu_share": (time.thread_time() - cpu) / wall}
 
 
 def _steady_call_seconds(call: Callable[[], Any], sync: Callable[[Any], Any], plan: Plan) -> float:
@@ -347,8 +372,30 @@ def compile_workers(backend: str = "cpu") -> int:
     (XLA:GPU autotunes its kernels on the device while compiling: two at once would time each other)."""
     if backend != "cpu":
         return 1
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, n))
+    return max(1, min(8, cores()))
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
+
+
+def cache_bytes() -> int | None:
+    """The size of the CPU's largest (last-level) cache, from Linux's sysfs; None where it is not
+    there. A pass whose bytes fit in it is not bound by memory bandwidth."""
+    sizes = []
+    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (entry / "size").read_text().strip()
+        except OSError:
+            continue
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:].upper(), 1)
+        digits = text.rstrip("KkMmGg")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes) if sizes else None
 
 
 # --------------------------------------------------------------------------------------------------
