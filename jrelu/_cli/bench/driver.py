@@ -15,6 +15,9 @@ Sections, all in one run (``--sections`` picks some):
   (``jnp.square(jax.nn.relu(h))``, ``a * jax.nn.relu(b)``): XLA's temporary bytes of ``jit(grad)`` at
   two depths (compile only) and the hidden-sized tensors per layer kept beyond the identity FFN, and
   the median time of one SGD step.
+* **sparse** -- ``jrelu.sparse`` (an FFN's down projection that reads only the rows of its active
+  units) against the dense ``jnp`` computation, over sparsity, d_model and tokens, with the crossover
+  where it starts to pay (:mod:`jrelu._cli.bench.sparse`).
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
 and reports the median of repeats with the interquartile range, and keeps every repeat's time. The run
@@ -56,6 +59,7 @@ from rich.progress import (
 
 from jrelu._cli.bench import MODES, report
 from jrelu._cli.bench import models as bm
+from jrelu._cli.bench import sparse as bsp
 from jrelu._cli.bench import speed as bs
 from jrelu._version import __version__
 
@@ -242,6 +246,7 @@ def collect(
         train_step=[],
         dispatch=[],
         ffn=[],
+        sparse=[],
         skipped=[],
         errors=[],
     )
@@ -273,6 +278,8 @@ def collect(
     ffn_dtypes = [d for d in ("float32", "bfloat16") if d in dtypes]
     if "ffn" in sections:
         total += len(ffn_specs) * len(ffn_dtypes) * 2 * len(impls)
+    if "sparse" in sections:
+        total += bsp.count(mode, fns)
 
     console = Console(stderr=True)
     columns = (
@@ -456,6 +463,12 @@ def collect(
                             done()
                 console.log(f"ffn: {time.perf_counter() - t0:.1f} s")
 
+        if "sparse" in sections:
+            with section("sparse"):
+                t0 = time.perf_counter()
+                bsp.run_section(results, mode, fns, repeats, backend, step, done, row_error)
+                console.log(f"sparse: {time.perf_counter() - t0:.1f} s")
+
     results["compile"] = report.compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}
     )
@@ -567,6 +580,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "train_step",
             "dispatch",
             "ffn",
+            "sparse",
             "skipped",
             "errors",
         ):

@@ -24,6 +24,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from jrelu._cli.bench import sparse
 from jrelu._cli.bench.speed import (
     PASSES,
     TRAFFIC_GATED,
@@ -377,7 +378,7 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
             f"{v['name']} ({v['scope']}; time ÷ jax.nn, noise band ±{100 * v['band']:.1f}%): "
             + "; ".join(parts)
         )
-    return lines
+    return lines + sparse.verdict_lines(results)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -623,6 +624,7 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         _show(console, t)
 
     _ffn_table(console, results)
+    sparse.print_table(console, results)
 
     comp = results.get("compile", {})
     if comp:

@@ -175,6 +175,8 @@ class Timing:
     # time_interleaved ran next to each other, so their ratios give the run's own noise
     samples: tuple[float, ...] = ()
     iterations: int = 1  # passes per call (in_jit_loop); the figures are per pass
+    # CPU seconds per call of every repeat (time.process_time: all the process's threads), when asked
+    cpu_samples: tuple[float, ...] = ()
 
     def per_pass(self, iterations: int) -> Timing:
         k = float(iterations)
@@ -186,6 +188,7 @@ class Timing:
             self.inner,
             tuple(t / k for t in self.samples),
             iterations,
+            tuple(t / k for t in self.cpu_samples),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -199,6 +202,14 @@ class Timing:
         }
         if self.iterations > 1:
             out["passes_per_call"] = self.iterations
+        if self.cpu_samples:
+            q1, med, q3 = np.percentile(self.cpu_samples, [25, 50, 75])
+            out.update(
+                cpu_seconds=float(med),
+                cpu_seconds_q1=float(q1),
+                cpu_seconds_q3=float(q3),
+                cpu_seconds_repeats=list(self.cpu_samples),
+            )
         return out
 
 
@@ -208,11 +219,12 @@ def time_calls(call: Callable[[], Any], sync: Callable[[Any], Any], plan: Plan) 
 
 
 def time_interleaved(
-    calls: Sequence[Callable[[], Any]], sync: Callable[[Any], Any], plan: Plan
+    calls: Sequence[Callable[[], Any]], sync: Callable[[Any], Any], plan: Plan, cpu: bool = False
 ) -> list[Timing]:
     """:func:`time_calls` for several calls at once, their repeats interleaved (A B B A A B ...), so
     that a slow drift of the machine (another process, the clock, the heat) hits each alike and
-    their ratio stays fair."""
+    their ratio stays fair. With ``cpu``, each repeat's CPU time (``time.process_time``, every thread
+    of the process) is kept too: a wall-time gain bought with more cores shows there."""
     inner, repeats = [], plan.repeats
     for call in calls:
         est = _steady_call_seconds(call, sync, plan)
@@ -220,10 +232,12 @@ def time_interleaved(
         fit = int(plan.budget / len(calls) / (est * inner[-1]))
         repeats = min(repeats, max(plan.min_repeats, fit))
     times: list[list[float]] = [[] for _ in calls]
+    cpu_times: list[list[float]] = [[] for _ in calls]
     for r in range(repeats):
         order = range(len(calls)) if r % 2 == 0 else reversed(range(len(calls)))
         for i in order:
             call, n = calls[i], inner[i]
+            c0 = time.process_time() if cpu else 0.0
             t0 = time.perf_counter()
             if plan.sync_each:
                 for _ in range(n):
@@ -233,10 +247,12 @@ def time_interleaved(
                     out = call()
                 sync(out)
             times[i].append((time.perf_counter() - t0) / n)
+            if cpu:
+                cpu_times[i].append((time.process_time() - c0) / n)
     out = []
-    for t, n in zip(times, inner, strict=True):
+    for t, c, n in zip(times, cpu_times, inner, strict=True):
         q1, med, q3 = np.percentile(t, [25, 50, 75])
-        out.append(Timing(float(med), float(q1), float(q3), repeats, n, tuple(t)))
+        out.append(Timing(float(med), float(q1), float(q3), repeats, n, tuple(t), 1, tuple(c)))
     return out
 
 
