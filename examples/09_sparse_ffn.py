@@ -713,48 +713,43 @@ def summary(d: dict[str, Any], script: str) -> str:
         ]
         for name, r in res.items()
     ]
-    ffn_rows = [
-        [
-            name,
-            row["tokens"],
+
+    def per_row(key: str, cells: Callable[[str, dict[str, Any]], list[str]]) -> list[list[Any]]:
+        return [[n, row["tokens"], *cells(n, row)] for n, rs in d[key].items() for row in rs]
+
+    ffn_rows = per_row(
+        "real_ffn",
+        lambda n, row: [
             row["op"],
-            f"{row['capacity']} / {res[name]['hidden']}",
+            f"{row['capacity']} / {res[n]['hidden']}",
             f"{1e3 * row['dense']['ms']:.1f}",
             f"{1e3 * row['sparse']['ms']:.1f}",
             ratio(row),
             f"×{row['cpu_ratio']:.2f}",
             f"{row['max_abs_diff']:.1e}",
-        ]
-        for name, rs in d["real_ffn"].items()
-        for row in rs
-    ]
-    dec_rows = [
-        [
-            name,
-            row["tokens"],
+        ],
+    )
+    dec_rows = per_row(
+        "decode",
+        lambda n, row: [
             " / ".join(str(c) for c in row["capacities"]),
             f"{row['dense']['tokens_per_s']:,.0f}",
             f"{row['sparse']['tokens_per_s']:,.0f}",
             ratio(row),
             f"×{row['cpu_ratio']:.2f}",
             f"{row['max_abs_logit_diff']:.1e}",
-        ]
-        for name, rs in d["decode"].items()
-        for row in rs
-    ]
-    big_rows = [
-        [
-            name,
-            row["tokens"],
+        ],
+    )
+    big_rows = per_row(
+        "scaled",
+        lambda n, row: [
             pct(1 - row["share"]),
             f"{row['dense']['ms']:.3f}",
             f"{row['sparse']['ms']:.3f}",
             ratio(row),
             f"×{row['cpu_ratio']:.2f}",
-        ]
-        for name, rs in d["scaled"].items()
-        for row in rs
-    ]
+        ],
+    )
     load = d["load_average"]
     text = [
         f"**Does sparsity save compute?** ([`09_sparse_ffn.py`]({script})): 08's transformer "
