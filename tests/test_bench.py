@@ -730,10 +730,12 @@ def _check_sparse(results: dict) -> None:
     assert keys == {(*p, i) for p in g.points() for i in ("jrelu", "jax.nn")} and keys
     for r in rows:
         assert r["hidden"] == g.mult * r["d_model"]
-        (h, _) = bsp.inputs(
+        args = bsp.inputs(
             r["fn"], r["part"], r["d_model"], r["hidden"], r["tokens"], r["sparsity"]
         )["args"]
-        active = int(np.any(np.asarray(h) > 0, axis=0).sum())
+        h = np.asarray(args[0], np.float64)
+        h = h if r["part"] == "down" else h @ np.asarray(args[1], np.float64)
+        active = int(np.any(h[:, -r["hidden"] :] > 0, axis=0).sum())  # reglu: the gate half
         assert r["active"] == active == round((1 - r["sparsity"]) * r["hidden"])
         assert r["capacity"] == (active if r["impl"] == "jrelu" else r["hidden"])
         assert r["weight_bytes"] == r["capacity"] * r["d_model"] * 4
