@@ -466,7 +466,9 @@ def collect(
         if "sparse" in sections:
             with section("sparse"):
                 t0 = time.perf_counter()
-                bsp.run_section(results, mode, fns, repeats, backend, step, done, row_error)
+                bsp.run_section(
+                    results, mode, fns, repeats, backend, workers, step, done, row_error
+                )
                 console.log(f"sparse: {time.perf_counter() - t0:.1f} s")
 
     results["compile"] = report.compile_summary(
