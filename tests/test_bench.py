@@ -751,7 +751,8 @@ def _check_sparse(results: dict) -> None:
 
 def test_sparse_crossover_reads_the_interleaved_ratios():
     """Faster beyond the noise band from 90% on (the ratio band is 0.01 wide), the median ratio 1
-    crossed a third of the way from 70% to 90% (1.1 -> 0.8), never faster in a flat line."""
+    crossed a third of the way from 70% to 90% (1.1 -> 0.8), never faster in a flat line, and a line
+    faster from its first point crosses 1 below it."""
     from jrelu._cli.bench import sparse as bsp
 
     def rows(ratios: dict[float, float]) -> list[dict]:
@@ -772,3 +773,5 @@ def test_sparse_crossover_reads_the_interleaved_ratios():
     assert c["ratio_one_at"] == pytest.approx(0.7 + (0.1 / 0.3) * 0.2)
     flat = bsp.pairs({"sparse": rows({0.5: 1.2, 0.9: 1.0})})[("relu", "down", 8, 1)]
     assert bsp.crossover(flat)["pays_from"] is None
+    low = bsp.crossover(bsp.pairs({"sparse": rows({0.5: 0.8, 0.9: 0.5})})[("relu", "down", 8, 1)])
+    assert low["pays_from"] == 0.5 and low["ratio_one_at"] is None and low["below_first"]

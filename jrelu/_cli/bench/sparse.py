@@ -262,9 +262,19 @@ def crossover(line: dict[float, dict[str, dict[str, Any]]]) -> dict[str, Any]:
         if ratios[i] >= 1 > ratios[i + 1]:
             t = (ratios[i] - 1) / (ratios[i] - ratios[i + 1])
             at_one = ss[i] + t * (ss[i + 1] - ss[i])
-    if at_one is None and ratios and ratios[0] < 1:
-        at_one = ss[0]  # faster from the first tested point: the crossover is below it
-    return {"pays_from": pays, "ratio_one_at": at_one, "ratios": dict(zip(ss, ratios, strict=True))}
+    return {
+        "pays_from": pays,
+        "ratio_one_at": at_one,
+        # the median ratio is below 1 from the first tested sparsity: the crossover lies below it
+        "below_first": bool(ratios) and at_one is None and ratios[0] < 1,
+        "ratios": dict(zip(ss, ratios, strict=True)),
+    }
+
+
+def _at_one(c: dict[str, Any]) -> str:
+    if c["ratio_one_at"] is not None:
+        return f"{c['ratio_one_at']:.0%}"
+    return f"< {min(c['ratios']):.0%}" if c["below_first"] else "–"
 
 
 def verdict_lines(results: dict[str, Any]) -> list[str]:
@@ -324,7 +334,7 @@ def print_table(console: Any, results: dict[str, Any]) -> None:
         cells = [escape(fn), part, str(d), str(tokens), fmt_time(dense)]
         cells += [_colour(c["ratios"].get(s)) for s in ss]
         cells.append("–" if c["pays_from"] is None else f"{c['pays_from']:.0%}")
-        cells.append("–" if c["ratio_one_at"] is None else f"{c['ratio_one_at']:.0%}")
+        cells.append(_at_one(c))
         t.add_row(*cells)
     _show(console, t)
 
@@ -353,7 +363,7 @@ def markdown(results: dict[str, Any], source: str = "") -> str:
         cells = [f"`{fn}`", part, str(d), str(tokens), f"{1e3 * dense:.3f}"]
         cells += [f"{c['ratios'][s]:.2f}" if s in c["ratios"] else "–" for s in ss]
         cells.append("never" if c["pays_from"] is None else f"{c['pays_from']:.0%}")
-        cells.append("–" if c["ratio_one_at"] is None else f"{c['ratio_one_at']:.0%}")
+        cells.append(_at_one(c))
         lines.append("| " + " | ".join(cells) + " |")
     diffs = [r for r in results.get("sparse", []) if r["impl"] == "jrelu"]
     if diffs:
