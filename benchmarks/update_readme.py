@@ -19,6 +19,8 @@ section                   file                        source
                                                       ``benchmarks/blocks_study.py``'s ``render``
 ``memory-schedulers``     ``benchmarks/README.md``    ``benchmarks/results/memory-schedulers-cpu.json``,
                                                       via ``benchmarks/memory_schedulers.py``'s ``render``
+``sparse-ffn``            ``benchmarks/README.md``    ``benchmarks/results/sparse-ffn-cpu.json``, via
+                                                      ``benchmarks/sparse_ffn.py``'s ``render``
 ``measurements``          ``examples/README.md``      ``examples/results/*/summary.md`` (each example's
                                                       own), via ``examples/update_readme.py``'s ``render``
 ``check``                 ``docs/guides/check.md``    ``benchmarks/results/check-cpu.txt``
@@ -28,7 +30,7 @@ section                   file                        source
 
 The renderers write links relative to the repository root; they are rebased here to the file that holds
 the section. The scripts that measure (``benchmarks/run.py --update-readme``, ``core_figures.py``,
-``memory_schedulers.py``, ``examples/run_all.py``) write their results, then call this one.
+``memory_schedulers.py``, ``sparse_ffn.py``, ``examples/run_all.py``) write their results, then call this one.
 """
 
 from __future__ import annotations
@@ -153,6 +155,11 @@ def _memory_schedulers(target: pathlib.Path) -> str:
     return str(mod.render(json.loads(mod.OUT.read_text())))
 
 
+def _sparse_ffn(target: pathlib.Path) -> str:
+    mod = _load(ROOT / "benchmarks" / "sparse_ffn.py")
+    return rebase(str(mod.render(json.loads(mod.OUT.read_text()))), target)
+
+
 def _measurements(results: pathlib.Path) -> Callable[[pathlib.Path], str]:
     def body(target: pathlib.Path) -> str:
         mod = _load(ROOT / "examples" / "update_readme.py")
@@ -203,6 +210,7 @@ def sections(
         Section("blocks-study", BENCH_README, _blocks_study),
         Section("throughput-bound", BENCH_README, _throughput_bound),
         Section("memory-schedulers", BENCH_README, _memory_schedulers),
+        Section("sparse-ffn", BENCH_README, _sparse_ffn),
         Section("measurements", measurements_to, _measurements(examples_results)),
         Section("check", CHECK_PAGE, _check),
     ]

@@ -1,11 +1,12 @@
 """Regenerate every committed example output, then examples/README.md's "What the measurements say".
 
-Runs ``examples/01_*.py`` ... ``08_*.py`` one after another, each in its own process (full runs, not
+Runs ``examples/01_*.py`` ... ``09_*.py`` one after another, each in its own process (full runs, not
 ``--quick``), writing ``examples/results/<example>/`` (figures, ``results.json``, and the printed table as
 ``output.txt``, and its ``summary.md``), records the run times in ``examples/results/run_all.json``, and
 finally calls ``update_readme.py``, which collects the summaries. With ``--summarise`` it runs nothing:
 each example rewrites its summary.md from its committed results.json (seconds), then the README. About five minutes on two CPU cores for 01-07; 08 (a transformer, 15 training
-runs) took 31 minutes on two cores shared with other jobs.
+runs) took 31 minutes on two cores shared with other jobs, 09 (five transformers, three seeds each, then
+the sparse-against-dense timings) 32 minutes on two cores under a load average of 6 to 14.
 
 Run:  python examples/run_all.py [--only 02 05] [--quick --results DIR] [--summarise] [--no-readme]
 """

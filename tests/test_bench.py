@@ -53,7 +53,7 @@ def test_quick_bench_writes_every_section_the_plot_and_the_readme_table(
     for key in ("device", "backend", "jax_version", "date", "device_detail", "jrelu_version"):
         assert isinstance(results[key], str) and results[key]
     assert results["jrelu_version"] == jrelu.__version__
-    for section in ("copy", "speed", "memory", "train_step", "dispatch"):
+    for section in ("copy", "speed", "memory", "train_step", "dispatch", "sparse"):
         assert results[section], f"section {section!r} is empty"
     assert results["quick"] is True and results["config"]["sizes"] == [SIZE]
 
@@ -63,6 +63,7 @@ def test_quick_bench_writes_every_section_the_plot_and_the_readme_table(
     _check_blocks(results)
     _check_remeasured(results, again)
     _check_verdicts(results)
+    _check_sparse(results)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     _check_readme(results, labels, tmp_path)
 
@@ -787,3 +788,62 @@ def test_quick_bench_ffn_section_memory_is_xla_s_own(tmp_path):
             assert r["floor_temp_bytes"][str(lo)] == temp("reglu", "identity", lo, jnp.float32)
     for r in (r for r in rows if r["kind"] == "time"):
         assert _is_number(r["seconds"]) and r["seconds"] > 0 and r["loss_finite"]
+
+
+def _check_sparse(results: dict) -> None:
+    """Every point of the quick grid as a jrelu.sparse row and a dense row, with its sizes, sparsity,
+    tokens, capacity, bytes, wall and CPU time; the active count is the inputs' own (recounted here);
+    the sparse result is within its summation-order bound of the dense one."""
+    from jrelu._cli.bench import sparse as bsp
+
+    g = bsp.grid("quick", results["config"]["fns"])
+    rows = results["sparse"]
+    keys = {(r["fn"], r["part"], r["d_model"], r["tokens"], r["sparsity"], r["impl"]) for r in rows}
+    assert keys == {(*p, i) for p in g.points() for i in ("jrelu", "jax.nn")} and keys
+    for r in rows:
+        assert r["hidden"] == g.mult * r["d_model"]
+        args = bsp.inputs(
+            r["fn"], r["part"], r["d_model"], r["hidden"], r["tokens"], r["sparsity"]
+        )["args"]
+        h = np.asarray(args[0], np.float64)
+        h = h if r["part"] == "down" else h @ np.asarray(args[1], np.float64)
+        active = int(np.any(h[:, -r["hidden"] :] > 0, axis=0).sum())  # reglu: the gate half
+        assert r["active"] == active == round((1 - r["sparsity"]) * r["hidden"])
+        assert r["capacity"] == (active if r["impl"] == "jrelu" else r["hidden"])
+        assert r["weight_bytes"] == r["capacity"] * r["d_model"] * 4
+        for k in ("seconds", "cpu_seconds"):
+            assert r[f"{k}_q1"] <= r[k] <= r[f"{k}_q3"] and r[k] > 0
+            assert len(r[f"{k}_repeats"]) == r["repeats"]
+        if r["impl"] == "jrelu":
+            assert 0 <= r["max_abs_diff"] <= r["bound"]
+    text = _report_text(results)
+    assert "Sparse FFN: jrelu.sparse ÷ the dense jnp computation" in text
+    assert "sparse relu down (d_model 256" in text
+
+
+def test_sparse_crossover_reads_the_interleaved_ratios():
+    """Faster beyond the noise band from 90% on (the ratio band is 0.01 wide), the median ratio 1
+    crossed a third of the way from 70% to 90% (1.1 -> 0.8), never faster in a flat line, and a line
+    faster from its first point crosses 1 below it."""
+    from jrelu._cli.bench import sparse as bsp
+
+    def rows(ratios: dict[float, float]) -> list[dict]:
+        out = []
+        for s, r in ratios.items():
+            for impl, t in (("jrelu", [r * 0.99, r, r * 1.01]), ("jax.nn", [1.0, 1.0, 1.0])):
+                out.append(
+                    {"fn": "relu", "part": "down", "d_model": 8, "tokens": 1, "sparsity": s}
+                    | {"impl": impl, "seconds": float(np.median(t)), "seconds_repeats": t}
+                )
+        return out
+
+    line = bsp.pairs({"sparse": rows({0.5: 1.5, 0.7: 1.1, 0.9: 0.8, 0.99: 0.5})})[
+        ("relu", "down", 8, 1)
+    ]
+    c = bsp.crossover(line)
+    assert c["pays_from"] == 0.9
+    assert c["ratio_one_at"] == pytest.approx(0.7 + (0.1 / 0.3) * 0.2)
+    flat = bsp.pairs({"sparse": rows({0.5: 1.2, 0.9: 1.0})})[("relu", "down", 8, 1)]
+    assert bsp.crossover(flat)["pays_from"] is None
+    low = bsp.crossover(bsp.pairs({"sparse": rows({0.5: 0.8, 0.9: 0.5})})[("relu", "down", 8, 1)])
+    assert low["pays_from"] == 0.5 and low["ratio_one_at"] is None and low["below_first"]

@@ -93,8 +93,8 @@ def links(markdown: str) -> list[str]:
     return [t for t in re.findall(r"\]\(([^)\s]+)\)", markdown) if ":" not in t]
 
 
-def test_eight_numbered_examples():
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+def test_nine_numbered_examples():
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -218,7 +218,40 @@ def check_08(r):
         assert 0 < c["temp_bytes"] < c["temp_bytes_2x_layers"] and c["step_ms_median"] > 0
 
 
-CHECKS = {f"{i:02d}": globals()[f"check_{i:02d}"] for i in range(1, 9)}
+def check_09(r):
+    vocab, cfg = r["data"]["vocab"], r["config"]
+    for name, res in r["results"].items():
+        start = np.mean(res["history"][0]["held_out_loss"])  # 08's model: see check_08
+        assert abs(start - (math.log(vocab) + 0.5)) < 0.3, name
+        # A unit 0 for all B tokens is 0 for each: the skippable share never exceeds the zeros per
+        # token, and the largest union count is at least the mean one.
+        for z, shares, most in zip(
+            res["zeros_final"], res["union_active"], res["union_max_count"], strict=True
+        ):
+            for share, m in zip(shares, most, strict=True):
+                assert 1 - share <= z + 1e-6 and share * res["hidden"] <= m <= res["hidden"], name
+    assert all(0.3 < z < 0.7 for z in r["results"]["relu"]["zeros_init"])  # as check_08
+    for rows in r["real_ffn"].values():
+        for row in rows:
+            # the timed input is one of the held-out groups whose largest union is the capacity
+            assert 1 <= row["active"] <= row["capacity"] <= cfg["ffn_mult"] * cfg["d_model"]
+            if row["op"] == "down":
+                assert row["max_abs_diff"] <= row["bound"]  # jrelu.sparse's summation-order bound
+    for rows in r["scaled"].values():
+        for row in rows:
+            assert row["max_abs_diff"] <= row["bound"]
+            assert row["share"] == row["active"] / row["hidden"]
+    for rows in r["decode"].values():
+        for row in rows:
+            per_call = row["tokens"] * cfg["context"]
+            assert row["sparse"]["tokens_per_s"] == pytest.approx(
+                1e3 * per_call / row["sparse"]["ms"]
+            )
+        # the key-value cache reproduces the parallel forward pass (float32 rounding only)
+        assert rows[-1]["cache_vs_parallel"] < 1e-4
+
+
+CHECKS = {f"{i:02d}": globals()[f"check_{i:02d}"] for i in range(1, 10)}
 # 08 trains a transformer: its --quick (minutes) is too slow for the suite, --smoke runs a tiny one.
 MODE = {"08": "--smoke"}
 

@@ -121,9 +121,9 @@ def test_nnx_stateless_arguments_name_the_module():
         jx.LeakyReLU(alpha=0.1)
 
 
-def test_import_jrelu_does_not_import_flax():
+def test_import_jrelu_and_jrelu_sparse_do_not_import_flax():
     code = (
-        "import jrelu, sys; "
+        "import jrelu, jrelu.sparse, sys; "
         "assert not {'flax', 'optax', 'equinox'} & set(sys.modules), sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,7 +16,7 @@ from jrelu._cli import add_fns_argument, fail, fn_names
 
 HELP = "benchmark jrelu against jax.nn, PyTorch and the device's copy bandwidth"
 
-SECTIONS = ("speed", "memory", "train", "dispatch", "ffn", "blocks")
+SECTIONS = ("speed", "memory", "train", "dispatch", "ffn", "blocks", "sparse")
 DTYPES = ("float32", "bfloat16", "float16")
 FULL_SIZES = (16, 18, 20, 22, 24, 26)  # exponents of 2
 DEFAULT_SIZES = (16, 20, 24)  # 2^24 float32 is 64 MiB: past the caches of a CPU or a GPU's L2

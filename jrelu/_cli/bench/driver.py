@@ -19,6 +19,9 @@ Sections, all in one run (``--sections`` picks some):
   at each ``d_model`` of the plan (:mod:`jrelu._cli.bench.blocks`): hidden-sized tensors kept beyond the
   identity block and XLA's bytes accessed and flops (compile only), and the median time of one SGD
   step, float32 and bfloat16.
+* **sparse** -- ``jrelu.sparse`` (an FFN's down projection that reads only the rows of its active
+  units) against the dense ``jnp`` computation, over sparsity, d_model and tokens, with the crossover
+  where it starts to pay (:mod:`jrelu._cli.bench.sparse`).
 
 Compilation is timed separately and excluded; every timing warms up, waits with ``block_until_ready``
 and reports the median of repeats with the interquartile range, and keeps every repeat's time. The run
@@ -60,6 +63,7 @@ from rich.progress import (
 from jrelu._cli.bench import MODES, report
 from jrelu._cli.bench import blocks as bb
 from jrelu._cli.bench import models as bm
+from jrelu._cli.bench import sparse as bsp
 from jrelu._cli.bench import speed as bs
 from jrelu._cli.bench import verdicts as bv
 from jrelu._version import __version__
@@ -254,6 +258,7 @@ def collect(
         dispatch=[],
         ffn=[],
         blocks=[],
+        sparse=[],
         skipped=[],
         errors=[],
     )
@@ -300,6 +305,8 @@ def collect(
         block_dtypes = [d for d in ffn_dtypes if d == "float32"]
     if "blocks" in sections:
         total += len(block_dims) * len(block_dtypes) * len(block_cases) * 2 * len(impls)
+    if "sparse" in sections:
+        total += bsp.count(mode, fns)
 
     # Progress: a bar in a terminal, and a line per section and per speed block (also in a log).
     console = Console(stderr=True, log_path=False)
@@ -541,6 +548,14 @@ def collect(
                         done()
                     if checkpoint:
                         checkpoint(results)
+
+        if "sparse" in sections:
+            with section("sparse"):
+                t0 = time.perf_counter()
+                bsp.run_section(
+                    results, mode, fns, repeats, backend, workers, step, done, row_error
+                )
+                console.log(f"sparse: {time.perf_counter() - t0:.1f} s")
 
     results["compile"] = report.compile_summary(
         {"speed": results["speed"] + results["copy"], "train": results["train_step"]}

@@ -23,6 +23,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from jrelu._cli.bench import sparse
 from jrelu._cli.bench.speed import (
     PASSES,
     TRAFFIC_GATED,
@@ -308,7 +309,7 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
         if v.get("bytes"):
             shown = ", ".join(f"{lb} {r:.2f}×" for lb, r in sorted(v["bytes"], key=lambda t: t[1]))
             lines.append(f"  {v['name']}, XLA's bytes accessed ÷ the peer's: {shown}")
-    return lines
+    return lines + sparse.verdict_lines(results)
 
 
 def _inconclusive_text(c: Any) -> str:
@@ -597,6 +598,7 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
 
     _ffn_table(console, results)
     _blocks_table(console, results)
+    sparse.print_table(console, results)
 
     comp = results.get("compile", {})
     if comp:

@@ -75,7 +75,10 @@ TIMED: dict[str, tuple[str, tuple[str, ...]]] = {
     "dispatch": ("eager call", ()),
     "blocks": ("transformer block step", ()),
 }
-_UNTIMED = ("copy", "memory", "skipped", "errors")
+# Not judged here: the copy ceiling, compile-only figures, the run's record, and the sparse section,
+# whose rows pair jrelu.sparse with the dense product over a sparsity grid: its verdict is where it
+# starts to pay (jrelu._cli.bench.sparse.verdict_lines), not one ratio.
+_UNTIMED = ("copy", "memory", "skipped", "errors", "sparse")
 
 
 # --------------------------------------------------------------------------------------------------
