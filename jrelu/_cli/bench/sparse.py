@@ -36,6 +36,7 @@ import numpy as np
 
 from jrelu import sparse
 from jrelu._cli.bench import speed as bs
+from jrelu._cli.bench.verdicts import pair_spread
 from jrelu._registry import FUNCTIONS
 
 PEER = {"down": "jnp: act(h) @ w_down", "ffn": "jnp: act(x @ w_up) @ w_down"}
@@ -246,8 +247,6 @@ def crossover(line: dict[float, dict[str, dict[str, Any]]]) -> dict[str, Any]:
     """The lowest tested sparsity from which the sparse program is faster beyond the noise band (half
     the interquartile range of the interleaved repeats' ratios) at every higher one (None if never),
     and where the median ratio crosses 1 (linear between tested points; None if it does not)."""
-    from jrelu._cli.bench.report import pair_spread  # the report imports this module
-
     ss = list(line)
     ratios = [line[s]["jrelu"]["seconds"] / line[s]["jax.nn"]["seconds"] for s in ss]
     bands = [pair_spread(line[s]["jrelu"], line[s]["jax.nn"]) or 0.0 for s in ss]
