@@ -229,7 +229,7 @@ def collect(
     workers = bs.compile_workers(backend)
 
     # How busy the machine is, before anything runs: the verdicts do not call a difference that
-    # the repeats do not settle on a busy machine (report.judge), and the header shows it.
+    # the repeats do not settle on a busy machine (verdicts.busy), and the header shows it.
     machine: dict[str, Any] = {"cores": bs.cores(), "start": bs.machine_state(), "sections": {}}
     results: dict[str, Any] = {**_device_info(), **_versions()}
     results.update(
