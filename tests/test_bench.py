@@ -121,8 +121,8 @@ def _check_progress(err: str, results: dict) -> None:
     assert lines[0].startswith("jrelu bench: quick run on cpu (") and "backend cpu," in lines[0]
     assert lines[2].startswith("machine: ") and "load average" in lines[2]
     m = results["machine"]
-    # relu and prelu: no FFN activation, no ffn; both in the transformer blocks
-    ran = {"memory", "speed", "train", "dispatch", "blocks"}
+    # relu and prelu: no FFN activation, no ffn; both in the transformer blocks; relu in jrelu.sparse
+    ran = {"memory", "speed", "train", "dispatch", "blocks", "sparse"}
     assert set(m) == {"cores", "start", "sections", "end"} and set(m["sections"]) == ran
     for name in ran:
         assert any(re.fullmatch(rf"{name}: \d+\.\d s", line) for line in lines), name
