@@ -62,6 +62,13 @@ BAD_CALLS = [
         r"jrelu\.prelu: negative_slope of shape \(5, 2, 3\) does not broadcast against x of shape \(2, 3\) .*may not enlarge x",
     ),
     (
+        # once named reglu and its halves: the message must be prelu's, with the axis and the fix
+        lambda: jrelu.prelu(jnp.float32(-1.0), jnp.ones(1), axis=0),
+        ValueError,
+        r"^jrelu\.prelu: x is a scalar, so it has no axis 0 for negative_slope to run along; pass x "
+        r"with its channel axis .*or axis=None with a scalar slope\.$",
+    ),
+    (
         lambda: jrelu.prelu(X),
         TypeError,
         r"missing 1 required positional argument: 'negative_slope'",
