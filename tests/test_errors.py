@@ -69,6 +69,14 @@ BAD_CALLS = [
         r"with its channel axis .*or axis=None with a scalar slope\.$",
     ),
     (
+        # a traced rate is not read, but its shape is known: one rate for the whole array
+        lambda: jax.jit(lambda r: jrelu.alpha_dropout(X, r, key=jax.random.key(0)))(jnp.ones(3)),
+        TypeError,
+        r"^jrelu\.alpha_dropout: a traced rate must be a real scalar \(one drop probability for the "
+        r"whole array\), got dtype float32 and shape \(3,\); pass a float scalar, e\.g\. "
+        r"rate\.reshape\(\(\)\)",
+    ),
+    (
         lambda: jrelu.prelu(X),
         TypeError,
         r"missing 1 required positional argument: 'negative_slope'",
