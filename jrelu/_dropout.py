@@ -49,12 +49,15 @@ def check_rate(owner: str, rate: Any) -> Any:
                 f"keeping it), got {value!r}."
             )
         return value
+    # Not read on the host: a tracer, or a jax.Array (whose value would be copied to be read).
+    what = "a traced rate" if isinstance(rate, jax.core.Tracer) else "a jax.Array rate"
     if rate.shape != () or not (
         jnp.issubdtype(rate.dtype, jnp.floating) or jnp.issubdtype(rate.dtype, jnp.integer)
     ):
         raise TypeError(
-            f"{owner}: a traced rate must be a real scalar, got dtype {rate.dtype} and shape "
-            f"{rate.shape}."
+            f"{owner}: {what} must be a real scalar (one drop probability for the whole array), "
+            f"got dtype {rate.dtype} and shape {rate.shape}; pass a float scalar, e.g. "
+            "rate.reshape(()) for a single value, or jax.vmap over a batch of rates."
         )
     return rate
 

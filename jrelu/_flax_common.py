@@ -227,7 +227,26 @@ def check_slope_shape(
             f"axis={_show_axes(axes)}, but the slopes have shape {tuple(shape)} (set when the module "
             "was created or initialised). Apply the module to inputs with those sizes on that axis, "
             f"use one module per input layout, or {shared} for one shared slope."
+            + _other_axis_hint(owner, x_shape, shape, axes)
         )
+
+
+def _other_axis_hint(
+    owner: str, x_shape: tuple[int, ...], shape: tuple[int, ...], axes: tuple[int, ...] | None
+) -> str:
+    """Where one row of slopes fits another axis of the input (NCHW input to a channels-last module,
+    PyTorch's layout): the module to create instead, as jrelu.prelu's own message names ``axis=``."""
+    if axes is None or len(axes) != 1 or len(shape) != 1:
+        return ""
+    fits = [i for i, n in enumerate(x_shape) if n == shape[0]]
+    if not fits:
+        return ""
+    ax = 1 if 1 in fits else fits[0]  # NCHW's channel axis first
+    make = f"PReLU({shape[0]}, axis={ax})" if ".nnx." in owner else f"PReLU(axis={ax})"
+    return (
+        f" The input's axis {ax} has {shape[0]} entries: for channels-first input (NCHW), create "
+        f"the module as {make}."
+    )
 
 
 def apply_prelu(

@@ -308,8 +308,9 @@ def _along_axis(x: Array, slope: Any, axis: Any) -> Any:
         raise TypeError(f"jrelu.prelu: axis must be an int or None, got {type(axis).__name__}.")
     if x.ndim == 0:
         raise ValueError(
-            "jrelu.reglu: x is a scalar; reglu splits an axis of even size into two halves (value, "
-            "gate), so pass an array with at least one axis, e.g. jnp.stack([a, b])."
+            f"jrelu.prelu: x is a scalar, so it has no axis {axis} for negative_slope to run along; "
+            "pass x with its channel axis (e.g. of shape (C, ...) for axis=0), or axis=None with a "
+            "scalar slope."
         )
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(

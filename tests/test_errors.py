@@ -62,6 +62,21 @@ BAD_CALLS = [
         r"jrelu\.prelu: negative_slope of shape \(5, 2, 3\) does not broadcast against x of shape \(2, 3\) .*may not enlarge x",
     ),
     (
+        # once named reglu and its halves: the message must be prelu's, with the axis and the fix
+        lambda: jrelu.prelu(jnp.float32(-1.0), jnp.ones(1), axis=0),
+        ValueError,
+        r"^jrelu\.prelu: x is a scalar, so it has no axis 0 for negative_slope to run along; pass x "
+        r"with its channel axis .*or axis=None with a scalar slope\.$",
+    ),
+    (
+        # a traced rate is not read, but its shape is known: one rate for the whole array
+        lambda: jax.jit(lambda r: jrelu.alpha_dropout(X, r, key=jax.random.key(0)))(jnp.ones(3)),
+        TypeError,
+        r"^jrelu\.alpha_dropout: a traced rate must be a real scalar \(one drop probability for the "
+        r"whole array\), got dtype float32 and shape \(3,\); pass a float scalar, e\.g\. "
+        r"rate\.reshape\(\(\)\)",
+    ),
+    (
         lambda: jrelu.prelu(X),
         TypeError,
         r"missing 1 required positional argument: 'negative_slope'",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import subprocess
 import sys
 
@@ -524,6 +525,18 @@ def test_call_errors():
         jl.PReLU(axis=-1).apply(v, x)
     with pytest.raises(ValueError, match=msg.replace("linen", "nnx")):
         jx.PReLU(3)(x)
+    # NCHW input to a channels-last module (PyTorch's layout): the message names the module to
+    # create, as jrelu.prelu's names axis=1 -- and that module applies the same slopes there.
+    nchw = _x((2, 3, 4, 5))
+    for module, make in (
+        (lambda: jx.PReLU(3)(nchw), "PReLU(3, axis=1)"),
+        (lambda: jl.PReLU(axis=-1).apply(v, nchw), "PReLU(axis=1)"),
+    ):
+        with pytest.raises(ValueError, match=rf"axis 1 has 3 entries: .* as {re.escape(make)}\."):
+            module()
+    want = jnp.where(nchw > 0, nchw, 0.25 * nchw)  # every slope starts at 0.25
+    np.testing.assert_array_equal(jl.PReLU(axis=1).apply(v, nchw), want)
+    np.testing.assert_array_equal(jx.PReLU(3, axis=1)(nchw), want)
     with pytest.raises(
         ValueError, match=r"jrelu.linen.PReLU: axis 2 is out of range for an input with 2"
     ):
