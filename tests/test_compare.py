@@ -345,3 +345,27 @@ def test_the_oldest_format_alone_and_a_plot_without_matplotlib(tmp_path, monkeyp
     )
     assert main(["compare", str(COMMITTED[0]), "--plot", str(tmp_path / "x.png")]) == 2
     assert "pip install 'jrelu[plot]'" in capsys.readouterr().err
+
+
+def test_a_narrow_terminal_keeps_every_name_whole(tmp_path):
+    """Four runs in a 120-column terminal: a section whose quantities do not fit side by side gets a
+    table per quantity, so no function, peer or file name is cut to "…" (every label of the files'
+    rows is printed whole)."""
+    import io
+
+    from rich.console import Console
+
+    from jrelu._cli.bench import compare as _compare
+
+    gpu = tmp_path / "gpu.json"
+    gpu.write_text(json.dumps(gpu_shaped(json.loads(COMMITTED[-1].read_text()))))
+    runs = _compare.load([*map(str, COMMITTED), str(gpu)])
+    console = Console(width=120, record=True, file=io.StringIO())
+    _compare.print_comparison(runs, console)
+    text = console.export_text()
+    assert "…" not in text
+    labels = {r["label"] for run in runs for r in run.results["speed"] if "label" in r}
+    for label in labels:
+        assert f"│ {label} " in text, label
+    assert all(len(line) <= 120 for line in text.splitlines())
+    assert "-- time ÷ peer" in text and "-- share of copy" in text

@@ -342,7 +342,7 @@ def print_comparison(runs: Sequence[Run], console: Any = None) -> None:
     t = Table(title="Runs", title_justify="left")
     t.add_column("")
     for run in runs:
-        t.add_column(run.name)
+        t.add_column(run.name, overflow="fold")  # a file's name folds: its end tells runs apart
     for row in header_rows(runs):
         t.add_row(*(escape(c) for c in row))
     console.print(t)
@@ -350,19 +350,40 @@ def print_comparison(runs: Sequence[Run], console: Any = None) -> None:
         st = section_table(runs, section)
         if not st.rows:
             continue
-        t = Table(title=f"\n{st.title}", title_justify="left")
-        for k in st.keys:
-            t.add_column(k)
-        t.add_column("peer")
-        for m in st.metrics:
-            for run in runs:
-                t.add_column(f"{m.title}\n{run.name}", justify="right")
-        for row in st.rows:
-            t.add_row(*(escape(c) for c in row))
-        console.print(t)
+        for title, metrics in _terminal_groups(st, len(runs), console.width):
+            t = Table(title=f"\n{title}", title_justify="left")
+            # what a row is never shrinks to "leaky_re…" (a group per quantity keeps it narrow)
+            for i, k in enumerate(st.keys):
+                t.add_column(k, no_wrap=True, min_width=max(len(k), *(len(r[i]) for r in st.rows)))
+            t.add_column("peer", overflow="fold")
+            for _, m in metrics:
+                for run in runs:
+                    t.add_column(f"{m.title}\n{run.name}", justify="right")
+            n = len(st.keys) + 1
+            for row in st.rows:
+                cells = [
+                    c for i, _ in metrics for c in row[n + i * len(runs) : n + (i + 1) * len(runs)]
+                ]
+                t.add_row(*(escape(c) for c in [*row[:n], *cells]))
+            console.print(t)
         for note in st.notes:
             console.print(note, highlight=False)
     console.print("\n" + LEGEND, highlight=False)
+
+
+def _terminal_groups(
+    st: SectionTable, n_runs: int, width: int
+) -> list[tuple[str, list[tuple[int, Metric]]]]:
+    """The terminal tables of a section: one with every quantity where it fits ``width`` columns,
+    else one per quantity (its title says which), so that many runs in a narrow terminal do not
+    squeeze the function and peer names to a few letters."""
+    every = list(enumerate(st.metrics))
+    ids = [max(len(k), *(len(r[i]) for r in st.rows)) for i, k in enumerate(st.keys)]
+    peer = max(len("peer"), *(len(r[len(st.keys)]) for r in st.rows))
+    cells = sum(ids) + peer + 8 * n_runs * len(every)  # a figure: up to 6 characters, padded
+    if len(every) < 2 or cells + 3 * (len(ids) + 1 + n_runs * len(every)) + 1 <= width:
+        return [(st.title, every)]
+    return [(f"{st.title} -- {m.title}", [(i, m)]) for i, m in every]
 
 
 def _md_row(cells: Sequence[str]) -> str:
