@@ -91,9 +91,11 @@ def main(site: Path) -> int:
 # guides apart from the notes for whoever changes jrelu.
 CAPTIONS = ["Getting started", "User guides", "Reference", "Developer notes"]
 DEVELOPER_PAGES = ("guides/design.html", "guides/examples.html")
-# The longest code line that fits its block with the site's CSS (code at 0.8em) in a 1400-pixel
-# window, measured with headless Chromium: 95 characters in a guide's block (770 px), 91 in a
-# docstring's (738 px). Terminal transcripts (```console) are shown as the terminal printed them.
+# The longest code line allowed: with the site's CSS (docs/_static/jrelu.css: code at 0.75em, the
+# contents 13rem wide) 95 characters fit a guide's block and 91 a docstring's (its doctest) in
+# windows of 800 to 1600 pixels, measured with headless Chromium (the narrowest: a 1280-pixel window
+# with the page's contents, 750 px and 718 px). Terminal transcripts (```console) are shown as the
+# terminal printed them.
 CODE_WIDTH = {"guide": 95, "docstring": 91}
 _BLOCK = re.compile(
     r'<div class="([^"]*)highlight-([\w-]+)[^"]*"[^>]*><div class="highlight"><pre>(.*?)</pre>',

@@ -7,7 +7,8 @@ derivatives and measures, for each one:
   jrelu (PyTorch's convention) against the peer (``jax.nn``'s function, or the obvious ``jnp.where`` code
   where ``jax.nn`` has none -- the same code Flax's and Equinox's PReLU use);
 * the largest error against a float64 NumPy reference away from the kinks (float32);
-* the share of all bfloat16 / float16 inputs in [-8, 8] whose output is not correctly rounded.
+* the share of the bfloat16 / float16 inputs in [-8, 8] (subnormal ones left out) whose output is
+  not correctly rounded.
 
 Run:  python examples/01_gallery.py [--quick] [--out DIR]
       python examples/01_gallery.py --summarise DIR   (summary.md again from DIR/results.json)
@@ -261,7 +262,9 @@ def summary(d: dict[str, Any], script: str) -> str:
     ]
     if half:
         text += [
-            "Share of all 16-bit inputs in [−8, 8] whose output is not the correctly rounded value:",
+            "Share of the 16-bit inputs in [−8, 8], subnormal ones left out (XLA:CPU flushes them "
+            "to zero), whose output is not the correctly rounded value (a subnormal output counts "
+            "as 0):",
             "",
             md_table(["function", "jrelu bf16", "peer bf16", "jrelu f16", "peer f16"], half),
             "",

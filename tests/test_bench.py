@@ -847,3 +847,33 @@ def test_sparse_crossover_reads_the_interleaved_ratios():
     assert bsp.crossover(flat)["pays_from"] is None
     low = bsp.crossover(bsp.pairs({"sparse": rows({0.5: 0.8, 0.9: 0.5})})[("relu", "down", 8, 1)])
     assert low["pays_from"] == 0.5 and low["ratio_one_at"] is None and low["below_first"]
+
+
+def _blocks_title(dims_by_width: dict[int, tuple[int, int, int]]) -> str:
+    """The blocks table's title for rows at these ``{d_model: (batch, seq, depth)}``."""
+    from rich.console import Console
+
+    rows = []
+    for width, (batch, seq, depth) in dims_by_width.items():
+        dims = {"batch": batch, "seq": seq, "depth": depth, "depths": [2, 4], "d_model": width}
+        for impl in ("jrelu", "jax.nn"):
+            for kind in ("memory", "time"):
+                row = {"label": "relu", "fn": "relu", "impl": impl, "dtype": "float32"}
+                row.update(d_model=width, kind=kind, dims=dims, extra_tensors_per_layer=0.0)
+                row.update(seconds=1e-3, bytes_accessed=1.0, flops=1.0)
+                rows.append(row)
+    console = Console(width=400, record=True, file=io.StringIO())
+    _bench_report._blocks_table(console, {"blocks": rows})
+    return console.export_text().split("\n")[1]
+
+
+def test_the_blocks_title_gives_the_shapes_the_run_measured():
+    """The title names the batch×seq of the rows, and another shape only where a d_model has one
+    (--full's 1024): a quick run (one block at d_model 64) is not sent to the JSON for a d_model 1024
+    it did not measure, and one block is 'one SGD step of 1 block'."""
+    quick = _blocks_title({64: (4, 64, 1)})
+    assert "batch×seq 4×64)" in quick and "1024" not in quick
+    assert "one SGD step of 1 block:" in quick
+    full = _blocks_title({64: (8, 128, 4), 256: (8, 128, 4), 1024: (2, 128, 4)})
+    assert "batch×seq 8×128; at d_model 1024 2×128)" in full
+    assert "one SGD step of 4 blocks:" in full

@@ -188,7 +188,9 @@ def test_a_gpu_run_beside_the_cpu_runs(tmp_path):
     head = {row[""]: row for row in tabs["Runs compared"]}
     assert head["**backend**"]["[2]"] == "gpu (cuda 12080)"
     assert head["**run**"]["[2]"].startswith("default, sizes 2^16–2^26")
-    assert head["**device**"]["[2]"] == "NVIDIA H100 80GB HBM3 (NVIDIA H100 80GB HBM3)"
+    # off the CPU the bench records the device kind as the device and its detail: said once
+    assert head["**device**"]["[2]"] == "NVIDIA H100 80GB HBM3"
+    assert head["**device**"]["[1]"] == f"cpu ({cpu['device_detail']})"
 
     speed = {(r["function"], r["dtype"], r["pass"]): r for r in section(tabs, "Speed")}
     g = json.loads(gpu.read_text())
@@ -252,6 +254,24 @@ def test_the_plot_has_a_line_per_run(tmp_path, monkeypatch):
             )
             assert list(zip(line.get_xdata(), line.get_ydata(), strict=True)) == want
         assert len(ax.get_lines()) == 2 * len(runs)  # and each run's copy ceiling
+        # the GPU-shaped run is ten times the CPU's throughput: on a linear axis the CPU's line
+        # would lie on zero
+        assert ax.get_yscale() == "log"
+    assert fig._suptitle.get_text().endswith("; log scale")
+
+
+def test_runs_of_one_order_of_magnitude_share_a_linear_axis(tmp_path, monkeypatch):
+    """The committed CPU runs are within 5x of each other: GB/s from 0 on a linear axis."""
+    import matplotlib.pyplot as plt
+
+    figures = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig) or real_close(fig))
+    assert main(["compare", *map(str, COMMITTED), "--plot", str(tmp_path / "c.png")]) == 0
+    (fig,) = figures
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert panels and {ax.get_yscale() for ax in panels} == {"linear"}
+    assert {ax.get_ylim()[0] for ax in panels} == {0.0}
 
 
 def test_a_run_that_recorded_its_cache_and_its_machine(tmp_path):
@@ -293,11 +313,19 @@ def test_a_run_that_recorded_its_cache_and_its_machine(tmp_path):
         (None, "no such file"),
         ("{not json", "not JSON"),
         ('{"rows": []}', "not a file of `jrelu bench --json`"),
+        # the other JSON files of benchmarks/results name a device and a backend too
+        (
+            '{"backend": "cpu", "device": "cpu", "memory": [{"fn": "relu", "jrelu": 0.0}]}',
+            "not a file of `jrelu bench --json`",
+        ),
+        ("", "a directory, not a file"),
     ],
 )
 def test_bad_files_get_a_message(tmp_path, capsys, content, message):
     path = tmp_path / "run.json"
-    if content is not None:
+    if content == "":
+        path.mkdir()
+    elif content is not None:
         path.write_text(content)
     assert main(["compare", str(path)]) == 2
     err = capsys.readouterr().err
@@ -317,3 +345,27 @@ def test_the_oldest_format_alone_and_a_plot_without_matplotlib(tmp_path, monkeyp
     )
     assert main(["compare", str(COMMITTED[0]), "--plot", str(tmp_path / "x.png")]) == 2
     assert "pip install 'jrelu[plot]'" in capsys.readouterr().err
+
+
+def test_a_narrow_terminal_keeps_every_name_whole(tmp_path):
+    """Four runs in a 120-column terminal: a section whose quantities do not fit side by side gets a
+    table per quantity, so no function, peer or file name is cut to "…" (every label of the files'
+    rows is printed whole)."""
+    import io
+
+    from rich.console import Console
+
+    from jrelu._cli.bench import compare as _compare
+
+    gpu = tmp_path / "gpu.json"
+    gpu.write_text(json.dumps(gpu_shaped(json.loads(COMMITTED[-1].read_text()))))
+    runs = _compare.load([*map(str, COMMITTED), str(gpu)])
+    console = Console(width=120, record=True, file=io.StringIO())
+    _compare.print_comparison(runs, console)
+    text = console.export_text()
+    assert "…" not in text
+    labels = {r["label"] for run in runs for r in run.results["speed"] if "label" in r}
+    for label in labels:
+        assert f"│ {label} " in text, label
+    assert all(len(line) <= 120 for line in text.splitlines())
+    assert "-- time ÷ peer" in text and "-- share of copy" in text

@@ -106,3 +106,22 @@ def test_module_facts_stated_for_flax_and_equinox():
     assert eqx.nn.PReLU(jnp.full((3, 1, 1), 0.25, jnp.float32))(xb).dtype == jnp.float32
     for missing in ("AlphaDropout", "RReLU"):
         assert not hasattr(eqx.nn, missing) and not hasattr(flax_linen, missing)
+
+
+def test_selu_half_precision_says_what_it_counts_as_the_readme_and_the_findings_do():
+    """The selu page's bfloat16 shares are the committed core figures (benchmarks/core_figures.py),
+    with subnormal inputs and without: the README's "Why" row counts them, the findings page (the
+    examples' summary) leaves them out, and a reader of the page sees both."""
+    import json
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    figures = json.loads((root / "benchmarks" / "results" / "core_figures.json").read_text())
+    (half,) = [r for r in figures["half"] if r["fn"] == "selu"]
+    text = " ".join(peers.PEERS["selu"]["jax.nn"].differences)
+    for key in ("jax.nn:bfloat16", "jrelu:bfloat16", "jax.nn:bfloat16:normal"):
+        assert f"{half[key]:.2%}" in text, key
+    assert f"jrelu {half['jrelu:bfloat16:normal']:.2%}" in text
+    assert "subnormal" in text
+    gallery = (root / "examples" / "results" / "01_gallery" / "summary.md").read_text()
+    assert "subnormal ones left out" in gallery and "| `selu` | 0% |" in gallery

@@ -10,8 +10,8 @@ def along(g, v):
 
 
 def taylor(f, x, v, order):
-    """f(x) and [f'(x) v, f''(x) v^2, ...]: what jax.experimental.jet returns for the input series
-    (v, 0, ..., 0), by nested jvp."""
+    """f(x) and [f'(x) v, f''(x) v^2, ...]: what jax.experimental.jet returns for the
+    input series (v, 0, ..., 0), by nested jvp."""
     terms, g = [], f
     for _ in range(order):
         g = along(g, v)

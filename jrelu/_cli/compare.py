@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     """Check the options, then load the runs and print (and write) the comparison."""
     for path in args.runs:
         if not Path(path).is_file():
-            return _fail(f"no such file {path!r} (give the JSON files of `jrelu bench --json`).")
+            what = "a directory, not a file:" if Path(path).is_dir() else "no such file"
+            return _fail(f"{what} {path!r} (give the JSON files of `jrelu bench --json`).")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         return _fail("--plot needs matplotlib: pip install 'jrelu[plot]' (or leave out --plot).")
     for out in (args.markdown, args.plot):

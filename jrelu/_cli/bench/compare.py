@@ -32,6 +32,7 @@ from jrelu._cli.bench.report import (
     OVER_COPY_NOTE,
     backend_text,
     copy_cell,
+    device_text,
     finish_panels,
     fmt_bytes,
     fmt_ratio,
@@ -69,6 +70,19 @@ class Run:
     results: dict[str, Any]
 
 
+def _is_run(data: Any) -> bool:
+    """Whether ``data`` is a bench run: the device or backend it ran on, and the run's ``config`` or
+    a section of rows (an older bench, a hand-trimmed file). The other JSON files of
+    benchmarks/results (the core figures, the throughput study, ...) name a device and a backend too,
+    but have neither."""
+    if not isinstance(data, dict) or not ({"device", "backend"} & set(data)):
+        return False
+    return isinstance(data.get("config"), dict) or any(
+        isinstance(v, list) and any(isinstance(r, dict) and "impl" in r for r in v)
+        for v in data.values()
+    )
+
+
 def load(paths: Sequence[str]) -> list[Run]:
     """The runs, in the order given; ValueError naming a file that is not a bench JSON."""
     runs = []
@@ -79,10 +93,11 @@ def load(paths: Sequence[str]) -> list[Run]:
             raise ValueError(f"{path}: not JSON ({e.msg} at line {e.lineno}).") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: cannot be read ({e}).") from None
-        if not isinstance(data, dict) or not ({"device", "backend"} & set(data)):
+        if not _is_run(data):
             raise ValueError(
-                f"{path}: not a file of `jrelu bench --json` (it has no 'device' or 'backend' "
-                "field)."
+                f"{path}: not a file of `jrelu bench --json` (no 'device' or 'backend' field, or "
+                "neither the run's 'config' nor a section of rows with an 'impl'). Give the files "
+                "that `jrelu bench --json PATH` writes, e.g. benchmarks/results/bench-*.json."
             )
         runs.append(Run(f"[{i}]", str(path), data))
     return runs
@@ -94,7 +109,10 @@ def load(paths: Sequence[str]) -> list[Run]:
 
 
 def _sizes_text(results: dict[str, Any]) -> str:
-    sizes = sorted({r["size"] for r in results.get("speed", []) if isinstance(r.get("size"), int)})
+    rows = results.get("speed") or []
+    sizes = sorted(
+        {r["size"] for r in rows if isinstance(r, dict) and isinstance(r.get("size"), int)}
+    )
     if not sizes:
         return "no speed section"
     return (
@@ -129,7 +147,7 @@ def _get(results: dict[str, Any], key: str) -> str:
 
 
 HEADER: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
-    ("device", lambda r: f"{_get(r, 'device')} ({_get(r, 'device_detail')})"),
+    ("device", lambda r: device_text(r) if r.get("device") else MISSING),
     ("backend", lambda r: backend_text(r) if r.get("backend") else MISSING),
     ("jax / jaxlib", lambda r: f"{_get(r, 'jax_version')} / {_get(r, 'jaxlib_version')}"),
     ("jrelu", lambda r: _get(r, "jrelu_version")),
@@ -324,7 +342,7 @@ def print_comparison(runs: Sequence[Run], console: Any = None) -> None:
     t = Table(title="Runs", title_justify="left")
     t.add_column("")
     for run in runs:
-        t.add_column(run.name)
+        t.add_column(run.name, overflow="fold")  # a file's name folds: its end tells runs apart
     for row in header_rows(runs):
         t.add_row(*(escape(c) for c in row))
     console.print(t)
@@ -332,19 +350,40 @@ def print_comparison(runs: Sequence[Run], console: Any = None) -> None:
         st = section_table(runs, section)
         if not st.rows:
             continue
-        t = Table(title=f"\n{st.title}", title_justify="left")
-        for k in st.keys:
-            t.add_column(k)
-        t.add_column("peer")
-        for m in st.metrics:
-            for run in runs:
-                t.add_column(f"{m.title}\n{run.name}", justify="right")
-        for row in st.rows:
-            t.add_row(*(escape(c) for c in row))
-        console.print(t)
+        for title, metrics in _terminal_groups(st, len(runs), console.width):
+            t = Table(title=f"\n{title}", title_justify="left")
+            # what a row is never shrinks to "leaky_re…" (a group per quantity keeps it narrow)
+            for i, k in enumerate(st.keys):
+                t.add_column(k, no_wrap=True, min_width=max(len(k), *(len(r[i]) for r in st.rows)))
+            t.add_column("peer", overflow="fold")
+            for _, m in metrics:
+                for run in runs:
+                    t.add_column(f"{m.title}\n{run.name}", justify="right")
+            n = len(st.keys) + 1
+            for row in st.rows:
+                cells = [
+                    c for i, _ in metrics for c in row[n + i * len(runs) : n + (i + 1) * len(runs)]
+                ]
+                t.add_row(*(escape(c) for c in [*row[:n], *cells]))
+            console.print(t)
         for note in st.notes:
             console.print(note, highlight=False)
     console.print("\n" + LEGEND, highlight=False)
+
+
+def _terminal_groups(
+    st: SectionTable, n_runs: int, width: int
+) -> list[tuple[str, list[tuple[int, Metric]]]]:
+    """The terminal tables of a section: one with every quantity where it fits ``width`` columns,
+    else one per quantity (its title says which), so that many runs in a narrow terminal do not
+    squeeze the function and peer names to a few letters."""
+    every = list(enumerate(st.metrics))
+    ids = [max(len(k), *(len(r[i]) for r in st.rows)) for i, k in enumerate(st.keys)]
+    peer = max(len("peer"), *(len(r[len(st.keys)]) for r in st.rows))
+    cells = sum(ids) + peer + 8 * n_runs * len(every)  # a figure: up to 6 characters, padded
+    if len(every) < 2 or cells + 3 * (len(ids) + 1 + n_runs * len(every)) + 1 <= width:
+        return [(st.title, every)]
+    return [(f"{st.title} -- {m.title}", [(i, m)]) for i, m in every]
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -388,6 +427,7 @@ def markdown(runs: Sequence[Run]) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOG_SPREAD = 5.0  # runs whose median throughputs differ by this factor are drawn on a log axis
 _COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -414,6 +454,22 @@ def plot(runs: Sequence[Run], path: str, dtype: str = "float32", pass_: str = "f
         raise ValueError(
             f"--plot: no {dtype} {pass_} speed rows in these runs (see --dtype, --pass)."
         )
+    # Runs an order of magnitude apart (a GPU beside a CPU): on a linear axis the slower runs' lines
+    # lie flat on zero, so the throughput axis is logarithmic.
+    medians = []
+    for run in runs:
+        vals = [
+            r["gbps"]
+            for r in run.results.get("speed") or []
+            if r.get("impl") == OURS
+            and r.get("dtype") == dtype
+            and r.get("pass") == pass_
+            and isinstance(r.get("gbps"), int | float)
+            and r["gbps"] > 0
+        ]
+        if vals:
+            medians.append(float(np.median(vals)))
+    log = len(medians) > 1 and max(medians) >= LOG_SPREAD * min(medians)
     cols = min(3, len(labels))
     nrows = math.ceil(len(labels) / cols)
     fig, axes = plt.subplots(
@@ -440,7 +496,7 @@ def plot(runs: Sequence[Run], path: str, dtype: str = "float32", pass_: str = "f
             )
             if ceil:
                 ax.plot(*zip(*ceil, strict=True), color=colour, ls=":", lw=1)
-    finish_panels(axes, labels, size=8)
+    finish_panels(axes, labels, size=8, log_y=log)
     handles = [
         matplotlib.lines.Line2D([], [], color=c, marker="o", ms=3, label=run_title(run))
         for run, c in zip(runs, _COLOURS * (len(runs) // len(_COLOURS) + 1), strict=False)
@@ -450,7 +506,8 @@ def plot(runs: Sequence[Run], path: str, dtype: str = "float32", pass_: str = "f
     )
     height = fig.get_figheight()
     fig.suptitle(
-        f"jrelu {pass_}, {dtype}: bytes the pass must move ÷ median time, one line per run",
+        f"jrelu {pass_}, {dtype}: bytes the pass must move ÷ median time, one line per run"
+        + ("; log scale" if log else ""),
         fontsize=10,
         y=1 - 0.1 / height,
         va="top",

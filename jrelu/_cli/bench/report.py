@@ -133,6 +133,14 @@ def backend_text(results: dict[str, Any]) -> str:
     return backend if version in ("", backend) else f"{backend} ({version})"
 
 
+def device_text(results: dict[str, Any]) -> str:
+    """``cpu (AMD EPYC, 2 cores)``, or ``NVIDIA H100 80GB HBM3``: the detail in brackets only where it
+    says more than the device (off the CPU the bench records the device kind as both)."""
+    device = str(results.get("device") or "?")
+    detail = str(results.get("device_detail") or "")
+    return device if detail in ("", device) else f"{device} ({detail})"
+
+
 def start_lines(results: dict[str, Any]) -> list[str]:
     """What a run is about to do and on what, printed before its first section (which compiles for a
     while): the device, the versions, the plan and how busy the machine is."""
@@ -141,8 +149,8 @@ def start_lines(results: dict[str, Any]) -> list[str]:
     shown = " ".join(size_text(n) for n in sizes)
     m = results.get("machine") or {}
     return [
-        f"jrelu bench: {run_mode(results)} run on {results['device']} "
-        f"({results.get('device_detail', '')}), backend {backend_text(results)}, "
+        f"jrelu bench: {run_mode(results)} run on {device_text(results)}, "
+        f"backend {backend_text(results)}, "
         f"jax {results['jax_version']}, jrelu {results.get('jrelu_version', '?')}",
         f"sections {' '.join(cfg.get('sections', []))}; sizes {shown}; "
         f"{len(cfg.get('fns', []))} functions; {cfg.get('repeats', '?')} repeats",
@@ -154,7 +162,7 @@ def header_lines(results: dict[str, Any]) -> list[str]:
     r = results
     torch = r.get("torch_version") or "not importable"
     lines = [
-        f"device: {r['device']} ({r.get('device_detail', '')}), backend {backend_text(r)}",
+        f"device: {device_text(r)}, backend {backend_text(r)}",
         f"jax {r['jax_version']}, jaxlib {r.get('jaxlib_version', '?')}, jrelu {r.get('jrelu_version', '?')}, "
         f"flax {r.get('flax_version', '?')}, optax {r.get('optax_version', '?')}, torch {torch}",
         f"date {r.get('date', '?')}, {run_mode(r)} run, {r.get('wall_seconds', math.nan):.0f} s",
@@ -225,8 +233,9 @@ def markdown_summary(results: dict[str, Any], source: str = "") -> str:
     )
     dt_names = " / ".join(dts)
     lines = [
-        f"Measured by `jrelu bench` on **{results['device']}** ({results.get('device_detail', '')}; "
-        f"backend {results['backend']}, jax {results['jax_version']}, {results.get('date', '')[:10]}"
+        f"Measured by `jrelu bench` on **{results['device']}** ("
+        + (f"{results['device_detail']}; " if device_text(results) != results["device"] else "")
+        + f"backend {results['backend']}, jax {results['jax_version']}, {results.get('date', '')[:10]}"
         + (f"; from `{source}`" if source else "")
         + ").",
         "",
@@ -683,8 +692,8 @@ def peer_names(results: dict[str, Any]) -> dict[str, str]:
 
     out = {}
     for section in ("speed", "train_step", "dispatch", "memory"):
-        for r in results.get(section, []):
-            if r.get("peer") and r.get("label"):
+        for r in results.get(section) or []:
+            if isinstance(r, dict) and r.get("peer") and r.get("label"):
                 out[r["label"]] = r["peer"]
     # The table's own naming where it knows the label: older files named rrelu[train]'s and
     # alpha_dropout's peer "jnp.where" alone, though it drew its numbers with jax.random.
@@ -747,10 +756,10 @@ def _blocks_table(console: Any, results: dict[str, Any]) -> None:
     d = rows[0].get("dims", {})
     t = Table()
     t.title = (
-        f"Pre-LN transformer block (causal attention, FFN hidden {4}×d_model, batch×seq "
-        f"{d.get('batch')}×{d.get('seq')}; d_model 1024: see the JSON): hidden-sized tensors a block "
-        "keeps beyond the identity block (compiled jit(grad), depths "
-        f"{'/'.join(map(str, d.get('depths', [])))}), and one SGD step of {d.get('depth')} blocks: "
+        f"Pre-LN transformer block (causal attention, FFN hidden 4×d_model, {_tokens_text(rows)}): "
+        "hidden-sized tensors a block keeps beyond the identity block (compiled jit(grad), depths "
+        f"{'/'.join(map(str, d.get('depths', [])))}), and one SGD step of "
+        f"{d.get('depth')} block{'' if d.get('depth') == 1 else 's'}: "
         "XLA's bytes accessed and flops ÷ the peer's, median time"
         + ("" if ok else "; memory unavailable on this backend")
     )
@@ -778,6 +787,21 @@ def _blocks_table(console: Any, results: dict[str, Any]) -> None:
         times = [fmt_time(sa), fmt_time(sb), _colour(sa / sb if sa and sb else None)]
         t.add_row(escape(label), dt, str(width), escape(peer), *kept, *cost, *times)
     _show(console, t)
+
+
+def _tokens_text(rows: Sequence[dict[str, Any]]) -> str:
+    """``batch×seq 8×128``, or with another shape at some d_model (``--full``'s 1024):
+    ``batch×seq 8×128; at d_model 1024 2×128``. Read off the rows: what this run measured."""
+    shapes: dict[Any, tuple[Any, Any]] = {}
+    for r in rows:
+        d = r.get("dims") or {}
+        shapes.setdefault(r.get("d_model", d.get("d_model")), (d.get("batch"), d.get("seq")))
+    common = max(set(shapes.values()), key=list(shapes.values()).count)
+    text = f"batch×seq {common[0]}×{common[1]}"
+    for width, (b, s) in shapes.items():
+        if (b, s) != common:
+            text += f"; at d_model {width} {b}×{s}"
+    return text
 
 
 def _show(console: Any, table: Any) -> None:
@@ -902,8 +926,9 @@ def plot(results: dict[str, Any], path: str) -> None:
     handles, names = axes[0][0].get_legend_handles_labels()
     height = fig.get_figheight()
     fig.suptitle(
-        f"jrelu bench: {results['device']} ({results.get('device_detail', '')}; "
-        f"{backend_text(results)}), jax {results['jax_version']}, {results.get('date', '')[:10]}\n"
+        f"jrelu bench: {device_text(results)}"
+        + ("" if backend_text(results) == results["device"] else f", {backend_text(results)}")
+        + f", jax {results['jax_version']}, {results.get('date', '')[:10]}\n"
         "throughput = bytes the pass must move / median time; peer: jax.nn's function, the "
         "jnp.where formulation or jax.random draws",
         fontsize=8,
@@ -918,12 +943,16 @@ def plot(results: dict[str, Any], path: str) -> None:
     plt.close(fig)
 
 
-def finish_panels(axes: Any, titles: Sequence[str], size: float = 7) -> None:
-    """Throughput panels, once drawn: sizes on a log2 axis, GB/s from 0, the titles (font ``size``
-    + 1), the axis labels on the outer panels, the panels left over in the grid hidden."""
+def finish_panels(axes: Any, titles: Sequence[str], size: float = 7, log_y: bool = False) -> None:
+    """Throughput panels, once drawn: sizes on a log2 axis, GB/s from 0 (``log_y``: on a log axis),
+    the titles (font ``size`` + 1), the axis labels on the outer panels, the panels left over in the
+    grid hidden."""
     for ax, title in zip(axes.flat, titles, strict=False):
         ax.set_xscale("log", base=2)
-        ax.set_ylim(bottom=0)
+        if log_y:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
         ax.set_title(title, fontsize=size + 1)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=size - 1)
