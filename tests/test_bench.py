@@ -33,6 +33,7 @@ def _is_number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_every_section_the_plot_and_the_readme_table(
     tmp_path, capsys, monkeypatch
 ):
@@ -309,6 +310,7 @@ def _check_readme(results: dict, labels: list[str], tmp_path: pathlib.Path) -> N
         mod.update(broken, source)
 
 
+@pytest.mark.slow
 def test_rrelu_runs_without_a_key_and_with_one(tmp_path):
     """rrelu gives two cases: eval (no key) and train (a key; peers draw slopes with
     jax.random.uniform), through the speed section, the memory figure and a training step."""
@@ -732,6 +734,7 @@ def test_committed_scheduler_figures_and_readme_agree():
                 assert v <= rows[(model, label, "jax.nn")] + 1e-9, (label, v)
 
 
+@pytest.mark.slow
 def test_quick_bench_ffn_section_memory_is_xla_s_own(tmp_path):
     """The FFN section is in the quick JSON, for both FFN activations, both impls and dtypes, and its
     temporary bytes equal a memory_analysis of the residual FFN step written here independently."""

@@ -172,6 +172,7 @@ def _figures(name, model, dtype):
     return extra_tensors_detail(ours, model=model, dtype=dtype, **BLOCKS[model], **kw), peer, kw
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BLOCK_CASES))
 def test_ffn_block_float32_keeps_the_floor_and_no_more_bytes_than_jax_nn(name):
     ours, peer, kw = _figures(name, "ffn", jnp.float32)
@@ -183,6 +184,7 @@ def test_ffn_block_float32_keeps_the_floor_and_no_more_bytes_than_jax_nn(name):
     assert ours["bytes_accessed"] <= _bytes(peer, "ffn", jnp.float32, **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["relu", "elu", "squared_relu", "prelu[per-channel]", "reglu"])
 def test_ffn_block_bfloat16_never_keeps_more_than_jax_nn(name):
     """bfloat16 on XLA:CPU: the matmul keeps a float32 copy of its bfloat16 operand for the weight
@@ -194,6 +196,7 @@ def test_ffn_block_bfloat16_never_keeps_more_than_jax_nn(name):
     assert ours["bytes_accessed"] <= theirs["bytes_accessed"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["relu", "reglu"])
 def test_transformer_block_float32(name):
     ours, peer, kw = _figures(name, "transformer", jnp.float32)
@@ -207,6 +210,7 @@ def test_transformer_block_float32(name):
     assert ours["bytes_accessed"] <= _bytes(peer, "transformer", jnp.float32, **kw)
 
 
+@pytest.mark.slow
 def test_the_measurement_sees_the_3d_view_keep_the_pre_activation(monkeypatch):
     """Not blind: on the 3-D view (rows switched off) jrelu.relu keeps what jax.nn.relu keeps."""
     monkeypatch.setattr(_core, "rows_are_free", lambda x: False)

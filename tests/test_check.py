@@ -33,6 +33,7 @@ def _failed_columns(report, name: str) -> set[str]:
     return {r.column for r in report.by_function(name) if not r.passed}
 
 
+@pytest.mark.slow
 def test_cli_passes_and_writes_json(tmp_path, capsys):
     path = tmp_path / "check.json"
     rc = main(["check", "--fns", "relu,leaky_relu", "--json", str(path)])
@@ -83,6 +84,7 @@ def test_cli_passes_and_writes_json(tmp_path, capsys):
     assert not jax.config.jax_enable_x64  # float64 was checked in a scoped x64 mode
 
 
+@pytest.mark.slow
 def test_wrong_kink_convention_fails(monkeypatch, capsys):
     """jax.nn.leaky_relu has derivative 1 at 0 (jrelu: the slope) and hides NaN behind the slope."""
     _replace(monkeypatch, "leaky_relu", jax.nn.leaky_relu)
@@ -178,6 +180,7 @@ def test_compare_counts_ulps_ties_and_flushes():
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_alpha_dropout_runs_real_checks_and_passes(capsys):
     """alpha_dropout is in the table: values and gradients against the NumPy reference of its mask,
     NaN/inf, the transformations (d/drate included), the keep share and the memory; one function, so

@@ -157,6 +157,7 @@ def _conv_model(act):
     )
 
 
+@pytest.mark.slow
 def test_one_step_equals_hand_written_prelu():
     slopes = jnp.array([0.25, 0.1, -0.3, 0.5])
     ours = _conv_model(eqx.tree_at(lambda a: a.negative_slope, jeqx.PReLU(4), slopes))
@@ -260,6 +261,7 @@ def test_parity_with_eqx_prelu_per_channel():
     np.testing.assert_array_equal(ours(xb), theirs(xb).astype(jnp.bfloat16))
 
 
+@pytest.mark.slow
 def test_parity_in_mlp_learns_one_slope_per_neuron():
     ours = eqx.nn.MLP(3, 2, 8, 2, activation=jeqx.PReLU(), key=KEY)
     theirs = eqx.nn.MLP(3, 2, 8, 2, activation=eqx.nn.PReLU(), key=KEY)
@@ -554,6 +556,7 @@ def test_imports():
     assert "pip install 'jrelu[equinox]'" in out.stderr
 
 
+@pytest.mark.slow
 def test_readme_section_runs():
     """The README's Equinox example and the Equinox guide's training loop, run as the files they are
     spliced from (examples/snippets)."""

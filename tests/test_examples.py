@@ -256,6 +256,7 @@ CHECKS = {f"{i:02d}": globals()[f"check_{i:02d}"] for i in range(1, 10)}
 MODE = {"08": "--smoke"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_quick_run_writes_png_json_and_summary(path, tmp_path):
     module = load(path)
