@@ -52,8 +52,8 @@ class BlockDims:
 
 def block_dims(mode: str) -> list[BlockDims]:
     """The block sizes of a run mode: ``--full`` d_model 64, 256 and 1024 (1024 tokens; 256 at 1024, so
-    that a step stays near a third of a second on 2 CPU cores), the default run 64 (with 256 it took 143
-    s of a 333 s run on 2 CPU cores, past the plain run's 4 minutes), ``--quick`` one small block (256
+    that a step stays near a third of a second on 2 CPU cores), the default run 64 (with 256 the section
+    took 143 s of a 333 s run on 2 CPU cores; with 64 alone 68 s of 272 s), ``--quick`` one small block (256
     tokens: the smallest at which the memory figures are exact, as in the tests)."""
     if mode == "quick":
         return [BlockDims(64, 4, 64, depth=1)]
