@@ -27,7 +27,6 @@ import json
 import os
 import pathlib
 import sys
-import time
 
 import jax
 import numpy as np
@@ -35,7 +34,7 @@ import numpy as np
 from jrelu._cli.bench import blocks as bb
 from jrelu._cli.bench import speed as bs
 from jrelu._cli.bench.driver import _device_info
-from jrelu._cli.bench.models import program_cost
+from jrelu._cli.bench.models import time_sgd_steps
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "blocks-study-cpu.json"
@@ -46,42 +45,18 @@ SIZES = {
 }  # d_model: (batch, seq), as the bench's --full
 
 
-def _time_pair(programs: dict[str, bs.Program], repeats: int, target: float) -> dict[str, list]:
-    """Per repeat, the wall and CPU seconds per step of each program, run interleaved (A B, B A, ...)
-    with the parameters carried from step to step."""
-    state = {impl: [p.args[0]] for impl, p in programs.items()}
-
-    def run(impl: str) -> None:
-        p = programs[impl]
-        state[impl][0], loss = p.fn(state[impl][0], p.args[1])
-        loss.block_until_ready()
-
-    for impl in programs:  # warm up; then as many steps per repeat as fit in ``target`` seconds
-        for _ in range(3):
-            run(impl)
-    t0 = time.perf_counter()
-    run(next(iter(programs)))
-    inner = max(1, round(target / max(time.perf_counter() - t0, 1e-6)))
-    out: dict[str, list] = {f"{impl} {c}": [] for impl in programs for c in ("wall", "cpu")}
-    order = list(programs)
-    for r in range(repeats):
-        for impl in order if r % 2 == 0 else order[::-1]:
-            w0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(inner):
-                run(impl)
-            out[f"{impl} wall"].append((time.perf_counter() - w0) / inner)
-            out[f"{impl} cpu"].append((time.process_time() - c0) / inner)
-    return out
-
-
-def _ratio(times: dict[str, list], clock: str) -> dict[str, float]:
-    r = np.asarray(times[f"jrelu {clock}"]) / np.asarray(times[f"jax.nn {clock}"])
+def _ratio(timed: dict[str, dict], key: str) -> dict[str, float]:
+    """Median and quartiles of the per-repeat ratios jrelu / peer (the repeats ran side by side)."""
+    r = np.asarray(timed["jrelu"][key]) / np.asarray(timed["jax.nn"][key])
     q1, med, q3 = np.percentile(r, [25, 50, 75])
     return {"median": float(med), "q1": float(q1), "q3": float(q3)}
 
 
 def measure(args: argparse.Namespace) -> dict:
     cases = bb.block_cases(bs.build_cases(args.fns))
+    # Every repeat, as many steps as fit in ``target`` seconds, A B B A ...: all ``repeats`` of them
+    # (min_repeats = repeats and no budget to cut them short).
+    plan = bs.Plan(args.target, args.repeats, args.repeats, budget=1e9)
     rows = []
     for model in args.models:
         for width in args.sizes:
@@ -104,15 +79,12 @@ def measure(args: argparse.Namespace) -> dict:
                     programs = {i: bb.step_program(bc, i, dims, dtype) for i in ("jrelu", "jax.nn")}
                     for p in programs.values():
                         p.compile()
-                    costs = {i: program_cost(p) for i, p in programs.items()}
+                    timed = time_sgd_steps(programs, plan)
                     for k in ("bytes_accessed", "flops"):
-                        row[f"{k} ratio"] = costs["jrelu"][k] / costs["jax.nn"][k]
-                    times = _time_pair(programs, args.repeats, args.target)
-                    row["wall ratio"], row["cpu ratio"] = (
-                        _ratio(times, "wall"),
-                        _ratio(times, "cpu"),
-                    )
-                    row["peer step ms"] = 1e3 * float(np.median(times["jax.nn wall"]))
+                        row[f"{k} ratio"] = timed["jrelu"][k] / timed["jax.nn"][k]
+                    row["wall ratio"] = _ratio(timed, "seconds_repeats")
+                    row["cpu ratio"] = _ratio(timed, "cpu_seconds_repeats")
+                    row["peer step ms"] = 1e3 * timed["jax.nn"]["seconds"]
                     row["repeats"] = args.repeats
                     rows.append(row)
                     print(_line(row), flush=True)
