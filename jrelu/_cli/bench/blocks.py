@@ -30,9 +30,8 @@ from jrelu._cli.bench.speed import Case, Plan, Program
 from jrelu._testing import memory as _memory
 
 MODEL = "transformer"
-KEY = jax.random.key(
-    0
-)  # rrelu's key in training: one for every block and step (the cost is the same)
+# rrelu's key in training: one for every block and step (the cost is the same)
+KEY = jax.random.key(0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +51,9 @@ class BlockDims:
 
 def block_dims(mode: str) -> list[BlockDims]:
     """The block sizes of a run mode: ``--full`` d_model 64, 256 and 1024 (1024 tokens; 256 at 1024, so
-    that a step stays near a third of a second on 2 CPU cores), the default run 64 (with 256 the section
-    took 143 s of a 333 s run on 2 CPU cores; with 64 alone 68 s of 272 s), ``--quick`` one small block (256
-    tokens: the smallest at which the memory figures are exact, as in the tests)."""
+    that a step stays near a third of a second on 2 CPU cores), the default run 64 (with 256 the
+    section took 143 s of a 333 s run on 2 CPU cores; with 64 alone 68 s of 272 s), ``--quick`` one
+    small block (256 tokens: the smallest at which the memory figures are exact, as in the tests)."""
     if mode == "quick":
         return [BlockDims(64, 4, 64, depth=1)]
     if mode == "full":
