@@ -668,9 +668,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             if part.get(key) is not None:
                 out[key] = part[key]
         m = part.get("machine")
-        if (
-            m
-        ):  # how busy the machine was: the first part's start, every section, the last part's end
+        # how busy the machine was: the first part's start, every section, the last part's end
+        if m:
             merged = out.setdefault("machine", {k: m.get(k) for k in ("cores", "start")})
             merged.setdefault("sections", {}).update(m.get("sections") or {})
             merged["end"] = m.get("end")
