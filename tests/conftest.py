@@ -41,8 +41,23 @@ SHARDING_WORKER = Path(__file__).with_name("sharding_worker.py")
 SHARDING_REPORT = "JRELU_TEST_SHARDING_REPORT"  # where the report is written, for the xdist workers
 
 
-def run_sharding_worker() -> dict:
-    """Run tests/sharding_worker.py on 8 forced host devices; its report, or ``{"error": ...}``."""
+# The worker's parts that only tests marked slow read: left out where the run deselects those
+# (``-m "not slow"``, CI's lowest-versions run), where they were 46 s of the worker's 210 s.
+SLOW_WORKER_PARTS = ("blocks_step",)
+
+
+def worker_parts(config: pytest.Config) -> list[str]:
+    """The worker parts to run: all (an empty list), or all but the slow ones under ``-m "not slow"``."""
+    if "not slow" not in (config.getoption("markexpr", "") or ""):
+        return []
+    from sharding_worker import PARTS
+
+    return [p.__name__ for p in PARTS if p.__name__ not in SLOW_WORKER_PARTS]
+
+
+def run_sharding_worker(parts: list[str] | None = None) -> dict:
+    """Run tests/sharding_worker.py on 8 forced host devices (only ``parts``, if given); its report,
+    or ``{"error": ...}``."""
     env = dict(os.environ)
     env["XLA_FLAGS"] = (
         env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
@@ -50,7 +65,7 @@ def run_sharding_worker() -> dict:
     env["JAX_PLATFORMS"] = "cpu"
     try:
         proc = subprocess.run(
-            [sys.executable, str(SHARDING_WORKER)],
+            [sys.executable, str(SHARDING_WORKER), *(parts or [])],
             env=env,
             capture_output=True,
             text=True,
@@ -89,8 +104,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     out = Path(tempfile.mkdtemp(prefix="jrelu-sharding-")) / "report.json"
     os.environ[SHARDING_REPORT] = str(out)
 
+    parts = worker_parts(config)
+
     def run() -> None:
-        data = run_sharding_worker()
+        data = run_sharding_worker(parts)
         part = out.with_suffix(".part")
         part.write_text(json.dumps(data))
         part.replace(out)

@@ -1076,6 +1076,21 @@ def _nullcontext() -> Any:
     return contextlib.nullcontext()
 
 
+# Every part of the report, in the order they run; the command line may name a subset.
+PARTS = (
+    activations,
+    prelu_slope,
+    training_step,
+    set_mesh_cases,
+    gated_set_mesh,
+    set_mesh_modules,
+    shard_map_streams,
+    shard_map_vma,
+    readme_section,
+    blocks_step,
+)
+
+
 def main() -> int:
     import jax
 
@@ -1086,18 +1101,7 @@ def main() -> int:
 
     report: dict[str, Any] = {"devices": jax.device_count(), "jax": jax.__version__, "seconds": {}}
     parts = sys.argv[1:]
-    for part in (
-        activations,
-        prelu_slope,
-        training_step,
-        set_mesh_cases,
-        gated_set_mesh,
-        set_mesh_modules,
-        shard_map_streams,
-        shard_map_vma,
-        readme_section,
-        blocks_step,
-    ):
+    for part in PARTS:
         if parts and part.__name__ not in parts:
             continue
         start = time.perf_counter()

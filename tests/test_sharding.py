@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SHARDING_REPORT, run_sharding_worker
+from conftest import SHARDING_REPORT, run_sharding_worker, worker_parts
 from sharding_worker import (
     BLOCK_FUNCTIONS,
     BLOCK_MODES,
@@ -52,13 +52,13 @@ WORD = _core._WORD  # bits per mask word: the library's own, so the known case b
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
+def report(request: pytest.FixtureRequest) -> dict:
     """The worker's report: under pytest-xdist the controlling process started it at the beginning of
     the session (tests/conftest.py) and every xdist worker reads the one file; without xdist it runs
     here."""
     path = os.environ.get(SHARDING_REPORT)
     if path is None:
-        data = run_sharding_worker()
+        data = run_sharding_worker(worker_parts(request.config))
     else:
         result, deadline = Path(path), time.monotonic() + 900
         while not result.exists():
@@ -421,6 +421,7 @@ def test_shard_map_matches_the_peer_formulation(report):
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the worker's blocks_step part (conftest.SLOW_WORKER_PARTS)
 @pytest.mark.parametrize("placement", list(BLOCK_PLACEMENTS))
 @pytest.mark.parametrize("mode", BLOCK_MODES)
 def test_block_step_has_no_collective_the_peer_lacks(report, mode, placement):
@@ -435,6 +436,7 @@ def test_block_step_has_no_collective_the_peer_lacks(report, mode, placement):
         assert e["max_grad_rel_diff"] < 1e-5, e
 
 
+@pytest.mark.slow  # the worker's blocks_step part (conftest.SLOW_WORKER_PARTS)
 @pytest.mark.parametrize("mode", BLOCK_MODES)
 def test_block_rows_view_only_where_the_sharding_is_known(report, mode):
     """The view merges (batch, seq) only where no sharding can split the merged axes: with Explicit
