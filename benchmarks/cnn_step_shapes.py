@@ -1,21 +1,26 @@
 """CNN training-step time, jrelu vs jax.nn, over several model shapes: is the bench's CNN ratio the rule?
 
-    python benchmarks/cnn_step_shapes.py     # about a minute on two CPU cores: prints, writes
+    python benchmarks/cnn_step_shapes.py     # about 3 minutes on two CPU cores: prints, writes
                                              # benchmarks/results/cnn-step-shapes-<backend>.json
+    python benchmarks/cnn_step_shapes.py --fns leaky_relu --no-write
 
 `jrelu bench` times one small CNN. On XLA:CPU that CNN's step was often slower with jrelu than with
 jax.nn, even where jrelu's own kernels are faster. A profile of leaky_relu at that shape shows why. The
 kernels take the same time, but two convolutions of the backward pass overlap under jax.nn and run one
 after the other under jrelu. Buffer assignment packs the tensors that a step keeps into one arena.
 Keeping y instead of x moves them, and a transposed copy then lands in the slot that a running
-convolution is still reading. XLA:CPU's executor must wait for that (write after read). Whether two
+convolution is still reading. XLA:CPU's executor must wait for that (write after read): its execution
+graph (``TF_CPP_VMODULE=thunk_executor=6``) gives the transposed copy of the second layer's cotangent an
+edge from the first weight-gradient convolution under jrelu and none under jax.nn. Whether two
 kernels overlap also varies from run to run: jax.nn's ELU step at the bench shape measured 44 ms in one
 run and 54 ms in another. This script times the same Flax + optax step (3x3 convolutions, Adam) at a few
-batch/width/depth/side shapes, to show whether a ratio belongs to the activation or to one shape.
+batch/width/depth/side shapes, to show whether a ratio belongs to the activation or to one shape, with
+the ratio of CPU time beside the wall-clock one: equal CPU time at a higher wall time is lost overlap.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import pathlib
@@ -27,9 +32,16 @@ from jrelu._cli.bench import models as bm
 from jrelu._cli.bench import speed as bs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FUNCTIONS = ("relu", "elu")
-# (batch, width, depth, side): the bench's own full-run shape first.
-SHAPES = ((32, 32, 3, 32), (32, 32, 4, 32), (16, 64, 3, 32), (32, 16, 3, 32), (64, 32, 3, 16))
+FUNCTIONS = ("relu", "elu", "leaky_relu", "squared_relu")
+# (batch, width, depth, side): the bench's full-run shape and its default shape first.
+SHAPES = (
+    (32, 32, 3, 32),
+    (16, 32, 3, 32),
+    (32, 32, 4, 32),
+    (16, 64, 3, 32),
+    (32, 16, 3, 32),
+    (64, 32, 3, 16),
+)
 
 
 # The bench's own training-step timer: about 0.15 s of steps per repeat, 10 repeats, interleaved.
@@ -42,11 +54,19 @@ def time_pair(case: bs.Case, dims: bm.ModelDims) -> dict:
     }
     rows = {r["impl"]: r for r in bm.train_step_rows(case, "cnn", dims, progs, PLAN)}
     a, b = rows["jrelu"]["seconds"], rows["jax.nn"]["seconds"]
-    return {"jrelu": a, "jax.nn": b, "ratio": a / b}
+    # CPU time: the median of the per-repeat ratios (the repeats ran side by side).
+    cpu = np.asarray(rows["jrelu"]["cpu_seconds_repeats"]) / np.asarray(
+        rows["jax.nn"]["cpu_seconds_repeats"]
+    )
+    return {"jrelu": a, "jax.nn": b, "ratio": a / b, "cpu_ratio": float(np.median(cpu))}
 
 
 def main() -> None:
-    cases = {c.label: c for c in bs.build_cases(FUNCTIONS)}
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fns", nargs="+", default=list(FUNCTIONS))
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args()
+    cases = {c.label: c for c in bs.build_cases(args.fns)}
     rows = []
     for batch, width, depth, side in SHAPES:
         dims = bm.ModelDims(batch=batch, width=width, depth=depth, side=side)
@@ -55,9 +75,9 @@ def main() -> None:
             row = {"batch": batch, "width": width, "depth": depth, "side": side, "fn": label, **r}
             rows.append(row)
             print(
-                f"batch {batch:3d} width {width:3d} depth {depth} side {side:3d}  {label:5s}  "
+                f"batch {batch:3d} width {width:3d} depth {depth} side {side:3d}  {label:12s}  "
                 f"jrelu {r['jrelu'] * 1e3:7.2f} ms  jax.nn {r['jax.nn'] * 1e3:7.2f} ms  "
-                f"ratio {r['ratio']:.3f}",
+                f"ratio {r['ratio']:.3f}  CPU {r['cpu_ratio']:.3f}",
                 flush=True,
             )
     backend = jax.default_backend()
@@ -68,12 +88,16 @@ def main() -> None:
         "jax_version": jax.__version__,
         "rows": rows,
     }
-    path = ROOT / "benchmarks" / "results" / f"cnn-step-shapes-{backend}.json"
-    path.write_text(json.dumps(out, indent=1) + "\n")
     ratios = [r["ratio"] for r in rows]
+    cpu = [r["cpu_ratio"] for r in rows]
     print(
-        f"ratios {min(ratios):.2f}-{max(ratios):.2f}, median {np.median(ratios):.3f}; wrote {path}"
+        f"wall ratios {min(ratios):.2f}-{max(ratios):.2f}, median {np.median(ratios):.3f}; "
+        f"CPU {min(cpu):.2f}-{max(cpu):.2f}, median {np.median(cpu):.3f}"
     )
+    if not args.no_write:
+        path = ROOT / "benchmarks" / "results" / f"cnn-step-shapes-{backend}.json"
+        path.write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
