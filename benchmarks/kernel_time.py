@@ -32,6 +32,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jrelu import FUNCTIONS
 from jrelu._cli.bench import blocks as bb
 from jrelu._cli.bench import models as bm
 from jrelu._cli.bench import speed as bs
@@ -46,8 +47,9 @@ def _entry_ops(hlo: str) -> set[str]:
     return set(re.findall(r"^\s*(?:ROOT )?%?([\w.\-]+) = ", entry.group(1), re.M))
 
 
-def _step(kind: str, case: bs.Case, impl: str, args: argparse.Namespace) -> tuple[Callable, set]:
-    """One training step as a no-argument call that carries its state, and its kernels' names."""
+def _step(kind: str, case: Any, impl: str, args: argparse.Namespace) -> tuple[Callable, set]:
+    """One training step as a no-argument call that carries its state, and its kernels' names
+    (``case``: a bench case for the CNN and MLP, a block case for the blocks)."""
     if kind in ("cnn", "mlp"):
         p = bm.train_program(case, impl, kind, bm.train_dims("default")[kind]).compile()
         params, opt_state, x, labels, key = p.args
@@ -58,9 +60,8 @@ def _step(kind: str, case: bs.Case, impl: str, args: argparse.Namespace) -> tupl
             return loss
 
     else:
-        bc = next(c for c in bb.block_cases([case]) if c.label == case.label)
         dims = bb.BlockDims(args.d_model, args.batch, args.seq, model=kind)
-        p = bb.step_program(bc, impl, dims, args.dtype).compile()
+        p = bb.step_program(case, impl, dims, args.dtype).compile()
         carried = [p.args[0]]
 
         def call() -> Any:
@@ -73,11 +74,12 @@ def _step(kind: str, case: bs.Case, impl: str, args: argparse.Namespace) -> tupl
 def _profile(call: Callable, ops: set, steps: int) -> tuple[float, float]:
     """(wall seconds, kernel seconds) per step over ``steps`` profiled steps."""
     with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
         with jax.profiler.trace(d):
+            # the steps alone: stopping the profiler (collecting and writing the trace) is not timed
+            t0 = time.perf_counter()
             for _ in range(steps):
                 jax.block_until_ready(call())
-        wall = (time.perf_counter() - t0) / steps
+            wall = (time.perf_counter() - t0) / steps
         (trace,) = pathlib.Path(d).rglob("*.trace.json.gz")
         events = json.loads(gzip.decompress(trace.read_bytes()))["traceEvents"]
     per_op: dict[str, float] = collections.defaultdict(float)
@@ -90,7 +92,9 @@ def _profile(call: Callable, ops: set, steps: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=("cnn", "mlp", "transformer", "ffn"), default="cnn")
-    ap.add_argument("--fns", nargs="+", default=["relu", "leaky_relu", "squared_relu"])
+    ap.add_argument(
+        "--fns", nargs="+", default=["relu", "leaky_relu", "squared_relu"], choices=list(FUNCTIONS)
+    )
     ap.add_argument("--d-model", type=int, default=64, help="blocks only")
     ap.add_argument("--batch", type=int, default=8, help="blocks only")
     ap.add_argument("--seq", type=int, default=128, help="blocks only")
@@ -99,11 +103,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     print(f"{args.model}, jax {jax.__version__}, {jax.devices()[0].device_kind}")
-    for case in bs.build_cases(args.fns):
-        if args.model not in ("cnn", "mlp") and case.label not in {
-            c.label for c in bb.block_cases([case])
-        }:
-            continue
+    cases = bs.build_cases(args.fns)
+    # the blocks' cases: rrelu with a key, prelu's slope learned shared and per hidden unit
+    for case in cases if args.model in ("cnn", "mlp") else bb.block_cases(cases):
         steps = {impl: _step(args.model, case, impl, args) for impl in IMPLS}
         for call, _ in steps.values():
             for _ in range(3):
@@ -113,13 +115,14 @@ def main() -> None:
             for impl in IMPLS if r % 2 == 0 else IMPLS[::-1]:
                 got[impl].append(_profile(*steps[impl], args.steps))
         wall = {i: np.array([w for w, _ in got[i]]) for i in IMPLS}
+        peer = getattr(case, "case", case).peer_name  # a block case wraps a bench case
         kern = {i: np.array([k for _, k in got[i]]) for i in IMPLS}
         print(
             f"{case.label:16s} wall {np.median(wall['jrelu']) * 1e3:7.2f} / "
             f"{np.median(wall['jax.nn']) * 1e3:7.2f} ms = "
             f"{np.median(wall['jrelu'] / wall['jax.nn']):.3f}   kernels "
             f"{np.median(kern['jrelu']) * 1e3:7.2f} / {np.median(kern['jax.nn']) * 1e3:7.2f} ms = "
-            f"{np.median(kern['jrelu'] / kern['jax.nn']):.3f}   (jrelu / {case.peer_name})",
+            f"{np.median(kern['jrelu'] / kern['jax.nn']):.3f}   (jrelu / {peer})",
             flush=True,
         )
 

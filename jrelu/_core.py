@@ -393,14 +393,17 @@ def rows_are_free(x: Array) -> bool:
     along the leading axes, the mask is packed along the last axis, and rrelu's slopes hash each
     element's row-major position).
 
-    Only 3-D ``x`` is merged. A CNN's ``(batch, height, width, channels)`` activation meets no matmul:
-    its convolutions' weight gradients make a transposed copy of the layer's output whatever the rule
-    does, and with the view XLA:CPU computes the activation a second time inside that strided copy
-    (measured on the bench's CNN step: reglu 1.17x jax.nn's wall time with the view, 0.99x without;
-    relu 1.03x and 0.99x; the others' CPU time 1-3% lower without).
+    The rule cannot see what reads its output. Where a convolution does (a CNN's ``(batch, height,
+    width, channels)`` feature map, a 1-D convolution's ``(batch, length, channels)``), the weight
+    gradient makes a transposed copy of the output whatever the rule does, and with the view XLA:CPU may
+    compute the activation a second time inside that strided copy: measured for reglu on the bench's CNN,
+    1.15x the bytes and about 1.17x the step time of the ``jnp.split`` formulation (relu, leaky_relu:
+    the same bytes). Deciding by rank instead (3-D only) was measured worse: a 4-D activation read by a
+    matmul (a pointwise MLP on NHWC, a transformer with extra axes) then kept more than jax.nn, and a
+    1-D convolution's 3-D input kept the cost.
 
     Merging is free only where it moves no data: under a trace (an eager call compiles the rule alone,
-    where the view changes nothing), for ``x`` of 3 axes, and where no sharding can split a
+    where the view changes nothing), for ``x`` of 3 or more axes, and where no sharding can split a
     merged axis other than the first -- a sequence-sharded ``(batch, seq, hidden)`` would need an
     all-gather. So it is done where the sharding is known: on one device; on a mesh whose axes are all
     ``Explicit`` (their shardings are in ``x``'s type) or ``Manual`` (inside ``shard_map``, every array
@@ -408,7 +411,7 @@ def rows_are_free(x: Array) -> bool:
     multi-device ``jit`` show no sharding at trace time, so there ``x`` keeps its shape (and on XLA:CPU,
     the costs above).
     """
-    if x.ndim != 3 or is_concrete(x):
+    if x.ndim < 3 or is_concrete(x):
         return False
     try:
         sharding = jax.typeof(x).sharding

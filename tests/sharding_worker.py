@@ -1037,7 +1037,7 @@ def blocks_step() -> dict[str, dict[str, Any]]:
 
 def _compile_watching_rows(fn: Callable[..., Any], *args: Any) -> tuple[list[bool], Any]:
     """``jit(fn)`` compiled for ``args``, and what ``jrelu._core.rows_are_free`` answered while it
-    was traced (one answer per rule traced on an array of 3 or more axes)."""
+    was traced (one answer per rule call traced, whatever its rank)."""
     import jax
 
     from jrelu import _core

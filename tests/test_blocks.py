@@ -1,6 +1,6 @@
 """The headline where users are: transformer-shaped activations, (batch, seq, hidden).
 
-Under a trace, every rule runs on a 3-D ``x`` viewed as ``(rows, features)`` (``jrelu._core.on_rows``): on the
+Under a trace, every rule runs on ``x`` viewed as ``(rows, features)`` (``jrelu._core.on_rows``): on the
 3-D view XLA:CPU fused the forward value a second time into the backward pass (into the transposed copy
 of the cotangent that the 3-D matmul's weight gradient makes) and kept the pre-activation alive. What
 is held here, with XLA's own compiled figures (compile only, nothing runs):
@@ -10,8 +10,7 @@ is held here, with XLA's own compiled figures (compile only, nothing runs):
   ``"transformer"`` models) the float32 step keeps at most the 1-bit mask per block where the output
   suffices, never more than the jax.nn formulation anywhere, and XLA's bytes accessed for the whole step
   are at most the jax.nn step's;
-* the measurement sees the difference: with the view switched off, jrelu.relu keeps jax.nn's tensor;
-* a CNN's 4-D feature maps are not viewed (the view made XLA:CPU recompute reglu in a strided copy).
+* the measurement sees the difference: with the view switched off, jrelu.relu keeps jax.nn's tensor.
 
 The sharding side (no collective the jax.nn step lacks, batch- and sequence-sharded, Explicit and Auto)
 is in tests/sharding_worker.py; the three model sizes and the step times are ``jrelu bench``'s ``blocks``
@@ -115,43 +114,6 @@ def test_rows_are_free_on_one_device_under_a_trace_only():
     assert not _core.rows_are_free(jnp.zeros((2, 3, 4)))  # eager: the rule is compiled alone
     jax.jit(lambda v: seen.append(_core.rows_are_free(v)) or v)(jnp.zeros((3, 4)))
     assert seen == [True, False]  # already 2-D
-    jax.jit(lambda v: seen.append(_core.rows_are_free(v)) or v)(jnp.zeros((2, 3, 4, 5)))
-    assert seen == [True, False, False]  # a feature map (below)
-
-
-def _cnn_bytes(act):
-    """XLA's bytes accessed by the gradient of two conv layers (``jrelu.testing``'s ``"cnn"`` model,
-    NHWC 16x16, reglu's convolutions giving 2 x 16 channels), compile only."""
-    program = memory._compiled(
-        act,
-        "cnn",
-        2,
-        batch=8,
-        seq=0,
-        width=16,
-        dtype=jnp.float32,
-        hyper=None,
-        learned=None,
-        gated=True,
-    )
-    return memory.cost(program)["bytes accessed"]
-
-
-def _reglu_peer(x):
-    a, b = jnp.split(x, 2, axis=-1)
-    return a * jax.nn.relu(b)
-
-
-def test_feature_maps_keep_their_shape(monkeypatch):
-    """A 4-D (batch, height, width, channels) activation is not viewed as rows: the convolutions'
-    weight gradients copy it transposed whatever the rule does, and with the view XLA:CPU computed reglu
-    a second time inside that strided copy (the bench's CNN step: 1.15x the bytes and 1.17x the wall
-    time of the jax.nn formulation; without the view 1.00x and 0.99x). The bytes are compared here, and
-    with the view forced on for 4-D input the comparison sees the difference."""
-    assert _cnn_bytes(jrelu.reglu) <= _cnn_bytes(_reglu_peer)
-    # the former rule on one device: every traced x of 3 or more axes
-    monkeypatch.setattr(_core, "rows_are_free", lambda x: x.ndim >= 3 and not _core.is_concrete(x))
-    assert _cnn_bytes(jrelu.reglu) > 1.05 * _cnn_bytes(_reglu_peer)
 
 
 # --------------------------------------------------------------------------------------------------
