@@ -445,6 +445,9 @@ def test_block_rows_view_only_where_the_sharding_is_known(report, mode):
     for label in BLOCK_FUNCTIONS:
         for placement in BLOCK_PLACEMENTS:
             seen = report["blocks_step"][f"{mode}-{placement}-{label}"]["rows_view"]
+            if label == "reglu":  # runs on x as it is, everywhere (jrelu.reglu)
+                assert not any(seen), (mode, placement, seen)
+                continue
             assert seen, (mode, placement, label)  # the rule was traced on 3-D activations
             merged = mode == "explicit" and placement == "batch"
             assert set(seen) == {merged}, (mode, placement, label, seen)
