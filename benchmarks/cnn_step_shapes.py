@@ -4,16 +4,15 @@
                                              # benchmarks/results/cnn-step-shapes-<backend>.json
     python benchmarks/cnn_step_shapes.py --fns leaky_relu    # prints only
 
-`jrelu bench` times one small CNN. On XLA:CPU that CNN's step was often slower with jrelu than with
-jax.nn, even where jrelu's own kernels are faster. A profile of leaky_relu at that shape shows why. The
-kernels take the same time, but two convolutions of the backward pass overlap under jax.nn and run one
-after the other under jrelu. Buffer assignment packs the tensors that a step keeps into one arena.
-Keeping y instead of x moves them, and a transposed copy then lands in the slot that a running
-convolution is still reading. XLA:CPU's executor must wait for that (write after read): its execution
-graph (``TF_CPP_VMODULE=thunk_executor=6``) gives the transposed copy of the second layer's cotangent an
-edge from the first weight-gradient convolution under jrelu and none under jax.nn. Whether two
-kernels overlap also varies from run to run: jax.nn's ELU step at the bench shape measured 44 ms in one
-run and 54 ms in another. This script times the same Flax + optax step (3x3 convolutions, Adam) at a few
+`jrelu bench` times one small CNN. On XLA:CPU that CNN's step is often slower in wall time with jrelu
+than with its peer at the same CPU time. A profile of leaky_relu at that shape shows why: the
+convolutions take the same time, but two of the backward pass overlap under jax.nn.leaky_relu and run
+one after the other under jrelu. XLA:CPU's executor runs independent kernels side by side unless they
+share a buffer (write after read): its execution graph (``TF_CPP_VMODULE=thunk_executor=6``) gives
+jrelu's program an edge between two backward convolutions' kernels that the peer's lacks. The edge is
+there too when jrelu's rule keeps x as the peer does, and in jax.nn.relu's program. Whether two kernels
+overlap also varies from run to run: jax.nn's ELU step at the bench shape measured 44 ms in one run and
+54 ms in another. This script times the same Flax + optax step (3x3 convolutions, Adam) at a few
 batch/width/depth/side shapes, to show whether a ratio belongs to the activation or to one shape, with
 the ratio of CPU time beside the wall-clock one: equal CPU time at a higher wall time is lost overlap.
 """

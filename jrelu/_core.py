@@ -397,10 +397,11 @@ def rows_are_free(x: Array) -> bool:
     width, channels)`` feature map, a 1-D convolution's ``(batch, length, channels)``), the weight
     gradient makes a transposed copy of the output whatever the rule does, and with the view XLA:CPU may
     compute the activation a second time inside that strided copy: measured for reglu on the bench's CNN,
-    1.15x the bytes and about 1.17x the step time of the ``jnp.split`` formulation (relu, leaky_relu:
-    the same bytes). Deciding by rank instead (3-D only) was measured worse: a 4-D activation read by a
-    matmul (a pointwise MLP on NHWC, a transformer with extra axes) then kept more than jax.nn, and a
-    1-D convolution's 3-D input kept the cost.
+    1.15x the bytes and about 1.17x the step time of the ``jnp.split`` formulation, which is why reglu
+    never takes the view (relu, leaky_relu: the same bytes with and without it). Deciding by rank
+    instead (3-D only) was measured worse: a 4-D activation read by a matmul (a pointwise MLP on NHWC,
+    a transformer with extra axes) then kept more than jax.nn, and a 1-D convolution's 3-D input kept
+    the cost.
 
     Merging is free only where it moves no data: under a trace (an eager call compiles the rule alone,
     where the view changes nothing), for ``x`` of 3 or more axes, and where no sharding can split a

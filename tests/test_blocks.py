@@ -38,6 +38,8 @@ MASK = 1 / 32  # one bit per float32 element
 BLOCKS = {
     "ffn": {"batch": 8, "seq": 128, "width": 64, "depths": (2, 4)},
     "transformer": {"batch": 4, "seq": 64, "width": 64, "depths": (2, 4)},
+    # two 3x3 conv layers on NHWC 16x16 (bytes only: test_reglu_takes_no_rows_view)
+    "cnn": {"batch": 8, "seq": 0, "width": 16, "depths": (2, 4)},
 }
 HIDDEN = 4 * 64
 KEY = jax.random.key(0)
@@ -117,42 +119,6 @@ def test_rows_are_free_on_one_device_under_a_trace_only():
     assert seen == [True, False]  # already 2-D
 
 
-def _cnn_bytes(act):
-    """XLA's bytes accessed by the gradient of two conv layers (``jrelu.testing``'s ``"cnn"`` model,
-    NHWC 16x16, the convolutions giving reglu 2 x 16 channels), compile only."""
-    program = memory._compiled(
-        act,
-        "cnn",
-        2,
-        batch=8,
-        seq=0,
-        width=16,
-        dtype=jnp.float32,
-        hyper=None,
-        learned=None,
-        gated=True,
-    )
-    return memory.cost(program)["bytes accessed"]
-
-
-def _reglu_peer(x):
-    a, b = jnp.split(x, 2, axis=-1)
-    return a * jax.nn.relu(b)
-
-
-def test_reglu_takes_no_rows_view():
-    """reglu runs on x as it is: on the (rows, features) view XLA:CPU computed it a second time inside
-    the transposed copy a convolution's weight gradient reads (the bench's CNN step: 1.15x the bytes of
-    the jnp.split formulation), and in the transformer blocks the view changed no figure. The bytes of
-    a two-layer CNN gradient are compared, and the viewed rule, called as the other rules are, shows
-    the difference."""
-    ours, peer = _cnn_bytes(jrelu.reglu), _cnn_bytes(_reglu_peer)
-    assert peer > 0  # XLA gave a cost analysis
-    assert ours <= 1.01 * peer
-    viewed = functools.partial(_core.on_rows, _rectifiers._reglu_jit, -1)
-    assert _cnn_bytes(viewed) > 1.05 * peer
-
-
 # --------------------------------------------------------------------------------------------------
 # Memory and bytes in the blocks
 # --------------------------------------------------------------------------------------------------
@@ -202,6 +168,20 @@ def _bytes(act, model, dtype, **kw):
         act, model, lo, **size, dtype=dtype, hyper=None, learned=learned, gated=gated
     )
     return memory.cost(program)["bytes accessed"]
+
+
+def test_reglu_takes_no_rows_view():
+    """reglu runs on x as it is: on the (rows, features) view XLA:CPU computed it a second time inside
+    the transposed copy a convolution's weight gradient reads (the bench's CNN step: 1.15x the bytes of
+    the jnp.split formulation), and in the transformer blocks the view changed no figure. The bytes of
+    a two-layer CNN gradient are compared, and the viewed rule, called as the other rules are, shows
+    the difference."""
+    ours, peer, kw = BLOCK_CASES["reglu"]
+    theirs = _bytes(peer, "cnn", jnp.float32, **kw)
+    assert theirs > 0  # XLA gave a cost analysis
+    assert _bytes(ours, "cnn", jnp.float32, **kw) <= 1.01 * theirs
+    viewed = functools.partial(_core.on_rows, _rectifiers._reglu_jit, -1)
+    assert _bytes(viewed, "cnn", jnp.float32, **kw) > 1.05 * theirs
 
 
 def _figures(name, model, dtype):
