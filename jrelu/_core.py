@@ -436,7 +436,34 @@ def is_eager(x: Array, *params: Any) -> bool:
     return is_concrete(x) and all(is_concrete(p) for p in params)
 
 
-def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
+def keeps_x_on_cpu(x: Array) -> bool:
+    """Whether a rule that reads the same derivative off ``x`` as off ``y`` (leaky_relu, prelu, rrelu
+    without a key) keeps ``x``, not ``y``, where the program is lowered for XLA:CPU: for a traced ``x``
+    of 4 or more axes (a convolution's feature map).
+
+    Why: a convolution's weight gradient reads a transposed copy of its input, not the input itself,
+    so in a CNN the activation's ``y`` is not shared with the next layer and keeping ``y`` saves nothing
+    (the compiled temp memory of the bench's CNN step is the same to the byte keeping ``y``, keeping
+    ``x`` and with ``jax.nn.leaky_relu``). What it changes on XLA:CPU is which buffers the backward pass
+    reuses, and with them which of its convolutions the runtime may run side by side: keeping ``y``, two
+    of them waited on each other and the step took 1.1-1.4x ``jax.nn.leaky_relu``'s wall time; keeping
+    ``x``, the program is the ``jax.nn`` one's and so is its time (``benchmarks/cnn_step_shapes.py``).
+    The price is a 4-D activation that a matmul reads (a pointwise MLP on an NHWC map): there ``y`` was
+    shared and the floor held; on XLA:CPU it now keeps what jax.nn keeps
+    (``benchmarks/feature_map_memory.py`` prints both). Other platforms keep ``y``: their runtimes do
+    not take concurrency from buffer reuse, and the floor is kept wherever it is free. The choice is
+    made by ``jax.lax.platform_dependent`` when the program is lowered, so a program exported for
+    several platforms carries both rules. Values and derivatives are the same bits either way (the
+    NaN rules included, :func:`keep_nan_x`). Left out: squared_relu's derivative read off ``x`` (``2
+    x``) differs from the one read off a half-precision ``y``, and the exponential family's is its
+    ``precise`` one, which differs in the last bit.
+    """
+    return x.ndim >= 4 and not is_concrete(x)
+
+
+def on_rows(
+    kernel: Any, static: Any, x: Array, *params: Any, cpu_maps_keep_x: bool = False
+) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
     last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
@@ -445,9 +472,27 @@ def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
     the same value and no derivative can be taken, so an eager user compiles one program per function,
     shape and dtype whatever the hyperparameters' values and signs (a negative slope would otherwise
     compile the masked rule as well).
+
+    ``cpu_maps_keep_x`` (for rules built with a ``slope_x``): a traced ``x`` of 4 or more axes runs in
+    mode ``"x"``, unviewed, where the program is lowered for XLA:CPU (:func:`keeps_x_on_cpu`).
     """
     if isinstance(static, str) and is_eager(x, *params):
         static = "y"
+    if cpu_maps_keep_x and static in ("y", "mask") and keeps_x_on_cpu(x):
+        # See keeps_x_on_cpu: x on XLA:CPU, the usual rule (and view) everywhere else.
+        return cast(
+            Array,
+            jax.lax.platform_dependent(
+                x,
+                *params,
+                cpu=partial(kernel, "x"),
+                default=partial(_on_rows, kernel, static),
+            ),
+        )
+    return _on_rows(kernel, static, x, *params)
+
+
+def _on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
     if not rows_are_free(x):
         return kernel(static, x, *params)
     flat = []
@@ -536,6 +581,15 @@ def keep_nan(d: Array, y: Array) -> Array:
     The derivative meets the tangent (or cotangent) only through :func:`zero_safe_mul`: the NaN reaches
     the gradient where the loss sees that output, and a zero cotangent still contributes zero."""
     return jnp.where(jnp.isnan(y), y, d)
+
+
+def keep_nan_x(d: Array, x: Array) -> Array:
+    """:func:`keep_nan` for a derivative read off ``x``: NaN where ``x`` is NaN, and so is its own
+    derivative there, as ``keep_nan(d, y)``'s is (``y``'s tangent carries the NaN), so second
+    derivatives at a NaN input are the same whether a rule keeps ``x`` or ``y``. The NaN enters through
+    ``zero_safe_mul(x, x)`` (NaN exactly where ``x`` is; ``inf`` at ``±inf``), so a zero tangent still
+    gives 0."""
+    return keep_nan(d, zero_safe_mul(x, x))
 
 
 # --------------------------------------------------------------------------------------------------

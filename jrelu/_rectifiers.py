@@ -23,6 +23,7 @@ from jrelu._core import (
     check_param,
     compute_dtype,
     keep_nan,
+    keep_nan_x,
     on_device,
     on_rows,
     rectifier,
@@ -169,7 +170,7 @@ def _leaky_dslope(x: Array, a: Array) -> Array:
 def _leaky_slope_x(x: Array, a: Array) -> Array:
     # Read off x when the slope is differentiated (x is kept for _leaky_dslope then): the same kink
     # convention (a at 0) and NaN rule as _leaky_slope.
-    return keep_nan(jnp.where(x > 0, jnp.ones_like(x), a), x)
+    return keep_nan_x(jnp.where(x > 0, jnp.ones_like(x), a), x)
 
 
 _leaky_rule = rectifier(
@@ -182,7 +183,7 @@ def _leaky(fname: str, pname: str, x: Any, slope: Any) -> Array:
     x = check_input(fname, x)
     slope = check_param(fname, pname, slope, x)
     mode = "y" if all_nonnegative(slope) else "mask"
-    return on_rows(_leaky_jit, mode, x, *on_device(x, slope))
+    return on_rows(_leaky_jit, mode, x, *on_device(x, slope), cpu_maps_keep_x=True)
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:

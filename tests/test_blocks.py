@@ -20,6 +20,8 @@ section.
 from __future__ import annotations
 
 import functools
+import re
+import types
 
 import jax
 import jax.numpy as jnp
@@ -117,6 +119,93 @@ def test_rows_are_free_on_one_device_under_a_trace_only():
     assert not _core.rows_are_free(jnp.zeros((2, 3, 4)))  # eager: the rule is compiled alone
     jax.jit(lambda v: seen.append(_core.rows_are_free(v)) or v)(jnp.zeros((3, 4)))
     assert seen == [True, False]  # already 2-D
+
+
+# --------------------------------------------------------------------------------------------------
+# Feature maps keep x on XLA:CPU (jrelu._core.keeps_x_on_cpu)
+# --------------------------------------------------------------------------------------------------
+
+# The rules that read the same derivative off x as off y; a negative slope takes the masked rule.
+MAP_CASES = {
+    "leaky_relu": (jrelu.leaky_relu, {}),
+    "leaky_relu[negative]": (jrelu.leaky_relu, {"negative_slope": -0.5}),
+    "prelu[per-channel]": (jrelu.prelu, {"negative_slope": np.linspace(-0.3, 0.3, 6, dtype="f4")}),
+    "rrelu[eval]": (jrelu.rrelu, {}),
+}
+
+
+def _map(dtype):
+    x = np.asarray(_x(None), np.float32)
+    with np.errstate(over="ignore"):  # 3e38 * 2.1 is inf, as wanted
+        x = np.concatenate([x, -x[::-1], 1e-40 * x, 3e38 * x]).reshape(2, 2, 4, 6)  # subnormals
+    return jnp.asarray(x, dtype)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("name", list(MAP_CASES))
+def test_a_feature_map_keeps_x_on_cpu_and_changes_no_bit(name, dtype):
+    """A 4-D map gives the bits of the same rows as a 2-D array (which keeps y): values, gradients,
+    jvp and Hessians, NaN, infinities, signed zeros and subnormals included -- and the jaxpr carries
+    the platform choice."""
+    fn, kw = MAP_CASES[name]
+    spec = types.SimpleNamespace(fn=fn)
+    x = _map(dtype)
+    jaxpr = str(jax.make_jaxpr(functools.partial(fn, **kw))(x))
+    assert "platform_index" in jaxpr, jaxpr
+    maps = _transforms(spec, kw, x)
+    rows = _transforms(spec, kw, x.reshape(-1, 6))
+    n = x.size
+    for k in maps:
+        want = rows[k].reshape(maps[k].shape) if k != "hessian" else rows[k].reshape(n, n)
+        _assert_same_bits(maps[k].reshape(want.shape), want, f"{name} {k}")
+
+
+def test_a_learned_slope_keeps_the_nan_rule_at_second_order():
+    """A learned slope's rule keeps x too (keep_nan_x): its second derivative in x is the y rule's, NaN
+    at a NaN input the loss sees (it was 1 there before keep_nan_x)."""
+    x = jnp.asarray([np.nan, -0.0, 0.0, -1.5, 2.0, np.inf, -np.inf], jnp.float32)
+    c = jnp.asarray([1.0, 0.5, -2.0, 1.0, 3.0, 1.0, 0.25], jnp.float32)
+
+    def loss(x, a):
+        return jnp.sum(jrelu.prelu(x, a) * c)
+
+    a = jnp.float32(0.2)
+    learned = jax.jit(jax.hessian(loss, argnums=(0, 1)))(x, a)[0][0]
+    fixed = jax.jit(jax.hessian(loss))(x, a)
+    _assert_same_bits(learned, fixed, "d2/dx2")
+
+
+def _export_text(fn, x, platform):
+    """The StableHLO of fn's gradient exported for one platform, locations stripped (a fresh jit, so
+    the rule is traced again)."""
+    g = jax.jit(jax.grad(lambda v: jnp.sum(fn(v))))
+    text = jax.export.export(g, platforms=(platform,))(x).mlir_module()
+    return re.sub(r"loc\([^\n]*?\)|#loc[^\n]*", "", text)
+
+
+def test_a_feature_map_keeps_x_on_cpu_only(monkeypatch):
+    """Exported for cpu the gradient program differs from the one that keeps y; for cuda and tpu it
+    holds the y rule alone (the cpu branch's residual is a zero constant that XLA drops)."""
+    x = jnp.ones((2, 4, 4, 8), jnp.float32)
+    chosen = {p: _export_text(jrelu.leaky_relu, x, p) for p in ("cpu", "cuda", "tpu")}
+    monkeypatch.setattr(_core, "keeps_x_on_cpu", lambda v: False)
+    plain = {p: _export_text(jrelu.leaky_relu, x, p) for p in ("cpu", "cuda", "tpu")}
+    assert chosen["cpu"] != plain["cpu"]
+    for p in ("cuda", "tpu"):
+        # the y rule's calls, in the same order, and no other call
+        calls = re.findall(r"call @(\w+)", chosen[p])
+        assert calls == re.findall(r"call @(\w+)", plain[p]), (calls, p)
+        assert "stablehlo.case" in chosen[p]  # the one-branch cases of the choice
+
+
+def test_a_cnn_keeps_no_more_than_jax_nn_on_cpu():
+    """The bench's reason: in a CNN the convolution keeps its own transposed copy of the activation, so
+    y is not shared; keeping x leaves XLA's bytes accessed those of jax.nn's program (where keeping y
+    changed which kernels could overlap on XLA:CPU; step times: benchmarks/cnn_step_shapes.py)."""
+    ours, peer = jrelu.leaky_relu, F["leaky_relu"].baseline
+    theirs = _bytes(peer, "cnn", jnp.float32)
+    assert theirs > 0  # XLA gave a cost analysis
+    assert _bytes(ours, "cnn", jnp.float32) <= theirs
 
 
 # --------------------------------------------------------------------------------------------------
