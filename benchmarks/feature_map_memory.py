@@ -1,8 +1,8 @@
 """What a 4-D activation keeps, jrelu vs jax.nn: in a CNN and in a pointwise MLP on an NHWC map.
 
-    python benchmarks/feature_map_memory.py     # compile only, about 30 s on two CPU cores; prints
+    python benchmarks/feature_map_memory.py     # compile only, about a minute on two CPU cores; prints
 
-On XLA:CPU a rule that can read its derivative off ``x`` keeps ``x`` for a 4-D input
+On XLA:CPU the rules keep ``x``, not ``y``, for a 4-D input
 (``jrelu._core.keeps_x_on_cpu``): in a CNN keeping ``y`` saved nothing and cost step time. This prints
 the compiled training step's temp memory and bytes accessed for jrelu and the jax.nn formulation, in
 the bench's CNN (3x3 convolutions: the convolution keeps its own transposed copy of the activation)
@@ -21,11 +21,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+import jrelu
 from jrelu import _core
 from jrelu._cli.bench import models as bm
 from jrelu._cli.bench import speed as bs
 
-FUNCTIONS = ("leaky_relu", "prelu")
+FUNCTIONS = ("relu", "leaky_relu", "prelu", "squared_relu", "elu")
 WIDTH, SIDE, BATCH = 64, 16, 16
 
 
@@ -66,7 +67,7 @@ def figures(compiled: Any) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fns", nargs="+", default=list(FUNCTIONS), choices=list(FUNCTIONS))
+    ap.add_argument("--fns", nargs="+", default=list(FUNCTIONS), choices=list(jrelu.FUNCTIONS))
     args = ap.parse_args()
     cases = {c.label: c for c in bs.build_cases(args.fns)}
     dims = bm.train_dims("default")["cnn"]

@@ -437,33 +437,28 @@ def is_eager(x: Array, *params: Any) -> bool:
 
 
 def keeps_x_on_cpu(x: Array) -> bool:
-    """Whether a rule that reads the same derivative off ``x`` as off ``y`` (leaky_relu, prelu, rrelu
-    without a key) keeps ``x``, not ``y``, where the program is lowered for XLA:CPU: for a traced ``x``
-    of 4 or more axes (a convolution's feature map).
+    """Whether a rule keeps ``x``, not ``y``, where the program is lowered for XLA:CPU: for a traced
+    ``x`` of 4 or more axes (a convolution's feature map). Every function but reglu and alpha_dropout
+    takes the choice (:func:`on_rows`' ``cpu_maps``), with the same values and derivatives, bit for bit.
 
     Why: a convolution's weight gradient reads a transposed copy of its input, not the input itself,
     so in a CNN the activation's ``y`` is not shared with the next layer and keeping ``y`` saves nothing
-    (the compiled temp memory of the bench's CNN step is the same to the byte keeping ``y``, keeping
-    ``x`` and with ``jax.nn.leaky_relu``). What it changes on XLA:CPU is which buffers the backward pass
-    reuses, and with them which of its convolutions the runtime may run side by side: keeping ``y``, two
-    of them waited on each other and the step took 1.1-1.4x ``jax.nn.leaky_relu``'s wall time; keeping
-    ``x``, the program is the ``jax.nn`` one's and so is its time (``benchmarks/cnn_step_shapes.py``).
-    The price is a 4-D activation that a matmul reads (a pointwise MLP on an NHWC map): there ``y`` was
-    shared and the floor held; on XLA:CPU it now keeps what jax.nn keeps
+    over keeping ``x`` (the compiled temp memory of the bench's CNN step is the same to the byte). What
+    it changes on XLA:CPU is which buffers the backward pass reuses, and with them which of its
+    convolutions the runtime may run side by side: keeping ``y``, two of them waited on each other, and
+    leaky_relu's and squared_relu's steps took 1.1-1.45x their ``jax.nn`` formulations' wall time at
+    the same CPU time; keeping ``x``, as those formulations do, the time is theirs
+    (``benchmarks/cnn_step_shapes.py``). The price is a 4-D activation that a matmul reads (a pointwise
+    MLP on an NHWC map): there ``y`` was shared and the floor held; on XLA:CPU it now keeps ``x`` as well
     (``benchmarks/feature_map_memory.py`` prints both). Other platforms keep ``y``: their runtimes do
     not take concurrency from buffer reuse, and the floor is kept wherever it is free. The choice is
-    made by ``jax.lax.platform_dependent`` when the program is lowered, so a program exported for
-    several platforms carries both rules. Values and derivatives are the same bits either way (the
-    NaN rules included, :func:`keep_nan_x`). Left out: squared_relu's derivative read off ``x`` (``2
-    x``) differs from the one read off a half-precision ``y``, and the exponential family's is its
-    ``precise`` one, which differs in the last bit.
+    made by ``jax.lax.platform_dependent`` when the program is lowered, so a program exported for several
+    platforms carries both rules, and one lowered for cuda or tpu holds the ``y`` rule alone.
     """
     return x.ndim >= 4 and not is_concrete(x)
 
 
-def on_rows(
-    kernel: Any, static: Any, x: Array, *params: Any, cpu_maps_keep_x: bool = False
-) -> Array:
+def on_rows(kernel: Any, static: Any, x: Array, *params: Any, cpu_maps: str | None = None) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
     last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
@@ -473,19 +468,22 @@ def on_rows(
     shape and dtype whatever the hyperparameters' values and signs (a negative slope would otherwise
     compile the masked rule as well).
 
-    ``cpu_maps_keep_x`` (for rules built with a ``slope_x``): a traced ``x`` of 4 or more axes runs in
-    mode ``"x"``, unviewed, where the program is lowered for XLA:CPU (:func:`keeps_x_on_cpu`).
+    ``cpu_maps``: where the program is lowered for XLA:CPU, a traced ``x`` of 4 or more axes runs
+    unviewed in a mode that keeps ``x`` (:func:`keeps_x_on_cpu`): ``"x"`` for a rule whose ``slope_x``
+    is its ``slope`` read off ``x`` (the same bits), ``"recompute"`` for any other (``"recompute-y"``,
+    ``"recompute-mask"``: the backward pass recomputes ``y`` from ``x`` through the rule).
     """
     if isinstance(static, str) and is_eager(x, *params):
         static = "y"
-    if cpu_maps_keep_x and static in ("y", "mask") and keeps_x_on_cpu(x):
+    if cpu_maps is not None and static in ("y", "mask") and keeps_x_on_cpu(x):
         # See keeps_x_on_cpu: x on XLA:CPU, the usual rule (and view) everywhere else.
+        keep_x = "x" if cpu_maps == "x" else f"recompute-{static}"
         return cast(
             Array,
             jax.lax.platform_dependent(
                 x,
                 *params,
-                cpu=partial(kernel, "x"),
+                cpu=partial(kernel, keep_x),
                 default=partial(_on_rows, kernel, static),
             ),
         )
@@ -786,6 +784,9 @@ def rectifier(
     (relative, where one read off ``y`` is absolute); its derivatives are ``slope_x``'s, so ``slope_x`` must
     have no NaN trap at any order. A rule with ``slope_x`` also takes this path whatever ``mode`` says
     when a parameter with a partial is being differentiated: that partial keeps ``x`` anyway.
+    ``"recompute-y"`` and ``"recompute-mask"``: the backward pass keeps ``x`` and recomputes ``y`` (and
+    the mask) from it through this rule, then reads ``f'`` off them as ``"y"`` and ``"mask"`` do: the
+    same bits at every order, ``x`` kept instead of ``y`` (:func:`keeps_x_on_cpu` says where).
     ``x`` keeps its dtype at the boundary (so the saved ``y`` is the very array the caller gets back);
     inside, the math runs in :func:`compute_dtype` and rounds once.
     ``partials[i]`` gives dy/dparams[i] or is None for a parameter with no derivative (a PRNG key).
@@ -822,6 +823,11 @@ def rectifier(
         # for a NaN derivative. The select adds nothing to the value; it keeps the derivative of this
         # map with respect to y (second order) exactly 0 where d is 0, as it has always been.
         return jnp.where(d == 0, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
+
+    def dydx_recomputed(base: str, x: Array, params: tuple[Array, ...], t: Array) -> Array:
+        y = f(base, x, *params)
+        words = pack_mask(x > 0) if base == "mask" else None
+        return dydx(x.shape, y, words, params, t)
 
     def dydx_x(x: Array, params: tuple[Array, ...], t: Array) -> Array:
         assert slope_x is not None, name  # mode "x" is only used where there is a slope_x
@@ -863,6 +869,11 @@ def rectifier(
         if not isinstance(tx, SymbolicZero) and (mode == "x" or learned):
             # checkpoint: the backward pass keeps (x, params) and recomputes f' from x.
             terms.append(jax.checkpoint(dydx_x)(x, tuple(params), tx))
+        elif not isinstance(tx, SymbolicZero) and mode.startswith("recompute-"):
+            # checkpoint: the backward pass keeps (x, params) and recomputes y from x through the
+            # rule itself, so f' and every derivative of it are the y rule's, bit for bit.
+            base = mode.removeprefix("recompute-")
+            terms.append(jax.checkpoint(partial(dydx_recomputed, base))(x, tuple(params), tx))
         elif not isinstance(tx, SymbolicZero):
             words = pack_mask(x > 0) if mode == "mask" else None
             # checkpoint: the backward pass keeps (y, words, params) and recomputes f' from them.

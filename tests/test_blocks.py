@@ -125,12 +125,22 @@ def test_rows_are_free_on_one_device_under_a_trace_only():
 # Feature maps keep x on XLA:CPU (jrelu._core.keeps_x_on_cpu)
 # --------------------------------------------------------------------------------------------------
 
-# The rules that read the same derivative off x as off y; a negative slope takes the masked rule.
+# Every rule that takes the choice: "x" (leaky_relu, prelu, rrelu without a key: f' read off x is the
+# same) or "recompute" (the others: y recomputed from x in the backward pass); a negative hyperparameter
+# takes the masked rule.
 MAP_CASES = {
+    "relu": (jrelu.relu, {}),
+    "relu6": (jrelu.relu6, {}),
     "leaky_relu": (jrelu.leaky_relu, {}),
     "leaky_relu[negative]": (jrelu.leaky_relu, {"negative_slope": -0.5}),
     "prelu[per-channel]": (jrelu.prelu, {"negative_slope": np.linspace(-0.3, 0.3, 6, dtype="f4")}),
     "rrelu[eval]": (jrelu.rrelu, {}),
+    "rrelu[train]": (jrelu.rrelu, {"key": KEY}),
+    "squared_relu": (jrelu.squared_relu, {}),
+    "elu": (jrelu.elu, {}),
+    "elu[negative]": (jrelu.elu, {"alpha": -0.5}),
+    "celu": (jrelu.celu, {"alpha": 0.5}),
+    "selu": (jrelu.selu, {}),
 }
 
 
@@ -146,7 +156,8 @@ def _map(dtype):
 def test_a_feature_map_keeps_x_on_cpu_and_changes_no_bit(name, dtype):
     """A 4-D map gives the bits of the same rows as a 2-D array (which keeps y): values, gradients,
     jvp and Hessians, NaN, infinities, signed zeros and subnormals included -- and the jaxpr carries
-    the platform choice."""
+    the platform choice. (rrelu with a key hashes each element's row-major position: the same in
+    both.)"""
     fn, kw = MAP_CASES[name]
     spec = types.SimpleNamespace(fn=fn)
     x = _map(dtype)
@@ -183,13 +194,15 @@ def _export_text(fn, x, platform):
     return re.sub(r"loc\([^\n]*?\)|#loc[^\n]*", "", text)
 
 
-def test_a_feature_map_keeps_x_on_cpu_only(monkeypatch):
+@pytest.mark.parametrize("name", ["leaky_relu", "relu"])  # the "x" and the "recompute" choice
+def test_a_feature_map_keeps_x_on_cpu_only(name, monkeypatch):
     """Exported for cpu the gradient program differs from the one that keeps y; for cuda and tpu it
     holds the y rule alone (the cpu branch's residual is a zero constant that XLA drops)."""
+    fn = MAP_CASES[name][0]
     x = jnp.ones((2, 4, 4, 8), jnp.float32)
-    chosen = {p: _export_text(jrelu.leaky_relu, x, p) for p in ("cpu", "cuda", "tpu")}
+    chosen = {p: _export_text(fn, x, p) for p in ("cpu", "cuda", "tpu")}
     monkeypatch.setattr(_core, "keeps_x_on_cpu", lambda v: False)
-    plain = {p: _export_text(jrelu.leaky_relu, x, p) for p in ("cpu", "cuda", "tpu")}
+    plain = {p: _export_text(fn, x, p) for p in ("cpu", "cuda", "tpu")}
     assert chosen["cpu"] != plain["cpu"]
     for p in ("cuda", "tpu"):
         # the y rule's calls, in the same order, and no other call
@@ -198,11 +211,12 @@ def test_a_feature_map_keeps_x_on_cpu_only(monkeypatch):
         assert "stablehlo.case" in chosen[p]  # the one-branch cases of the choice
 
 
-def test_a_cnn_keeps_no_more_than_jax_nn_on_cpu():
+@pytest.mark.parametrize("name", ["leaky_relu", "squared_relu"])
+def test_a_cnn_keeps_no_more_than_jax_nn_on_cpu(name):
     """The bench's reason: in a CNN the convolution keeps its own transposed copy of the activation, so
-    y is not shared; keeping x leaves XLA's bytes accessed those of jax.nn's program (where keeping y
+    y is not shared; keeping x, XLA's bytes accessed are at most jax.nn's program's (where keeping y
     changed which kernels could overlap on XLA:CPU; step times: benchmarks/cnn_step_shapes.py)."""
-    ours, peer = jrelu.leaky_relu, F["leaky_relu"].baseline
+    ours, peer, _ = BLOCK_CASES[name]
     theirs = _bytes(peer, "cnn", jnp.float32)
     assert theirs > 0  # XLA gave a cost analysis
     assert _bytes(ours, "cnn", jnp.float32) <= theirs
