@@ -398,7 +398,8 @@ def rows_are_free(x: Array) -> bool:
     gradient makes a transposed copy of the output whatever the rule does, and with the view XLA:CPU may
     compute the activation a second time inside that strided copy: measured for reglu on the bench's CNN,
     1.15x the bytes and about 1.17x the step time of the ``jnp.split`` formulation, which is why reglu
-    never takes the view (relu, leaky_relu: the same bytes with and without it). Deciding by rank
+    never takes the view (relu, leaky_relu: the same bytes with and without it; on XLA:CPU a map of 4
+    or more axes keeps ``x`` and takes no view, :func:`keeps_x_on_cpu`). Deciding by rank
     instead (3-D only) was measured worse: a 4-D activation read by a matmul (a pointwise MLP on NHWC,
     a transformer with extra axes) then kept more than jax.nn, and a 1-D convolution's 3-D input kept
     the cost.
@@ -446,7 +447,7 @@ def keeps_x_on_cpu(x: Array) -> bool:
     over keeping ``x`` (the compiled temp memory of the bench's CNN step is the same to the byte). What
     it changes on XLA:CPU is which buffers the backward pass reuses, and with them which of its
     convolutions the runtime may run side by side: keeping ``y``, two of them waited on each other, and
-    leaky_relu's and squared_relu's steps took 1.1-1.45x their ``jax.nn`` formulations' wall time at
+    leaky_relu's and squared_relu's steps took 1.06-1.43x their ``jax.nn`` formulations' wall time at
     the same CPU time; keeping ``x``, as those formulations do, the time is theirs
     (``benchmarks/cnn_step_shapes.py``). The price is a 4-D activation that a matmul reads (a pointwise
     MLP on an NHWC map): there ``y`` was shared and the floor held; on XLA:CPU it now keeps ``x`` as well

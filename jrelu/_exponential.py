@@ -173,6 +173,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array
     of ``alpha`` (so it is 0 in float32 for x <= -16.98, where the true one is below
     2**-24). ``precise=True`` keeps ``x`` instead (one activation-sized tensor more) and computes the
     derivatives from it, within 2 ulp *relative* at every x, first and second order.
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
 
     Args:
       x: floating point input array.
@@ -353,6 +355,8 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Arra
     the derivative, read off it, is accurate to about an ulp of 1 absolutely. ``precise=True`` keeps
     ``x`` instead (one activation-sized tensor more) and computes the derivatives from it, within 2 ulp
     relative at every x, first and second order.
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
 
     Args:
       x: floating point input array.
@@ -474,6 +478,8 @@ def selu(x: ArrayLike, *, precise: bool = False) -> Array:
     Memory: the backward pass keeps only the output; the derivative, read off it, is accurate to about
     an ulp of λα absolutely. ``precise=True`` keeps ``x`` instead (one activation-sized tensor more) and
     computes the derivatives from it, within 2 ulp relative at every x, first and second order.
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
     Half precision is computed in float32 and rounded once (``jax.nn.selu`` rounds the constants to
     bfloat16 and is wrong on 3 in 4 bfloat16 inputs).
 

@@ -63,6 +63,8 @@ def relu(x: ArrayLike) -> Array:
     loss sees it; a masked-out NaN (zero cotangent) contributes 0, as in jax.nn.
 
     The backward pass keeps only the output (which the next layer keeps anyway): no extra memory.
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
 
     Args:
       x: input array (any shape). Floating point of any width (half precision is computed exactly);
@@ -121,6 +123,8 @@ def relu6(x: ArrayLike) -> Array:
     a NaN gradient where the loss sees the NaN (a masked-out one, whose cotangent is 0,
     contributes 0).
     The backward pass keeps only the output.
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
 
     Args:
       x: input array. Floating point, or integer (kept).
@@ -201,6 +205,8 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     Memory: with a concrete slope :math:`a \ge 0` the backward pass keeps only the output; with a negative
     or traced slope it adds a 1-bit mask of ``x > 0`` (1/32 of a float32 activation). Differentiating with
     respect to ``negative_slope`` keeps ``x``.
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
 
     Args:
       x: floating point input array.
@@ -385,6 +391,8 @@ def squared_relu(x: ArrayLike) -> Array:
     underflows (``x`` below about 1.1e-19 in float32 on XLA:CPU, which flushes subnormals to 0;
     about 3.7e-23 where they are kept) the output is 0 and so is the derivative, where ``2 x`` would
     be finite and nonzero (``jnp.square(jax.nn.relu(x))`` keeps ``x`` and gives ``2 x`` at both).
+    On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
+    same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
 
     Args:
       x: floating point input array (any shape).
