@@ -398,11 +398,12 @@ def rows_are_free(x: Array) -> bool:
     gradient makes a transposed copy of the output whatever the rule does, and with the view XLA:CPU may
     compute the activation a second time inside that strided copy: measured for reglu on the bench's CNN,
     1.15x the bytes and about 1.17x the step time of the ``jnp.split`` formulation, which is why reglu
-    never takes the view (relu, leaky_relu: the same bytes with and without it; on XLA:CPU a map of 4
-    or more axes keeps ``x`` and takes no view, :func:`keeps_x_on_cpu`). Deciding by rank
-    instead (3-D only) was measured worse: a 4-D activation read by a matmul (a pointwise MLP on NHWC,
-    a transformer with extra axes) then kept more than jax.nn, and a 1-D convolution's 3-D input kept
-    the cost.
+    never takes the view (relu, leaky_relu: the same bytes with and without it). Taking the view for
+    3-D inputs only, with ``y`` kept, was measured worse: a 4-D activation read by a matmul (a
+    pointwise MLP on NHWC, a transformer with extra axes) then kept more than jax.nn, and a 1-D
+    convolution's 3-D input kept the cost. On XLA:CPU a map of 4 or more axes now keeps ``x`` and takes
+    no view (:func:`keeps_x_on_cpu`, for what a convolution's weight gradient does to the step time);
+    elsewhere it takes the view and keeps ``y``.
 
     Merging is free only where it moves no data: under a trace (an eager call compiles the rule alone,
     where the view changes nothing), for ``x`` of 3 or more axes, and where no sharding can split a
@@ -439,8 +440,10 @@ def is_eager(x: Array, *params: Any) -> bool:
 
 def keeps_x_on_cpu(x: Array) -> bool:
     """Whether a rule keeps ``x``, not ``y``, where the program is lowered for XLA:CPU: for a traced
-    ``x`` of 4 or more axes (a convolution's feature map). Every function but reglu and alpha_dropout
-    takes the choice (:func:`on_rows`' ``cpu_maps``), with the same values and derivatives, bit for bit.
+    ``x`` of 4 or more axes (a convolution's feature map). Every function but reglu (which keeps ``x``
+    anyway) and alpha_dropout takes the choice (:func:`on_rows`' ``cpu_maps_keep_x``): its backward
+    pass then recomputes ``y`` from ``x`` through the rule itself and reads ``f'`` off it as before, so
+    values and derivatives of every order are the ``y`` rule's, bit for bit.
 
     Why: a convolution's weight gradient reads a transposed copy of its input, not the input itself,
     so in a CNN the activation's ``y`` is not shared with the next layer and keeping ``y`` saves nothing
@@ -450,16 +453,21 @@ def keeps_x_on_cpu(x: Array) -> bool:
     leaky_relu's and squared_relu's steps took 1.06-1.43x their ``jax.nn`` formulations' wall time at
     the same CPU time; keeping ``x``, as those formulations do, the time is theirs
     (``benchmarks/cnn_step_shapes.py``). The price is a 4-D activation that a matmul reads (a pointwise
-    MLP on an NHWC map): there ``y`` was shared and the floor held; on XLA:CPU it now keeps ``x`` as well
-    (``benchmarks/feature_map_memory.py`` prints both). Other platforms keep ``y``: their runtimes do
-    not take concurrency from buffer reuse, and the floor is kept wherever it is free. The choice is
-    made by ``jax.lax.platform_dependent`` when the program is lowered, so a program exported for several
-    platforms carries both rules, and one lowered for cuda or tpu holds the ``y`` rule alone.
+    MLP on an NHWC map, a transformer with extra axes): there ``y`` was shared and the floor held; on
+    XLA:CPU it now keeps ``x`` as well (``benchmarks/feature_map_memory.py`` prints both). The rank is
+    the rank the function sees: under ``vmap`` over examples a per-example ``(H, W, C)`` map is 3-D and
+    keeps ``y``. Other platforms keep ``y``: their runtimes do not take concurrency from buffer reuse,
+    and the floor is kept wherever it is free. The choice is made by ``jax.lax.platform_dependent`` when
+    the program is lowered, so a program exported for several platforms carries both rules; one
+    lowered for cuda or tpu computes the ``y`` rule alone (the ``x`` branch leaves an ``x``-shaped zero
+    in a one-branch ``case``, which nothing reads).
     """
     return x.ndim >= 4 and not is_concrete(x)
 
 
-def on_rows(kernel: Any, static: Any, x: Array, *params: Any, cpu_maps: str | None = None) -> Array:
+def on_rows(
+    kernel: Any, static: Any, x: Array, *params: Any, cpu_maps_keep_x: bool = False
+) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
     last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
@@ -469,22 +477,19 @@ def on_rows(kernel: Any, static: Any, x: Array, *params: Any, cpu_maps: str | No
     shape and dtype whatever the hyperparameters' values and signs (a negative slope would otherwise
     compile the masked rule as well).
 
-    ``cpu_maps``: where the program is lowered for XLA:CPU, a traced ``x`` of 4 or more axes runs
-    unviewed in a mode that keeps ``x`` (:func:`keeps_x_on_cpu`): ``"x"`` for a rule whose ``slope_x``
-    is its ``slope`` read off ``x`` (the same bits), ``"recompute"`` for any other (``"recompute-y"``,
-    ``"recompute-mask"``: the backward pass recomputes ``y`` from ``x`` through the rule).
+    ``cpu_maps_keep_x``: where the program is lowered for XLA:CPU, a traced ``x`` of 4 or more axes
+    runs unviewed in mode ``"recompute-y"`` or ``"recompute-mask"`` (:func:`keeps_x_on_cpu`).
     """
     if isinstance(static, str) and is_eager(x, *params):
         static = "y"
-    if cpu_maps is not None and static in ("y", "mask") and keeps_x_on_cpu(x):
+    if cpu_maps_keep_x and static in ("y", "mask") and keeps_x_on_cpu(x):
         # See keeps_x_on_cpu: x on XLA:CPU, the usual rule (and view) everywhere else.
-        keep_x = "x" if cpu_maps == "x" else f"recompute-{static}"
         return cast(
             Array,
             jax.lax.platform_dependent(
                 x,
                 *params,
-                cpu=partial(kernel, keep_x),
+                cpu=partial(kernel, f"recompute-{static}"),
                 default=partial(_on_rows, kernel, static),
             ),
         )

@@ -202,7 +202,8 @@ class RReLU(eqx.Module):
     same key gives the same slopes as ``jrelu.rrelu(x, lower, upper, key=key)``). Inference
     (``inference=True``, set by ``eqx.nn.inference_mode``): the fixed slope ``(lower + upper) / 2``,
     as PyTorch's ``RReLU`` in eval mode. A call-time ``inference`` takes precedence over the field.
-    The backward pass keeps the output and the key and re-draws the slopes.
+    The backward pass keeps the output and the key and re-draws the slopes (on XLA:CPU, for a traced
+    input of 4 or more axes, the input in place of the output).
 
     The slopes are a hash of the key and each element's position in the (unbatched) input: under
     ``jax.vmap`` give every example its own key (``jax.random.split(key, batch)``), as for

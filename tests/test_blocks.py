@@ -1,6 +1,7 @@
 """The headline where users are: transformer-shaped activations, (batch, seq, hidden).
 
-Under a trace, every rule runs on ``x`` viewed as ``(rows, features)`` (``jrelu._core.on_rows``): on the
+Under a trace, every rule runs on ``x`` viewed as ``(rows, features)`` (``jrelu._core.on_rows``; on
+XLA:CPU an ``x`` of 4 or more axes keeps ``x`` instead and takes no view, tested below): on the
 3-D view XLA:CPU fused the forward value a second time into the backward pass (into the transposed copy
 of the cotangent that the 3-D matmul's weight gradient makes) and kept the pre-activation alive. What
 is held here, with XLA's own compiled figures (compile only, nothing runs):
@@ -125,8 +126,7 @@ def test_rows_are_free_on_one_device_under_a_trace_only():
 # Feature maps keep x on XLA:CPU (jrelu._core.keeps_x_on_cpu)
 # --------------------------------------------------------------------------------------------------
 
-# Every rule that takes the choice: "x" (leaky_relu, prelu, rrelu without a key: f' read off x is the
-# same) or "recompute" (the others: y recomputed from x in the backward pass); a negative hyperparameter
+# Every rule that takes the choice (its backward pass recomputes y from x); a negative hyperparameter
 # takes the masked rule.
 MAP_CASES = {
     "relu": (jrelu.relu, {}),
@@ -171,6 +171,19 @@ def test_a_feature_map_keeps_x_on_cpu_and_changes_no_bit(name, dtype):
         _assert_same_bits(maps[k].reshape(want.shape), want, f"{name} {k}")
 
 
+def test_a_feature_map_keeps_the_nan_rule_for_a_traced_infinite_slope():
+    """A traced slope cannot be checked: inf * 0 is a NaN output at x = 0, and its gradient is NaN on
+    a map as on rows (a derivative read off x would have been inf there)."""
+    x = jnp.asarray([0.0, -0.0, -1.0, 1.0], jnp.float32).reshape(1, 1, 1, 4)
+    leaky = jax.jit(jax.grad(lambda v, a: jnp.sum(jrelu.leaky_relu(v, a))))
+    rrelu = jax.jit(jax.grad(lambda v, lo, hi: jnp.sum(jrelu.rrelu(v, lo, hi))))
+    inf, big = jnp.float32(np.inf), jnp.float32(3e38)  # (3e38 + 3e38) / 2 overflows
+    for name, g, args in (("leaky_relu", leaky, (inf,)), ("rrelu", rrelu, (big, big))):
+        rows = g(x.reshape(1, 4), *args)
+        assert np.isnan(np.asarray(rows)[0, :2]).all(), rows
+        _assert_same_bits(g(x, *args), rows.reshape(x.shape), name)
+
+
 def test_a_learned_slope_keeps_the_nan_rule_at_second_order():
     """A learned slope's rule keeps x too (keep_nan_x): its second derivative in x is the y rule's, NaN
     at a NaN input the loss sees (it was 1 there before keep_nan_x)."""
@@ -194,7 +207,7 @@ def _export_text(fn, x, platform):
     return re.sub(r"loc\([^\n]*?\)|#loc[^\n]*", "", text)
 
 
-@pytest.mark.parametrize("name", ["leaky_relu", "relu"])  # the "x" and the "recompute" choice
+@pytest.mark.parametrize("name", ["leaky_relu", "relu"])
 def test_a_feature_map_keeps_x_on_cpu_only(name, monkeypatch):
     """Exported for cpu the gradient program differs from the one that keeps y; for cuda and tpu it
     holds the y rule alone (the cpu branch's residual is a zero constant that XLA drops)."""
