@@ -25,6 +25,7 @@ import jrelu
 from jrelu import _core
 from jrelu._cli.bench import models as bm
 from jrelu._cli.bench import speed as bs
+from jrelu._testing import memory
 
 FUNCTIONS = ("relu", "leaky_relu", "prelu", "squared_relu", "elu")
 WIDTH, SIDE, BATCH = 64, 16, 16
@@ -60,9 +61,8 @@ def pointwise_step(case: bs.Case, impl: str) -> Any:
 
 
 def figures(compiled: Any) -> tuple[float, float]:
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return compiled.memory_analysis().temp_size_in_bytes / 2**20, cost["bytes accessed"] / 2**20
+    """Temp memory and bytes accessed, MiB."""
+    return memory.temp_size(compiled) / 2**20, memory.cost(compiled)["bytes accessed"] / 2**20
 
 
 def main() -> None:

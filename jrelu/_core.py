@@ -441,7 +441,7 @@ def is_eager(x: Array, *params: Any) -> bool:
 def keeps_x_on_cpu(x: Array) -> bool:
     """Whether a rule keeps ``x``, not ``y``, where the program is lowered for XLA:CPU: for a traced
     ``x`` of 4 or more axes (a convolution's feature map). Every function but reglu (which keeps ``x``
-    anyway) and alpha_dropout takes the choice (:func:`on_rows`' ``cpu_maps_keep_x``): its backward
+    anyway) and alpha_dropout takes the choice (:func:`on_rows`): its backward
     pass then recomputes ``y`` from ``x`` through the rule itself and reads ``f'`` off it as before, so
     values and derivatives of every order are the ``y`` rule's, bit for bit.
 
@@ -465,9 +465,7 @@ def keeps_x_on_cpu(x: Array) -> bool:
     return x.ndim >= 4 and not is_concrete(x)
 
 
-def on_rows(
-    kernel: Any, static: Any, x: Array, *params: Any, cpu_maps_keep_x: bool = False
-) -> Array:
+def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
     last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
@@ -477,12 +475,13 @@ def on_rows(
     shape and dtype whatever the hyperparameters' values and signs (a negative slope would otherwise
     compile the masked rule as well).
 
-    ``cpu_maps_keep_x``: where the program is lowered for XLA:CPU, a traced ``x`` of 4 or more axes
-    runs unviewed in mode ``"recompute-y"`` or ``"recompute-mask"`` (:func:`keeps_x_on_cpu`).
+    A rule in mode ``"y"`` or ``"mask"`` (built by :func:`rectifier`), where the program is lowered for
+    XLA:CPU and ``x`` is traced with 4 or more axes, runs unviewed in mode ``"recompute-y"`` or
+    ``"recompute-mask"`` (:func:`keeps_x_on_cpu`).
     """
     if isinstance(static, str) and is_eager(x, *params):
         static = "y"
-    if cpu_maps_keep_x and static in ("y", "mask") and keeps_x_on_cpu(x):
+    if static in ("y", "mask") and keeps_x_on_cpu(x):
         # See keeps_x_on_cpu: x on XLA:CPU, the usual rule (and view) everywhere else.
         return cast(
             Array,
@@ -809,9 +808,7 @@ def rectifier(
     rule.__name__ = rule.__qualname__ = f"_{name}_rule"  # custom_jvp takes the name from here
     f = jax.custom_jvp(rule, nondiff_argnums=(0,))
 
-    def dydx(
-        shape: tuple[int, ...], y: Array, words: Array | None, params: tuple[Array, ...], t: Array
-    ) -> Array:
+    def dydx(y: Array, pos: Array | None, params: tuple[Array, ...], t: Array) -> Array:
         if gate is not None:
             # t where the gate is open, 0 where it is shut, NaN at a NaN y -- unless t is 0 there.
             # NaN enters as a factor of t (a select of the constant y would be dropped when JAX
@@ -823,17 +820,20 @@ def rectifier(
             return jnp.where(gate(y), zero_safe_mul(t.astype(cdt), factor), jnp.zeros((), cdt))
         assert slope is not None, name  # a rule without a gate has a slope
         cdt = compute_dtype(y.dtype)
-        pos = None if words is None else unpack_mask(words, shape)
         d = slope(y.astype(cdt), pos, *params, storage=y.dtype)
         # zero_safe_mul: a zero derivative gives 0 for an infinite (co)tangent, a zero (co)tangent 0
         # for a NaN derivative. The select adds nothing to the value; it keeps the derivative of this
         # map with respect to y (second order) exactly 0 where d is 0, as it has always been.
         return jnp.where(d == 0, jnp.zeros_like(d), zero_safe_mul(d, t.astype(cdt)))
 
+    def dydx_saved(
+        shape: tuple[int, ...], y: Array, words: Array | None, params: tuple[Array, ...], t: Array
+    ) -> Array:
+        return dydx(y, None if words is None else unpack_mask(words, shape), params, t)
+
     def dydx_recomputed(base: str, x: Array, params: tuple[Array, ...], t: Array) -> Array:
-        y = f(base, x, *params)
-        words = pack_mask(x > 0) if base == "mask" else None
-        return dydx(x.shape, y, words, params, t)
+        # the mask straight from x: packing it only to unpack it here would be two passes for nothing
+        return dydx(f(base, x, *params), (x > 0) if base == "mask" else None, params, t)
 
     def dydx_x(x: Array, params: tuple[Array, ...], t: Array) -> Array:
         assert slope_x is not None, name  # mode "x" is only used where there is a slope_x
@@ -883,7 +883,7 @@ def rectifier(
         elif not isinstance(tx, SymbolicZero):
             words = pack_mask(x > 0) if mode == "mask" else None
             # checkpoint: the backward pass keeps (y, words, params) and recomputes f' from them.
-            terms.append(jax.checkpoint(partial(dydx, x.shape))(y, words, tuple(params), tx))
+            terms.append(jax.checkpoint(partial(dydx_saved, x.shape))(y, words, tuple(params), tx))
         for i, tp in enumerate(tparams):
             if isinstance(tp, SymbolicZero) or partials[i] is None:
                 continue

@@ -207,7 +207,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Array
     x = check_input("elu", x)
     alpha = check_param("elu", "alpha", alpha, x)
     mode = "x" if check_precise("elu", precise) else "y" if all_nonnegative(alpha) else "mask"
-    return on_rows(_elu_jit, mode, x, *on_device(x, alpha), cpu_maps_keep_x=True)
+    return on_rows(_elu_jit, mode, x, *on_device(x, alpha))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, precise: bool = False) -> Arra
         kernel = _celu_eager_jit
     else:
         kernel = _celu_positive_jit if all_nonnegative(alpha) else _celu_jit
-    return on_rows(kernel, mode, x, *on_device(x, alpha), cpu_maps_keep_x=True)
+    return on_rows(kernel, mode, x, *on_device(x, alpha))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -505,6 +505,4 @@ def selu(x: ArrayLike, *, precise: bool = False) -> Array:
       Klambauer, Unterthiner, Mayr & Hochreiter, *Self-Normalizing Neural Networks*, NeurIPS 2017.
     """
     x = check_input("selu", x)
-    return on_rows(
-        _selu_jit, "x" if check_precise("selu", precise) else "y", x, cpu_maps_keep_x=True
-    )
+    return on_rows(_selu_jit, "x" if check_precise("selu", precise) else "y", x)

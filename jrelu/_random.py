@@ -331,7 +331,5 @@ def rrelu(
             slope = np.asarray(mean, lo.dtype)
         else:
             slope = (lo + hi) / 2
-        return on_rows(_leaky_jit, mode, x, *on_device(x, slope), cpu_maps_keep_x=True)
-    return on_rows(
-        _rrelu_jit, mode, x, check_key("rrelu", key), *on_device(x, lo, hi), cpu_maps_keep_x=True
-    )
+        return on_rows(_leaky_jit, mode, x, *on_device(x, slope))
+    return on_rows(_rrelu_jit, mode, x, check_key("rrelu", key), *on_device(x, lo, hi))
