@@ -817,7 +817,7 @@ def rectifier(
             # not sign(y): its derivative carries the NaN to second order, where sign's is zero.)
             cdt = compute_dtype(y.dtype)
             factor = jnp.where(jnp.isnan(y), y, jnp.ones_like(y)).astype(cdt)
-            return jnp.where(gate(y), zero_safe_mul(t.astype(cdt), factor), jnp.zeros((), cdt))
+            return zero_safe_mul(jnp.where(gate(y), t.astype(cdt), jnp.zeros((), cdt)), factor)
         assert slope is not None, name  # a rule without a gate has a slope
         cdt = compute_dtype(y.dtype)
         d = slope(y.astype(cdt), pos, *params, storage=y.dtype)
