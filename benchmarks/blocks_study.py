@@ -45,9 +45,9 @@ SIZES = {
 }  # d_model: (batch, seq), as the bench's --full
 
 
-def _ratio(timed: dict[str, dict], key: str) -> dict[str, float]:
-    """Median and quartiles of the per-repeat ratios jrelu / peer (the repeats ran side by side)."""
-    r = np.asarray(timed["jrelu"][key]) / np.asarray(timed["jax.nn"][key])
+def _ratio(timed: dict[str, dict], key: str, impl: str = "jrelu") -> dict[str, float]:
+    """Median and quartiles of the per-repeat ratios impl / peer (the repeats ran side by side)."""
+    r = np.asarray(timed[impl][key]) / np.asarray(timed["jax.nn"][key])
     q1, med, q3 = np.percentile(r, [25, 50, 75])
     return {"median": float(med), "q1": float(q1), "q3": float(q3)}
 

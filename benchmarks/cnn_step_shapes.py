@@ -4,13 +4,15 @@
                                              # benchmarks/results/cnn-step-shapes-<backend>.json
     python benchmarks/cnn_step_shapes.py --fns leaky_relu    # prints only
 
-`jrelu bench` times one small CNN. On XLA:CPU that CNN's step is often slower in wall time with jrelu
-than with its peer at the same CPU time. A profile of leaky_relu at that shape shows why: the
-convolutions take the same time, but two of the backward pass overlap under jax.nn.leaky_relu and run
-one after the other under jrelu. XLA:CPU's executor runs independent kernels side by side unless they
+`jrelu bench` times one small CNN. On XLA:CPU that CNN's step was often slower in wall time with jrelu
+than with its peer at the same CPU time, while every rule kept y. A profile of leaky_relu at that shape
+showed why: the convolutions took the same time, but two of the backward pass overlapped under
+jax.nn.leaky_relu and ran one after the other under jrelu. XLA:CPU's executor runs independent kernels side by side unless they
 share a buffer (write after read): its execution graph (``TF_CPP_VMODULE=thunk_executor=6``) gives
-jrelu's program an edge between two backward convolutions' kernels that the peer's lacks. The edge is
-there too when jrelu's rule keeps x as the peer does, and in jax.nn.relu's program. Whether two kernels
+jrelu's program an edge between two backward convolutions' kernels that the peer's lacks, where the rule
+keeps y. Keeping x, as the peer does, removes it, and on XLA:CPU every rule but reglu now keeps x for a
+map of 4 or more axes (jrelu/README.md, "Feature maps on XLA:CPU"); jax.nn.relu's own program has the
+edge, which is why relu reads below 1 here. Whether two kernels
 overlap also varies from run to run: jax.nn's ELU step at the bench shape measured 44 ms in one run and
 54 ms in another. This script times the same Flax + optax step (3x3 convolutions, Adam) at a few
 batch/width/depth/side shapes, to show whether a ratio belongs to the activation or to one shape, with

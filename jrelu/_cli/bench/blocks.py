@@ -140,8 +140,11 @@ def memory_row(bc: BlockCase, impl: str, dims: BlockDims, dtype: str) -> dict[st
     return row
 
 
-def step_program(bc: BlockCase, impl: str, dims: BlockDims, dtype: str, seed: int = 0) -> Program:
-    """The jitted SGD step (loss, gradient, update) of ``dims.depth`` blocks, lowered for real arrays."""
+def step_program(
+    bc: BlockCase, impl: str, dims: BlockDims, dtype: str, seed: int = 0, act: Any = None
+) -> Program:
+    """The jitted SGD step (loss, gradient, update) of ``dims.depth`` blocks, lowered for real arrays;
+    ``act`` replaces ``bc.act(impl)`` (``benchmarks/floor_tradeoff.py``: the rule keeping ``x``)."""
     xshape, layer, _ = _memory._shapes(dims.model, dims.batch, dims.seq, dims.d_model, bc.gated)
     keys = iter(jax.random.split(jax.random.key(seed), 16 * dims.depth + 1))
 
@@ -156,7 +159,7 @@ def step_program(bc: BlockCase, impl: str, dims: BlockDims, dtype: str, seed: in
         for _ in range(dims.depth)
     ]
     x = jax.random.normal(next(keys), xshape).astype(dtype)
-    act = bc.act(impl)
+    act = bc.act(impl) if act is None else act
 
     def loss(params: list, x: jax.Array) -> jax.Array:
         for *layer, extra in params:

@@ -1,0 +1,89 @@
+"""What the memory floor costs in step time where it costs any: jrelu's rule keeping y, and the same rule
+keeping x (as jax.nn does), against jax.nn, in transformer and FFN blocks.
+
+    python benchmarks/floor_tradeoff.py                       # FFN and transformer blocks, d_model 64
+    python benchmarks/floor_tradeoff.py --models ffn --fns relu --repeats 150
+
+For each block and function (relu, relu6, squared_relu: the rules whose backward pass reads y alone) it
+compiles one SGD step of 2 blocks (:func:`jrelu._cli.bench.blocks.step_program`, float32) three ways:
+
+* ``jrelu``: the library as users call it (on 3-D activations the rule keeps ``y``, 0 extra tensors);
+* ``x kept``: the same rule in mode ``"recompute-y"`` on the same ``(rows, hidden)`` view -- the same
+  bits, but the backward pass keeps ``x`` and recomputes ``y`` from it, as on XLA:CPU feature maps;
+* ``jax.nn``: the peer formulation;
+
+and prints each one's temporary memory (XLA's ``memory_analysis()``) and the median over interleaved
+repeats of its step time ÷ jax.nn's, wall clock and CPU time, with the quartiles. Where ``x kept`` is
+at jax.nn's time and ``jrelu`` is not, the floor itself costs that time: keeping ``y`` frees a buffer
+that later kernels reuse, and XLA:CPU's runtime orders each reuse after the buffer's last reader.
+Writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from jrelu import _core, _rectifiers
+from jrelu._cli.bench import blocks as bb
+from jrelu._cli.bench import speed as bs
+from jrelu._cli.bench.models import time_sgd_steps
+from jrelu._testing.memory import temp_size
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from blocks_study import SIZES, _ratio
+
+RULES = {
+    "relu": _rectifiers._relu_jit,
+    "relu6": _rectifiers._relu6_jit,
+    "squared_relu": _rectifiers._squared_jit,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["ffn", "transformer"])
+    p.add_argument("--sizes", nargs="+", type=int, default=[64], choices=list(SIZES))
+    p.add_argument("--fns", nargs="+", default=list(RULES), choices=list(RULES))
+    p.add_argument("--repeats", type=int, default=60)
+    p.add_argument("--target", type=float, default=0.2, help="seconds of steps per repeat")
+    args = p.parse_args(argv)
+    plan = bs.Plan(args.target, args.repeats, args.repeats, budget=1e9)
+    for model in args.models:
+        for width in args.sizes:
+            dims = bb.BlockDims(width, *SIZES[width], model=model)
+            for bc in bb.block_cases(bs.build_cases(args.fns)):
+                rule = RULES[bc.case.fn]
+                programs = {
+                    "jrelu": bb.step_program(bc, "jrelu", dims, "float32"),
+                    "x kept": bb.step_program(
+                        bc,
+                        "jrelu",
+                        dims,
+                        "float32",
+                        act=lambda z, rule=rule: _core._on_rows(rule, "recompute-y", z),
+                    ),
+                    "jax.nn": bb.step_program(bc, "jax.nn", dims, "float32"),
+                }
+                for prog in programs.values():
+                    prog.compile()
+                timed = time_sgd_steps(programs, plan)
+                cells = []
+                for impl, prog in programs.items():
+                    cell = f"{impl} temp {temp_size(prog.compiled) / 2**20:5.2f} MiB"
+                    if impl != "jax.nn":
+                        w, c = (
+                            _ratio(timed, k, impl)
+                            for k in ("seconds_repeats", "cpu_seconds_repeats")
+                        )
+                        cell += (
+                            f", wall {w['median']:.3f} ({w['q1']:.2f}-{w['q3']:.2f}), CPU "
+                            f"{c['median']:.3f} ({c['q1']:.2f}-{c['q3']:.2f})"
+                        )
+                    cells.append(cell)
+                print(f"{model:11s} d={width:<5d} {bc.label:13s} " + "; ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
