@@ -10,7 +10,7 @@ write must wait for it. For the 2-block SGD step of ``jrelu bench``'s blocks sec
 compiles each program with ``--xla_dump_to`` in a subprocess, finds the backward kernels that read two
 hidden-sized operands (the activation's residual and the incoming cotangent), and prints whose buffer
 each one writes over and which other kernels read that buffer. jrelu's relu and relu6 wrote over ``y``
-(read by the weight gradient's dot) until their gate was applied to the cotangent before the NaN factor
+(read by the weight gradient's dot) until their tangent map applied the gate before the NaN factor
 (jrelu/README.md, "Transformer blocks"); now every rule writes over the cotangent, as the peers do.
 Writes nothing.
 """
