@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one prepared command for a machine with a GPU and no network: `jrelu check`, then a reduced
 # `jrelu bench` in three section groups, each step under its own timeout and writing straight into $OUT,
-# in at most 7 minutes (the timeouts add up to 420 s).
+# in at most 8 minutes (the timeouts add up to 480 s).
 #
 #   OUT=/some/dir bash benchmarks/gpu_run.sh     # on the GPU machine, from the repository root of a copy
 #   QUICK=1 OUT=$(mktemp -d) bash benchmarks/gpu_run.sh   # smoke test of this script anywhere (--quick)
@@ -20,7 +20,8 @@
 # time: XLA:GPU autotunes on the device while compiling), train + dispatch, blocks (every function in a
 # transformer block, d_model 64 and 256, float32 and bfloat16: whether the XLA:CPU fix of the (rows,
 # features) view holds, costs or is moot on XLA:GPU). At the end the parts are
-# merged into $OUT/bench.json and its report (with the verdicts) into $OUT/report.txt. Afterwards, here:
+# merged into $OUT/bench.json and its report (with the verdicts) into $OUT/report.txt; then
+# benchmarks/floor_tradeoff.py times what the memory floor costs at d_model 64 on this device. Afterwards, here:
 #   cp "$OUT"/bench.json benchmarks/results/bench-gpu-<card>-<date>.json   # and commit it
 #
 # pytest on a GPU (not run here): XLA_PYTHON_CLIENT_PREALLOCATE=false and a small -n (say -n 2), or each
@@ -88,5 +89,10 @@ print_report(Console(width=170), merged)
 print(f"wrote {out / 'bench.json'} from {len(parts)} part(s)")
 EOF
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+
+# 4. What the memory floor costs on this device at d_model 64 (on XLA:CPU 2-6% of an FFN-only block's
+# step, nothing at 256 and 1024: benchmarks/README.md): each y-reading rule keeping y, the same rule
+# keeping x, and jax.nn, timed interleaved, with their temp memory. Printed only (floor.log).
+step floor "${FLOOR_TIMEOUT:-60}" "$PY" benchmarks/floor_tradeoff.py --repeats "${REPEATS:-7}" --target 0.1
 echo "total $((SECONDS - t0)) s, exit status $status" | tee -a "$OUT/machine.txt"
 exit $status
