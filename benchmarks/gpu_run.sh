@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one prepared command for a machine with a GPU and no network: `jrelu check`, then a reduced
-# `jrelu bench` in three section groups, each step under its own timeout and writing straight into $OUT,
-# in at most 8 minutes (the timeouts add up to 480 s).
+# `jrelu bench` in four section groups, then benchmarks/floor_tradeoff.py, each step under its own timeout
+# and writing straight into $OUT, in at most 8 minutes (the timeouts add up to 480 s).
 #
 #   OUT=/some/dir bash benchmarks/gpu_run.sh     # on the GPU machine, from the repository root of a copy
 #   QUICK=1 OUT=$(mktemp -d) bash benchmarks/gpu_run.sh   # smoke test of this script anywhere (--quick)
@@ -21,7 +21,8 @@
 # transformer block, d_model 64 and 256, float32 and bfloat16: whether the XLA:CPU fix of the (rows,
 # features) view holds, costs or is moot on XLA:GPU). At the end the parts are
 # merged into $OUT/bench.json and its report (with the verdicts) into $OUT/report.txt; then
-# benchmarks/floor_tradeoff.py times what the memory floor costs at d_model 64 on this device. Afterwards, here:
+# benchmarks/floor_tradeoff.py times what the memory floor costs at d_model 64 on this device.
+# Afterwards, here:
 #   cp "$OUT"/bench.json benchmarks/results/bench-gpu-<card>-<date>.json   # and commit it
 #
 # pytest on a GPU (not run here): XLA_PYTHON_CLIENT_PREALLOCATE=false and a small -n (say -n 2), or each

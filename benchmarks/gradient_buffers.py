@@ -25,25 +25,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernel_time import entry_instructions
+
+BATCH, SEQ = 8, 128  # the blocks section's default block (jrelu._cli.bench.blocks.block_dims)
 PROGRAM = """
 import sys
 from jrelu._cli.bench import blocks as bb, speed as bs
 (bc,) = bb.block_cases(bs.build_cases([sys.argv[1]]))
-dims = bb.BlockDims(int(sys.argv[4]), 8, 128, model=sys.argv[3])
+dims = bb.BlockDims(int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), model=sys.argv[3])
 bb.step_program(bc, sys.argv[2], dims, "float32").compile()
 """
-
-
-def _entry(hlo: str) -> dict[str, tuple[str, list[str]]]:
-    """name -> (shape, operand names) of the entry computation's instructions."""
-    body = re.search(r"^ENTRY [^\n]*\{\n(.*?)^\}", hlo, re.S | re.M)
-    assert body is not None, "no ENTRY computation in the dumped HLO"
-    ops = {}
-    for line in body.group(1).splitlines():
-        m = re.match(r"\s*(?:ROOT )?%?([\w.\-]+) = (\S+) [\w\-]+\((.*?)\)", line)
-        if m:
-            ops[m.group(1)] = (m.group(2), re.findall(r"%([\w.\-]+)", m.group(3)))
-    return ops
 
 
 def _slices(assignment: str) -> dict[str, tuple[str, int]]:
@@ -65,14 +57,14 @@ def report(fn: str, impl: str, model: str, d_model: int) -> list[str]:
     with tempfile.TemporaryDirectory() as d:
         flags = f"--xla_dump_to={d} --xla_dump_hlo_as_text --xla_dump_hlo_module_re=jit_step"
         env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
-        args = [fn, impl, model, str(d_model)]
+        args = [fn, impl, model, str(d_model), str(BATCH), str(SEQ)]
         subprocess.run(
             [sys.executable, "-c", PROGRAM, *args], env=env, check=True, capture_output=True
         )
         (hlo,) = glob.glob(f"{d}/*jit_step.cpu_after_optimizations.txt")
         (ba,) = glob.glob(f"{d}/*jit_step.cpu_after_optimizations-buffer-assignment.txt")
-        ops, where = _entry(open(hlo).read()), _slices(open(ba).read())
-    hidden = f"f32[{8 * 128},{4 * d_model}]"
+        ops, where = entry_instructions(open(hlo).read()), _slices(open(ba).read())
+    hidden = f"f32[{BATCH * SEQ},{4 * d_model}]"
     lines = []
     for name, (shape, operands) in ops.items():
         args = [a for a in operands if a in ops and ops[a][0].startswith(hidden)]

@@ -40,11 +40,18 @@ from jrelu._cli.bench import speed as bs
 IMPLS = ("jrelu", "jax.nn")
 
 
-def _entry_ops(hlo: str) -> set[str]:
-    """The names of the entry computation's instructions (what the trace names its kernel events)."""
+def entry_instructions(hlo: str) -> dict[str, tuple[str, list[str]]]:
+    """Name -> (result shape, operand names) of the entry computation's instructions (the trace names
+    its kernel events after them; ``benchmarks/gradient_buffers.py`` reads their operands)."""
     entry = re.search(r"^ENTRY [^\n]*\{\n(.*?)^\}", hlo, re.S | re.M)
     assert entry is not None, "no ENTRY computation in the compiled HLO"
-    return set(re.findall(r"^\s*(?:ROOT )?%?([\w.\-]+) = ", entry.group(1), re.M))
+    found = {}
+    for line in entry.group(1).splitlines():
+        # a tuple-shaped result has spaces in it: the shape is whatever precedes " opcode("
+        m = re.match(r"\s*(?:ROOT )?%?([\w.\-]+) = (.*?) [\w\-]+\((.*?)\)(?:,|$)", line)
+        if m:
+            found[m.group(1)] = (m.group(2), re.findall(r"%([\w.\-]+)", m.group(3)))
+    return found
 
 
 def _step(kind: str, case: Any, impl: str, args: argparse.Namespace) -> tuple[Callable, set]:
@@ -68,7 +75,7 @@ def _step(kind: str, case: Any, impl: str, args: argparse.Namespace) -> tuple[Ca
             carried[0], loss = p.fn(carried[0], p.args[1])
             return loss
 
-    return call, _entry_ops(p.compiled.as_text())
+    return call, set(entry_instructions(p.compiled.as_text()))
 
 
 def _profile(call: Callable, ops: set, steps: int) -> tuple[float, float]:
