@@ -465,7 +465,39 @@ def keeps_x_on_cpu(x: Array) -> bool:
     return x.ndim >= 4 and not is_concrete(x)
 
 
-def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
+# A (batch, seq, hidden) activation of fewer elements than this keeps x on XLA:CPU in the rules that
+# ask for it (on_rows' ``small``); measured on a 2-core Xeon: d_model 64 x 1024 tokens (2**18) paid
+# for the floor, d_model 128 (2**19) and up did not (jrelu/README.md, "The floor's price").
+SMALL_ON_CPU = 2**19
+
+
+def keeps_small_x_on_cpu(x: Array) -> bool:
+    """Whether a rule that asks for it (relu, relu6, squared_relu: :func:`on_rows`'s ``small``) keeps
+    ``x``, not ``y``, where the program is lowered for XLA:CPU: for a traced ``x`` of 3 axes and fewer
+    than :data:`SMALL_ON_CPU` elements (a transformer's ``(batch, seq, hidden)`` activation at
+    ``d_model`` 64 and 1024 tokens). The backward pass then recomputes ``y`` from ``x`` through the
+    rule itself, on the same ``(rows, hidden)`` view: values and derivatives of every order are the
+    ``y`` rule's, bit for bit.
+
+    Why: keeping ``y`` frees the pre-activation's buffer, later kernels reuse it, and XLA:CPU's runtime
+    orders each reuse after the buffer's last reader. With activations this small that order cost the
+    steps 1.05-1.06x the ``jax.nn`` formulation's wall time in FFN-only blocks and 1.03-1.04x in
+    transformer blocks, at about the same CPU time (``benchmarks/floor_tradeoff.py``); keeping ``x``,
+    as ``jax.nn`` does, 1.00-1.02,
+    with ``jax.nn``'s memory (one hidden-sized tensor more per block than the floor). From
+    :data:`SMALL_ON_CPU` elements up the floor was free and is kept. Where the peer is slower than the
+    floor (leaky_relu, the exponentials, prelu, rrelu) the floor is free at every size and no rule
+    asks. A 2-D input keeps ``y`` at every size: the same FFN blocks on tokens flattened to 2-D held
+    the floor at jax.nn's time. The size is the one the function sees (under ``vmap``, one example's), a symbolic size
+    (``jax.export``) is not small, and other platforms keep ``y``, chosen by
+    ``jax.lax.platform_dependent`` as in :func:`keeps_x_on_cpu`.
+    """
+    if x.ndim != 3 or is_concrete(x) or not all(isinstance(n, int) for n in x.shape):
+        return False
+    return math.prod(x.shape) < SMALL_ON_CPU
+
+
+def on_rows(kernel: Any, static: Any, x: Array, *params: Any, small: bool = False) -> Array:
     """``kernel(static, x, *params)``, run on ``x`` viewed as ``(rows, x.shape[-1])`` where
     :func:`rows_are_free` says so, and viewed back; hyperparameters that vary along any axis but the
     last (a ``(seq, hidden)`` slope) keep ``x``'s shape as it is.
@@ -477,21 +509,26 @@ def on_rows(kernel: Any, static: Any, x: Array, *params: Any) -> Array:
 
     A rule in mode ``"y"`` or ``"mask"`` (built by :func:`rectifier`), where the program is lowered for
     XLA:CPU and ``x`` is traced with 4 or more axes, runs unviewed in mode ``"recompute-y"`` or
-    ``"recompute-mask"`` (:func:`keeps_x_on_cpu`).
+    ``"recompute-mask"`` (:func:`keeps_x_on_cpu`). With ``small``, so does a 3-D ``x`` of fewer than
+    :data:`SMALL_ON_CPU` elements, on the rows view (:func:`keeps_small_x_on_cpu`).
     """
     if isinstance(static, str) and is_eager(x, *params):
         static = "y"
-    if static in ("y", "mask") and keeps_x_on_cpu(x):
-        # See keeps_x_on_cpu: x on XLA:CPU, the usual rule (and view) everywhere else.
-        return cast(
-            Array,
-            jax.lax.platform_dependent(
-                x,
-                *params,
-                cpu=partial(kernel, f"recompute-{static}"),
-                default=partial(_on_rows, kernel, static),
-            ),
-        )
+    if static in ("y", "mask"):
+        # x on XLA:CPU, the usual rule (and view) everywhere else: a feature map unviewed
+        # (keeps_x_on_cpu), a small 3-D activation on the rows view (keeps_small_x_on_cpu).
+        cpu = None
+        if keeps_x_on_cpu(x):
+            cpu = partial(kernel, f"recompute-{static}")
+        elif small and keeps_small_x_on_cpu(x):
+            cpu = partial(_on_rows, kernel, f"recompute-{static}")
+        if cpu is not None:
+            return cast(
+                Array,
+                jax.lax.platform_dependent(
+                    x, *params, cpu=cpu, default=partial(_on_rows, kernel, static)
+                ),
+            )
     return _on_rows(kernel, static, x, *params)
 
 

@@ -89,7 +89,7 @@ def relu(x: ArrayLike) -> Array:
     x = check_input("relu", x, allow_int=True)
     if jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.maximum(x, jnp.zeros((), x.dtype))
-    return on_rows(_relu_jit, "y", x)
+    return on_rows(_relu_jit, "y", x, small=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def relu6(x: ArrayLike) -> Array:
     x = check_input("relu6", x, allow_int=True)
     if jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.clip(x, jnp.zeros((), x.dtype), jnp.asarray(6, x.dtype))
-    return on_rows(_relu6_jit, "y", x)
+    return on_rows(_relu6_jit, "y", x, small=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -419,7 +419,7 @@ def squared_relu(x: ArrayLike) -> Array:
       So et al., *Primer: Searching for Efficient Transformers for Language Modeling*, NeurIPS 2021.
     """
     x = check_input("squared_relu", x)
-    return on_rows(_squared_jit, "y", x)
+    return on_rows(_squared_jit, "y", x, small=True)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ import pathlib
 import re
 import time
 
+import jax
 import numpy as np
 import pytest
 
 import jrelu
+from jrelu import _core
 from jrelu._cli import bench as _bench_cli
 from jrelu._cli import main
 from jrelu._cli.bench import driver as _bench
@@ -214,9 +216,16 @@ def _check_blocks(results: dict) -> None:
         width=d["d_model"],
         depths=tuple(d["depths"]),
     )
-    assert relu["extra_tensors_per_layer"] == again["extra_tensors_per_layer"] <= 1 / 32
+    assert relu["extra_tensors_per_layer"] == again["extra_tensors_per_layer"]
     assert relu["bytes_accessed"] == again["bytes_accessed"]
-    assert mem["relu", "jax.nn"]["extra_tensors_per_layer"] == pytest.approx(1.0, abs=0.05)
+    peer = mem["relu", "jax.nn"]["extra_tensors_per_layer"]
+    assert peer == pytest.approx(1.0, abs=0.05)
+    # below SMALL_ON_CPU hidden elements (the quick block) relu keeps x on XLA:CPU, as jax.nn does
+    small = d["batch"] * d["seq"] * d["hidden"] < _core.SMALL_ON_CPU
+    if small and jax.default_backend() == "cpu":
+        assert relu["extra_tensors_per_layer"] == pytest.approx(peer, abs=1e-3)
+    else:
+        assert relu["extra_tensors_per_layer"] <= 1 / 32
     for r in tim.values():
         assert _is_number(r["seconds"]) and r["seconds"] > 0 and r["loss_finite"]
         assert r["bytes_accessed"] > 0 and r["flops"] > 0

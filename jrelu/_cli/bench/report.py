@@ -33,6 +33,7 @@ from jrelu._cli.bench.speed import (
     size_text,
 )
 from jrelu._cli.bench.verdicts import busy, machine_text, verdicts
+from jrelu._core import SMALL_ON_CPU
 
 # reglu's y and g have half of x's elements
 GATED_BYTES = f"gated: {TRAFFIC_GATED['fwd']:g}·n·b and {TRAFFIC_GATED['fwd+bwd']:g}·n·b"
@@ -787,6 +788,21 @@ def _blocks_table(console: Any, results: dict[str, Any]) -> None:
         times = [fmt_time(sa), fmt_time(sb), _colour(sa / sb if sa and sb else None)]
         t.add_row(escape(label), dt, str(width), escape(peer), *kept, *cost, *times)
     _show(console, t)
+    small = {
+        r["d_model"]
+        for r in rows
+        if 0
+        < math.prod((r.get("dims") or {}).get(k, 0) for k in ("batch", "seq", "hidden"))
+        < SMALL_ON_CPU
+    }
+    if small and results.get("backend") == "cpu":
+        console.print(
+            "On XLA:CPU relu, relu6 and squared_relu keep x, as jax.nn does, in 3-D activations of "
+            f"fewer than 2^{SMALL_ON_CPU.bit_length() - 1} elements (here at d_model "
+            f"{', '.join(map(str, sorted(small)))}), where the floor cost step time; above, they keep "
+            "y (jrelu/README.md, design notes).",
+            highlight=False,
+        )
 
 
 def _tokens_text(rows: Sequence[dict[str, Any]]) -> str:
