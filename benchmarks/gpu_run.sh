@@ -91,7 +91,7 @@ print(f"wrote {out / 'bench.json'} from {len(parts)} part(s)")
 EOF
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
 
-# 4. What the memory floor costs on this device at d_model 64 (on XLA:CPU 2-6% of an FFN-only block's
+# 4. What the memory floor costs on this device at d_model 64 (on XLA:CPU 3-6% of an FFN-only block's
 # step, nothing from d_model 128 up: benchmarks/README.md; there the library keeps x, on a GPU y): each
 # y-reading rule keeping y, the same rule keeping x, the library, and jax.nn, timed interleaved, with
 # their temp memory. Printed only (floor.log).

@@ -2,7 +2,8 @@
 
 Pure, jit-compiled functions with PyTorch's values and kink conventions, hand-written derivative rules that
 keep only the output (plus a 1-bit mask where needed; on XLA:CPU a traced input of 4 or more axes, a
-convolution's feature map, keeps the input instead) for the backward pass, and full support for every JAX
+convolution's feature map, keeps the input instead, as do relu, relu6 and squared_relu on a 3-D input of
+fewer than 2**19 elements) for the backward pass, and full support for every JAX
 transformation (jit, grad, jvp, jacfwd, hessian, vmap, sharding). Flax modules live in ``jrelu.linen`` and
 ``jrelu.nnx``, Equinox modules in ``jrelu.equinox`` (importing ``jrelu`` imports neither Flax nor Equinox).
 The checks ``jrelu check`` runs, the float64 oracle and the compiled-memory measurement are in

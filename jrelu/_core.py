@@ -389,9 +389,10 @@ def rows_are_free(x: Array) -> bool:
     cotangent that the weight gradient needs -- so the pre-activation stays alive until then: one
     hidden-sized tensor more per block (the same as jax.nn) and a slower step (measured: 1.15-1.25x
     jax.nn's for relu, 1.4-1.6x for squared_relu). On the 2-D view XLA reads the saved output instead:
-    0 extra tensors and jax.nn's step time. The values are the same bits (every rule is elementwise
-    along the leading axes, the mask is packed along the last axis, and rrelu's slopes hash each
-    element's row-major position).
+    0 extra tensors and jax.nn's step time (relu, relu6 and squared_relu below :data:`SMALL_ON_CPU`
+    elements on XLA:CPU: :func:`keeps_small_x_on_cpu`). The values are the same bits (every rule is
+    elementwise along the leading axes, the mask is packed along the last axis, and rrelu's slopes
+    hash each element's row-major position).
 
     The rule cannot see what reads its output. Where a convolution does (a CNN's ``(batch, height,
     width, channels)`` feature map, a 1-D convolution's ``(batch, length, channels)``), the weight
@@ -456,11 +457,12 @@ def keeps_x_on_cpu(x: Array) -> bool:
     MLP on an NHWC map, a transformer with extra axes): there ``y`` was shared and the floor held; on
     XLA:CPU it now keeps ``x`` as well (``benchmarks/feature_map_memory.py`` prints both). The rank is
     the rank the function sees: under ``vmap`` over examples a per-example ``(H, W, C)`` map is 3-D and
-    keeps ``y``. Other platforms keep ``y``: their runtimes do not take concurrency from buffer reuse,
-    and the floor is kept wherever it is free. The choice is made by ``jax.lax.platform_dependent`` when
-    the program is lowered, so a program exported for several platforms carries both rules; one
-    lowered for cuda or tpu computes the ``y`` rule alone (the ``x`` branch leaves an ``x``-shaped zero
-    in a one-branch ``case``, which nothing reads).
+    keeps ``y`` (relu, relu6 and squared_relu below :data:`SMALL_ON_CPU` elements: ``x``,
+    :func:`keeps_small_x_on_cpu`). Other platforms keep ``y``: their runtimes do not take concurrency
+    from buffer reuse, and the floor is kept wherever it is free. The choice is made by
+    ``jax.lax.platform_dependent`` when the program is lowered, so a program exported for several
+    platforms carries both rules; one lowered for cuda or tpu computes the ``y`` rule alone (the ``x``
+    branch leaves an ``x``-shaped zero in a one-branch ``case``, which nothing reads).
     """
     return x.ndim >= 4 and not is_concrete(x)
 
@@ -483,7 +485,7 @@ def keeps_small_x_on_cpu(x: Array) -> bool:
     orders each reuse after the buffer's last reader. With activations this small that order cost the
     steps 1.05-1.06x the ``jax.nn`` formulation's wall time in FFN-only blocks and 1.03-1.04x in
     transformer blocks, at about the same CPU time (``benchmarks/floor_tradeoff.py``); keeping ``x``,
-    as ``jax.nn`` does, 1.00-1.02,
+    as ``jax.nn`` does, 1.01-1.02x,
     with ``jax.nn``'s memory (one hidden-sized tensor more per block than the floor). From
     :data:`SMALL_ON_CPU` elements up the floor was free and is kept. Where the peer is slower than the
     floor (leaky_relu, the exponentials, prelu, rrelu) the floor is free at every size and no rule

@@ -65,6 +65,8 @@ def relu(x: ArrayLike) -> Array:
     The backward pass keeps only the output (which the next layer keeps anyway): no extra memory.
     On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
     same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
+    So does a traced 3-D input of fewer than 2**19 elements (a transformer's activation at d_model 64
+    and 1024 tokens), where keeping ``y`` cost step time (design notes: *The floor's price*).
 
     Args:
       x: input array (any shape). Floating point of any width (half precision is computed exactly);
@@ -125,6 +127,8 @@ def relu6(x: ArrayLike) -> Array:
     The backward pass keeps only the output.
     On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
     same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
+    So does a traced 3-D input of fewer than 2**19 elements (a transformer's activation at d_model 64
+    and 1024 tokens), where keeping ``y`` cost step time (design notes: *The floor's price*).
 
     Args:
       x: input array. Floating point, or integer (kept).
@@ -393,6 +397,8 @@ def squared_relu(x: ArrayLike) -> Array:
     be finite and nonzero (``jnp.square(jax.nn.relu(x))`` keeps ``x`` and gives ``2 x`` at both).
     On XLA:CPU a traced input of 4 or more axes (a CNN's feature map) keeps ``x`` instead, with the
     same values and derivatives: there ``y`` saves nothing (design notes: *Feature maps on XLA:CPU*).
+    So does a traced 3-D input of fewer than 2**19 elements (a transformer's activation at d_model 64
+    and 1024 tokens), where keeping ``y`` cost step time (design notes: *The floor's price*).
 
     Args:
       x: floating point input array (any shape).

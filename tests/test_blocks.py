@@ -402,8 +402,10 @@ def test_transformer_block_float32(name):
 def test_below_small_on_cpu_the_block_keeps_what_jax_nn_keeps(name, model):
     """Half the tests' tokens (2**18 hidden elements, the bench's d_model 64 block): on XLA:CPU these
     rules keep x, as their jax.nn formulations do -- the same tensors per block and at most their
-    bytes; the floor (at 2**19, above) cost their steps 1.02-1.06x jax.nn's wall time here
-    (benchmarks/floor_tradeoff.py)."""
+    bytes; the floor (at 2**19, above) cost their steps 1.03-1.06x jax.nn's wall time here
+    (benchmarks/floor_tradeoff.py). Other backends keep y at every size."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the choice is XLA:CPU's")
     ours, peer, _ = BLOCK_CASES[name]
     size = {**BLOCKS[model], "batch": BLOCKS[model]["batch"] // 2}
     mine = extra_tensors_detail(ours, model=model, **size)
