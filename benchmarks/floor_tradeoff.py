@@ -6,7 +6,8 @@ keeping x (as jax.nn does), against jax.nn, in transformer and FFN blocks.
 
 For each block and function (relu, relu6, squared_relu: the rules whose backward pass reads y alone and
 whose jax.nn formulations keep x) it compiles one SGD step of 2 blocks
-(:func:`jrelu._cli.bench.blocks.step_program`, float32, 1024 tokens, 256 at d_model 1024) four ways:
+(:func:`jrelu._cli.bench.blocks.step_program`, float32 or ``--dtype bfloat16``, 1024 tokens, 256 at d_model
+1024) four ways:
 
 * ``y kept``: the rule in mode ``"y"`` on the ``(rows, hidden)`` view (0 extra tensors per block);
 * ``x kept``: the same rule in mode ``"recompute-y"`` on the same view -- the same bits, but the
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--models", nargs="+", default=["ffn", "transformer"])
     p.add_argument("--sizes", nargs="+", type=int, default=[64, 128], choices=list(BATCH_SEQ))
     p.add_argument("--fns", nargs="+", default=list(RULES), choices=list(RULES))
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--repeats", type=int, default=60)
     p.add_argument("--target", type=float, default=0.2, help="seconds of steps per repeat")
     args = p.parse_args(argv)
@@ -68,13 +70,13 @@ def main(argv: list[str] | None = None) -> None:
                         bc,
                         "jrelu",
                         dims,
-                        "float32",
+                        args.dtype,
                         act=lambda z, rule=rule, mode=mode: _core._on_rows(rule, mode, z),
                     )
                     for kept, mode in (("y kept", "y"), ("x kept", "recompute-y"))
                 }
-                programs["jrelu"] = bb.step_program(bc, "jrelu", dims, "float32")
-                programs["jax.nn"] = bb.step_program(bc, "jax.nn", dims, "float32")
+                programs["jrelu"] = bb.step_program(bc, "jrelu", dims, args.dtype)
+                programs["jax.nn"] = bb.step_program(bc, "jax.nn", dims, args.dtype)
                 for prog in programs.values():
                     prog.compile()
                 timed = time_sgd_steps(programs, plan)
@@ -91,7 +93,10 @@ def main(argv: list[str] | None = None) -> None:
                             f"{c['median']:.3f} ({c['q1']:.2f}-{c['q3']:.2f})"
                         )
                     cells.append(cell)
-                print(f"{model:11s} d={width:<5d} {bc.label:13s} " + "; ".join(cells), flush=True)
+                print(
+                    f"{model:11s} d={width:<5d} {args.dtype:8s} {bc.label:13s} " + "; ".join(cells),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
