@@ -490,9 +490,11 @@ def keeps_small_x_on_cpu(x: Array) -> bool:
     :data:`SMALL_ON_CPU` elements up the floor was free and is kept. Where the peer is slower than the
     floor (leaky_relu, the exponentials, prelu, rrelu) the floor is free at every size and no rule
     asks. A 2-D input keeps ``y`` at every size: the same FFN blocks on tokens flattened to 2-D held
-    the floor at jax.nn's time. The size is the one the function sees (under ``vmap``, one example's), a symbolic size
-    (``jax.export``) is not small, and other platforms keep ``y``, chosen by
-    ``jax.lax.platform_dependent`` as in :func:`keeps_x_on_cpu`.
+    the floor at jax.nn's time. The size is the one the function sees: under ``vmap`` one example's,
+    inside ``shard_map`` the local block's, under ``jit`` with a sharded ``x`` the global shape's (not
+    one device's shard; several devices were not measured). A symbolic size (``jax.export``) is not
+    small, and other platforms keep ``y``, chosen by ``jax.lax.platform_dependent`` as in
+    :func:`keeps_x_on_cpu`.
     """
     if x.ndim != 3 or is_concrete(x) or not all(isinstance(n, int) for n in x.shape):
         return False
