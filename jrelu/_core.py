@@ -485,8 +485,8 @@ def keeps_small_x_on_cpu(x: Array) -> bool:
     orders each reuse after the buffer's last reader. With activations this small that order cost the
     steps 1.05-1.06x the ``jax.nn`` formulation's wall time in FFN-only blocks and 1.03-1.04x in
     transformer blocks, at about the same CPU time (``benchmarks/floor_tradeoff.py``); keeping ``x``,
-    as ``jax.nn`` does, 1.01-1.02x,
-    with ``jax.nn``'s memory (one hidden-sized tensor more per block than the floor). From
+    as ``jax.nn`` does, 1.01-1.02x, with ``jax.nn``'s memory (one hidden-sized tensor more per block
+    than the floor). From
     :data:`SMALL_ON_CPU` elements up the floor was free and is kept. Where the peer is slower than the
     floor (leaky_relu, the exponentials, prelu, rrelu) the floor is free at every size and no rule
     asks. A 2-D input keeps ``y`` at every size: the same FFN blocks on tokens flattened to 2-D held
@@ -496,9 +496,15 @@ def keeps_small_x_on_cpu(x: Array) -> bool:
     small, and other platforms keep ``y``, chosen by ``jax.lax.platform_dependent`` as in
     :func:`keeps_x_on_cpu`.
     """
-    if x.ndim != 3 or is_concrete(x) or not all(isinstance(n, int) for n in x.shape):
+    return not is_concrete(x) and is_small_activation(x.shape)
+
+
+def is_small_activation(shape: tuple[Any, ...]) -> bool:
+    """Whether a shape is one :func:`keeps_small_x_on_cpu` calls small: 3 axes of known size and fewer
+    than :data:`SMALL_ON_CPU` elements (also what ``jrelu bench``'s report says of its blocks)."""
+    if len(shape) != 3 or not all(isinstance(n, int) for n in shape):
         return False
-    return math.prod(x.shape) < SMALL_ON_CPU
+    return math.prod(shape) < SMALL_ON_CPU
 
 
 def on_rows(kernel: Any, static: Any, x: Array, *params: Any, small: bool = False) -> Array:

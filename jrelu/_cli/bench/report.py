@@ -33,7 +33,7 @@ from jrelu._cli.bench.speed import (
     size_text,
 )
 from jrelu._cli.bench.verdicts import busy, machine_text, verdicts
-from jrelu._core import SMALL_ON_CPU
+from jrelu._core import SMALL_ON_CPU, is_small_activation
 
 # reglu's y and g have half of x's elements
 GATED_BYTES = f"gated: {TRAFFIC_GATED['fwd']:g}·n·b and {TRAFFIC_GATED['fwd+bwd']:g}·n·b"
@@ -791,9 +791,9 @@ def _blocks_table(console: Any, results: dict[str, Any]) -> None:
     small = {
         r["d_model"]
         for r in rows
-        if 0
-        < math.prod((r.get("dims") or {}).get(k, 0) for k in ("batch", "seq", "hidden"))
-        < SMALL_ON_CPU
+        if is_small_activation(
+            tuple((r.get("dims") or {}).get(k) for k in ("batch", "seq", "hidden"))
+        )
     }
     if small and results.get("backend") == "cpu":
         console.print(
